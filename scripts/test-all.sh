@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# test-all.sh [--valgrind]
+# Installs what is missing (as root), then for each of the release, asan
+# (ASan+UBSan) and tsan presets: configure, build, run ctest. Release runs
+# every test; the sanitizer builds leave out the `slow` label. --valgrind
+# (or WEFT_VALGRIND=1) adds a memcheck pass over the release unit tests.
+# Runs every step even after a failure, prints a summary, exits 1 if any
+# step failed. JOBS (default 2) sets the build parallelism.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/ensure-deps.sh
+. scripts/ensure-deps.sh
+
+valgrind=${WEFT_VALGRIND:-0}
+for arg in "$@"; do
+  case $arg in
+    --valgrind) valgrind=1 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+jobs=${JOBS:-2}
+
+weft_ensure_deps
+
+results=()
+failed=0
+
+# run_step NAME COMMAND...: runs the command, records its status and time.
+run_step() {
+  local name=$1 start rc=0
+  shift
+  start=$(date +%s)
+  echo
+  echo "==== $name: $*"
+  "$@" || rc=$?
+  local secs=$(( $(date +%s) - start ))
+  if [ "$rc" -eq 0 ]; then
+    results+=("$(printf '%-22s %-6s %5ss' "$name" ok "$secs")")
+  else
+    results+=("$(printf '%-22s %-6s %5ss (exit %s)' "$name" FAILED "$secs" "$rc")")
+    failed=1
+  fi
+  return "$rc"
+}
+
+for preset in release asan tsan; do
+  ctest_args=()
+  if [ "$preset" != release ]; then
+    ctest_args=(-LE slow)
+  fi
+  # A failed step skips the rest of this preset, not the other presets.
+  if run_step "$preset configure" cmake --preset "$preset" &&
+     run_step "$preset build" cmake --build --preset "$preset" -j "$jobs"; then
+    run_step "$preset test" ctest --preset "$preset" "${ctest_args[@]}" || true
+  fi
+done
+
+if [ "$valgrind" = 1 ]; then
+  # -T needs the build tree's DartConfiguration.tcl: --test-dir, not --preset.
+  run_step "valgrind memcheck" \
+    ctest --test-dir build/release -L unit --output-on-failure -j "$jobs" \
+          -E '^(abi_exports|atomics_commented|install_consumer)$' \
+          -T memcheck || true
+fi
+
+echo
+echo "==== summary"
+printf '%s\n' "${results[@]}"
+if [ "$failed" -ne 0 ]; then
+  echo "FAILED"
+  exit 1
+fi
+echo "all passed"

@@ -1,0 +1,151 @@
+/* Idle workers: searching, parking, and waking exactly one.
+ *
+ * DESIGN (after tokio's idle.rs and Go's proc.go "Worker thread parking")
+ * A worker with nothing to run first searches (steals) if fewer than half
+ * the workers are already searching; a worker that finds nothing parks in
+ * uv_run(UV_RUN_ONCE), which sleeps until I/O, its timer or its
+ * uv_async_t. Whoever makes work available calls weft__idle_notify(): if
+ * some worker is searching, it will find the work, so nobody is woken;
+ * otherwise one parked worker is taken off the sleeper list, counted as
+ * searching, and sent its uv_async_t. A worker that finds work while it
+ * was the last searcher wakes one more (weft__idle_stop_searching returns
+ * 1), so parallelism ramps up one worker at a time with no herd.
+ *
+ * Why no wake-up is lost. Two sides, each a store then a load, with a
+ * seq_cst operation between (Dekker):
+ *
+ *   notifier                          parking worker
+ *   --------                          --------------
+ *   push work (queue store)           state -= unparked(, searching)
+ *   fence(seq_cst)                      (seq_cst RMW, weft__idle_park)
+ *   load state                        re-check every queue (worker.c:
+ *   if no searcher and someone          park_recheck, after a seq_cst fence)
+ *     parked: pop a sleeper, send     if work: weft__idle_unpark, go on
+ *     its async                       else uv_run(ONCE)
+ *
+ * In the single total order of the seq_cst operations, either the notifier's
+ * fence comes first, and then the worker's re-check sees the work, or the
+ * worker's RMW comes first, and then the notifier sees it parked and wakes
+ * it. uv_async_send is sticky: if it lands before uv_run blocks, uv_run
+ * returns at once. The same argument covers the last searcher giving up
+ * (it parks through the same RMW and re-check).
+ *
+ * One exception, deliberate: a worker pushing onto its own deque notifies
+ * without the fence (fence = 0). If that notify misses a worker that was
+ * parking, no work is lost: the pusher is awake and will run the task
+ * itself; only parallelism is late, and the pusher's maintenance tick
+ * (every 61 tasks, worker.c) notifies again with the fence while its deque
+ * is not empty. That keeps a full fence off the spawn fast path.
+ */
+#include "idle.h"
+
+#include <stdlib.h>
+#include <uv.h>
+
+#include "common.h"
+#include "worker.h"
+
+#define SEARCH_ONE 1u
+#define UNPARK_ONE (1u << 16)
+#define SEARCHING(s) ((s) & 0xffffu)
+#define UNPARKED(s) ((s) >> 16)
+
+int weft__idle_init(weft__idle_t* idle, unsigned nworkers) {
+  idle->nworkers = nworkers;
+  atomic_init(&idle->state, nworkers * UNPARK_ONE);
+  idle->nsleepers = 0;
+  idle->sleepers = calloc(nworkers, sizeof(*idle->sleepers));
+  if (idle->sleepers == NULL)
+    return WEFT_ENOMEM;
+  if (pthread_mutex_init(&idle->lock, NULL) != 0) {
+    free(idle->sleepers);
+    return WEFT_ENOMEM;
+  }
+  return 0;
+}
+
+void weft__idle_term(weft__idle_t* idle) {
+  pthread_mutex_destroy(&idle->lock);
+  free(idle->sleepers);
+}
+
+static int should_wake(uint32_t s, unsigned nworkers) {
+  return SEARCHING(s) == 0 && UNPARKED(s) < nworkers;
+}
+
+void weft__idle_notify(weft__idle_t* idle, int fence) {
+  if (fence)
+    /* seq_cst: the StoreLoad of the protocol above; orders the caller's
+     * queue store before the state load. */
+    atomic_thread_fence(memory_order_seq_cst);
+  /* relaxed after the fence (or as a hint, fence = 0); re-read under the
+   * lock below. */
+  uint32_t s = atomic_load_explicit(&idle->state, memory_order_relaxed);
+  if (!should_wake(s, idle->nworkers))
+    return;
+  weft__worker_t* w = NULL;
+  pthread_mutex_lock(&idle->lock);
+  /* relaxed: state changes that matter here happen under this lock. */
+  s = atomic_load_explicit(&idle->state, memory_order_relaxed);
+  if (should_wake(s, idle->nworkers) && idle->nsleepers > 0) {
+    w = idle->sleepers[--idle->nsleepers];
+    w->parked = 0;
+    /* seq_cst: a parking worker's re-check must see the new searcher. */
+    atomic_fetch_add_explicit(&idle->state, UNPARK_ONE + SEARCH_ONE,
+                              memory_order_seq_cst);
+  }
+  pthread_mutex_unlock(&idle->lock);
+  if (w != NULL)
+    uv_async_send(&w->wake);
+}
+
+int weft__idle_start_searching(weft__idle_t* idle) {
+  /* relaxed: the half-the-workers cap is a heuristic; a race lets one
+   * extra worker search, which costs a little CPU and nothing else. */
+  uint32_t s = atomic_load_explicit(&idle->state, memory_order_relaxed);
+  if (2 * SEARCHING(s) >= idle->nworkers)
+    return 0;
+  /* seq_cst: notifiers that see this searcher skip the wake-up, so it must
+   * be ordered with their fence (it will find their work or re-check). */
+  atomic_fetch_add_explicit(&idle->state, SEARCH_ONE, memory_order_seq_cst);
+  return 1;
+}
+
+int weft__idle_stop_searching(weft__idle_t* idle) {
+  /* seq_cst: see start_searching; the last searcher leaving must be
+   * ordered with notifiers' fences. */
+  uint32_t prev = atomic_fetch_sub_explicit(&idle->state, SEARCH_ONE,
+                                            memory_order_seq_cst);
+  return SEARCHING(prev) == 1;
+}
+
+int weft__idle_park(weft__idle_t* idle, weft__worker_t* w, int searching) {
+  uint32_t dec = UNPARK_ONE + (searching ? SEARCH_ONE : 0);
+  pthread_mutex_lock(&idle->lock);
+  idle->sleepers[idle->nsleepers++] = w;
+  w->parked = 1;
+  /* seq_cst: the parking side of the protocol above. */
+  uint32_t prev =
+      atomic_fetch_sub_explicit(&idle->state, dec, memory_order_seq_cst);
+  pthread_mutex_unlock(&idle->lock);
+  return searching && SEARCHING(prev) == 1;
+}
+
+int weft__idle_unpark(weft__idle_t* idle, weft__worker_t* w) {
+  int notified = 1;
+  pthread_mutex_lock(&idle->lock);
+  if (w->parked) {
+    notified = 0;
+    w->parked = 0;
+    for (unsigned i = 0; i < idle->nsleepers; i++) {
+      if (idle->sleepers[i] == w) {
+        idle->sleepers[i] = idle->sleepers[--idle->nsleepers];
+        break;
+      }
+    }
+    /* seq_cst: counted awake again before it looks for work. */
+    atomic_fetch_add_explicit(&idle->state, UNPARK_ONE, memory_order_seq_cst);
+  }
+  pthread_mutex_unlock(&idle->lock);
+  return notified;
+}

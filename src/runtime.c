@@ -1,0 +1,201 @@
+/* The runtime: creation, weft_run, and the shutdown protocol.
+ *
+ * Shutdown (weft_runtime_free), in order:
+ *  1. `closing` is set: spawns fail with WEFT_ECLOSED, tasks that have not
+ *     started are finished with WEFT_ECANCELED when a worker takes them,
+ *     and every await returns WEFT_ECANCELED from now on.
+ *  2. Every live task is cancelled, which wakes sleepers and forwards
+ *     through joins.
+ *  3. Each worker is sent check_msg; a worker finishing a task while
+ *     closing checks too. A check (weft__runtime_check_done) fences and
+ *     compares finished with spawned counts: the fence makes the last of
+ *     two concurrent checks see both workers' last finishes, and reading
+ *     `finished` (acquire) before `spawned` means a task counted finished
+ *     has its own spawns counted too, so "all finished" is never seen early.
+ *  4. When the counts match, the waiting thread is signalled; it posts
+ *     stop_msg to every worker, joins them and frees everything.
+ */
+#include <sched.h>
+#include <string.h>
+
+#include "common.h"
+#include "worker.h"
+
+#define WEFT_DEFAULT_STACK (256u * 1024u)
+#define WEFT_MAX_STACK ((size_t)1 << 30)
+#define WEFT_MAX_WORKERS 1024u
+
+static unsigned cpu_count(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0)
+      return (unsigned)n;
+  }
+  return 1;
+}
+
+static void runtime_destroy(weft_runtime_t* rt) {
+  for (unsigned i = 0; i < rt->nworkers; i++)
+    if (rt->workers[i] != NULL)
+      weft__worker_join_and_free(rt->workers[i]);
+  free(rt->workers);
+  weft__slabs_term(rt);
+  weft__stacks_term(&rt->stacks);
+  weft__idle_term(&rt->idle);
+  weft__inject_term(&rt->global);
+  pthread_mutex_destroy(&rt->slab_lock);
+  pthread_mutex_destroy(&rt->done_lock);
+  pthread_cond_destroy(&rt->done_cv);
+  free(rt);
+}
+
+static int runtime_alloc(unsigned n, size_t stack, weft_runtime_t** out) {
+  weft_runtime_t* rt = calloc(1, sizeof(*rt));
+  if (rt == NULL)
+    return WEFT_ENOMEM;
+  rt->nworkers = n;
+  rt->stack_size = stack;
+  atomic_init(&rt->next_id, 1);
+  pthread_mutex_init(&rt->slab_lock, NULL);
+  pthread_mutex_init(&rt->done_lock, NULL);
+  pthread_cond_init(&rt->done_cv, NULL);
+  rt->workers = calloc(n, sizeof(*rt->workers));
+  if (rt->workers == NULL || weft__inject_init(&rt->global) != 0)
+    goto error;
+  if (weft__idle_init(&rt->idle, n) != 0)
+    goto error;
+  if (weft__stacks_init(&rt->stacks, stack) != 0)
+    goto error;
+  *out = rt;
+  return 0;
+error:
+  free(rt->workers);
+  free(rt);
+  return WEFT_ENOMEM;
+}
+
+int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
+  weft_runtime_t* rt;
+  if (out == NULL)
+    return WEFT_EINVAL;
+  unsigned n = config != NULL && config->workers != 0 ? config->workers
+                                                      : cpu_count();
+  size_t stack = config != NULL && config->stack_size != 0
+                     ? config->stack_size
+                     : WEFT_DEFAULT_STACK;
+  if (n > WEFT_MAX_WORKERS || stack > WEFT_MAX_STACK)
+    return WEFT_EINVAL;
+  if (stack < 16 * 1024)
+    stack = 16 * 1024;
+  int err = runtime_alloc(n, stack, &rt);
+  if (err != 0)
+    return err;
+  weft__overflow_install();
+  for (unsigned i = 0; i < n; i++) {
+    if (weft__worker_create(rt, i, &rt->workers[i]) != 0) {
+      runtime_destroy(rt);
+      return WEFT_ENOMEM;
+    }
+  }
+  for (unsigned i = 0; i < n; i++) {
+    if (weft__worker_start(rt->workers[i]) != 0) {
+      /* Stop the ones already running; the rest were never started. */
+      for (unsigned j = 0; j < i; j++)
+        weft__inbox_post(rt->workers[j], &rt->workers[j]->stop_msg);
+      runtime_destroy(rt);
+      return WEFT_ENOMEM;
+    }
+  }
+  *out = rt;
+  return 0;
+}
+
+void weft__runtime_check_done(weft_runtime_t* rt) {
+  uint64_t finished = 0;
+  uint64_t spawned;
+  /* seq_cst: of two concurrent checks, the later one sees both workers'
+   * earlier finish counts (see the file comment). */
+  atomic_thread_fence(memory_order_seq_cst);
+  for (unsigned i = 0; i < rt->nworkers; i++)
+    /* acquire: pairs with the release store in count_finished, so the
+     * spawns those tasks made are visible to the loads below. */
+    finished += atomic_load_explicit(&rt->workers[i]->n_finished,
+                                     memory_order_acquire);
+  /* relaxed: ordered after the acquire loads above. */
+  spawned = atomic_load_explicit(&rt->ext_spawned, memory_order_relaxed);
+  for (unsigned i = 0; i < rt->nworkers; i++)
+    /* relaxed: as above. */
+    spawned += atomic_load_explicit(&rt->workers[i]->n_spawned,
+                                    memory_order_relaxed);
+  if (finished != spawned)
+    return;
+  pthread_mutex_lock(&rt->done_lock);
+  rt->all_done = 1;
+  pthread_cond_broadcast(&rt->done_cv);
+  pthread_mutex_unlock(&rt->done_lock);
+}
+
+static int cancel_one(weft_task_t* t, void* arg) {
+  (void)arg;
+  weft_cancel(t);
+  return 0;
+}
+
+int weft_runtime_free(weft_runtime_t* rt) {
+  if (rt == NULL)
+    return 0;
+  if (weft__worker_self() != NULL)
+    return WEFT_EPERM;
+  /* seq_cst: ordered before the task scan and the checks (file comment). */
+  atomic_store_explicit(&rt->closing, 1, memory_order_seq_cst);
+  weft__slabs_visit(rt, cancel_one, NULL);
+  for (unsigned i = 0; i < rt->nworkers; i++)
+    weft__inbox_post(rt->workers[i], &rt->workers[i]->check_msg);
+  weft__runtime_check_done(rt);
+  pthread_mutex_lock(&rt->done_lock);
+  while (!rt->all_done)
+    pthread_cond_wait(&rt->done_cv, &rt->done_lock);
+  pthread_mutex_unlock(&rt->done_lock);
+  for (unsigned i = 0; i < rt->nworkers; i++)
+    weft__inbox_post(rt->workers[i], &rt->workers[i]->stop_msg);
+  runtime_destroy(rt);
+  return 0;
+}
+
+unsigned weft_runtime_workers(const weft_runtime_t* rt) {
+  return rt != NULL ? rt->nworkers : 0;
+}
+
+int weft_run(weft_task_fn main, void* arg, const weft_config_t* config,
+             void** result) {
+  weft_runtime_t* rt;
+  weft_task_t* t;
+  weft_spawn_opts_t opts = {.name = "main", .stack_size = 0};
+  if (main == NULL)
+    return WEFT_EINVAL;
+  if (weft__worker_self() != NULL)
+    return WEFT_EPERM;
+  int err = weft_runtime_new(config, &rt);
+  if (err != 0)
+    return err;
+  err = weft_spawn(rt, main, arg, &opts, &t);
+  if (err != 0) {
+    weft_runtime_free(rt);
+    return err;
+  }
+  int status = weft_await(t, result);
+  weft_task_release(t);
+  weft_runtime_free(rt);
+  return status;
+}
+
+weft_runtime_t* weft_current_runtime(void) {
+  weft__worker_t* w = weft__worker_self();
+  return w != NULL ? w->rt : NULL;
+}
+
+int weft_worker_id(void) {
+  weft__worker_t* w = weft__worker_self();
+  return w != NULL ? (int)w->index : -1;
+}

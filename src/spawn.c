@@ -1,0 +1,107 @@
+/* weft_spawn, and the views over all tasks (count, visit). */
+#include <string.h>
+
+#include "common.h"
+#include "worker.h"
+
+#define WEFT_ID_BLOCK 1024u
+
+static uint64_t next_id(weft_runtime_t* rt, weft__worker_t* w) {
+  if (w == NULL)
+    /* relaxed: only uniqueness matters. */
+    return atomic_fetch_add_explicit(&rt->next_id, 1, memory_order_relaxed);
+  if (WEFT_UNLIKELY(w->id_next == w->id_end)) {
+    /* relaxed: only uniqueness matters. */
+    w->id_next = atomic_fetch_add_explicit(&rt->next_id, WEFT_ID_BLOCK,
+                                           memory_order_relaxed);
+    w->id_end = w->id_next + WEFT_ID_BLOCK;
+  }
+  return w->id_next++;
+}
+
+static void set_name(weft_task_t* t, const char* name) {
+  if (name == NULL)
+    return;
+  size_t n = strnlen(name, sizeof(t->name) - 1);
+  memcpy(t->name, name, n);
+  t->name[n] = '\0';
+  /* relaxed: published with the task by the release store of refs. */
+  atomic_store_explicit(&t->name_set, 1, memory_order_relaxed);
+}
+
+int weft_spawn(weft_runtime_t* rt, weft_task_fn fn, void* arg,
+               const weft_spawn_opts_t* opts, weft_task_t** out) {
+  weft__worker_t* w = weft__worker_self();
+  if (fn == NULL)
+    return WEFT_EINVAL;
+  if (rt == NULL) {
+    if (w == NULL)
+      return WEFT_EINVAL;
+    rt = w->rt;
+  }
+  if (opts != NULL && opts->stack_size > ((size_t)1 << 30))
+    return WEFT_EINVAL;
+  /* acquire: pairs with the seq_cst store in weft_runtime_free, so a spawn
+   * that sees closing == 0 is counted before the shutdown's checks end. */
+  if (atomic_load_explicit(&rt->closing, memory_order_acquire))
+    return WEFT_ECLOSED;
+  if (w != NULL && w->rt != rt)
+    w = NULL;
+  weft_task_t* t = weft__task_alloc(rt, w);
+  if (t == NULL)
+    return WEFT_ENOMEM;
+  t->fn = fn;
+  t->arg = arg;
+  t->id = next_id(rt, w);
+  if (opts != NULL) {
+    set_name(t, opts->name);
+    t->stack_req = opts->stack_size;
+  }
+  /* relaxed: published by the queue push below. */
+  atomic_store_explicit(&t->phase, WEFT_PHASE_QUEUED, memory_order_relaxed);
+  /* release: a visitor that retains the task (acquire CAS) sees the fields
+   * above. */
+  atomic_store_explicit(&t->refs, out != NULL ? 2 : 1, memory_order_release);
+  if (out != NULL)
+    *out = t;
+  if (w != NULL) {
+    /* relaxed load + store: the owner is the only writer. */
+    atomic_store_explicit(
+        &w->n_spawned,
+        atomic_load_explicit(&w->n_spawned, memory_order_relaxed) + 1,
+        memory_order_relaxed);
+    weft__worker_push(w, t);
+  } else {
+    /* relaxed: read by shutdown checks after the fence and acquire loads
+     * described in runtime.c; the global-queue mutex orders it before the
+     * task runs. */
+    atomic_fetch_add_explicit(&rt->ext_spawned, 1, memory_order_relaxed);
+    weft__inject_push(&rt->global, t, t, 1);
+    weft__idle_notify(&rt->idle, 1);
+  }
+  return 0;
+}
+
+size_t weft_task_count(const weft_runtime_t* rt) {
+  uint64_t spawned, finished = 0;
+  if (rt == NULL)
+    return 0;
+  for (unsigned i = 0; i < rt->nworkers; i++)
+    /* acquire: as in weft__runtime_check_done, so a finished task's own
+     * spawns are counted and the difference never goes negative. */
+    finished += atomic_load_explicit(&rt->workers[i]->n_finished,
+                                     memory_order_acquire);
+  /* relaxed: ordered after the acquire loads above. */
+  spawned = atomic_load_explicit(&rt->ext_spawned, memory_order_relaxed);
+  for (unsigned i = 0; i < rt->nworkers; i++)
+    /* relaxed: as above. */
+    spawned += atomic_load_explicit(&rt->workers[i]->n_spawned,
+                                    memory_order_relaxed);
+  return spawned > finished ? (size_t)(spawned - finished) : 0;
+}
+
+int weft_task_visit(weft_runtime_t* rt, weft_task_visit_cb cb, void* arg) {
+  if (rt == NULL || cb == NULL)
+    return WEFT_EINVAL;
+  return weft__slabs_visit(rt, cb, arg);
+}

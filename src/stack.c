@@ -1,0 +1,286 @@
+/* Task stacks.
+ *
+ * DESIGN
+ * A stack is reserved address space, not memory: regions of `per_region`
+ * slots are mapped with MAP_NORESERVE, and a task pays only for the pages
+ * it touches (one page for a task that sleeps, see docs/design.md).
+ * Each slot is [guard page][stack ... descriptor]. A task takes a stack from
+ * its worker's pool when it first runs and gives it back when it ends; the
+ * pool is a LIFO free list, so the stack just given back, still hot in the
+ * cache and already faulted in, is the next one taken.
+ *
+ * Guards. One PROT_NONE page per stack splits the mapping in three, and
+ * vm.max_map_count (65530) would cap a process near 32k stacks. Linux 6.13+
+ * has MADV_GUARD_INSTALL, which makes pages fault without splitting the
+ * VMA: a million guarded stacks then cost a few thousand mappings. On older
+ * kernels, mprotect guards are used up to a budget (kMprotectBudget) and
+ * past it stacks get a canary: a pattern at the low end, checked every time
+ * the task switches out, so an overflow is reported (late, but before the
+ * corruption spreads) instead of going unnoticed. Regions are never
+ * unmapped before the runtime ends, so a stale pointer into one stays
+ * mapped; pools keep at most kPoolMax stacks, the rest go back to the
+ * runtime's spare list for other workers.
+ *
+ * Rejected: one mmap per stack (a million VMAs, and a system call per
+ * spawn); a growable copied stack (pointers into the stack would move).
+ */
+#include "stack.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "sanitizer.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+enum { kPoolMax = 256, kMprotectBudget = 16384, kCanaryBytes = 64 };
+static const uint64_t kCanary = 0x77656674c0ffee11ull;
+
+/* Counts mprotect guards process-wide against the VMA budget. relaxed: a
+ * budget, not a synchronisation; overshooting by a few is harmless. */
+static atomic_uint mprotect_guards;
+
+typedef struct weft__region_s {
+  struct weft__region_s* next;
+  char* base;
+  size_t len;
+  unsigned nstacks;
+} weft__region_t;
+
+static size_t page_size(void) {
+  static size_t ps;
+  if (ps == 0)
+    ps = (size_t)sysconf(_SC_PAGESIZE);
+  return ps;
+}
+
+static size_t round_up(size_t n, size_t to) {
+  return (n + to - 1) / to * to;
+}
+
+static int guard_mode_from_env(void) {
+  const char* e = getenv("WEFT_STACK_GUARD");
+  if (e == NULL)
+    return WEFT_GUARD_MADVISE;
+  if (strcmp(e, "mprotect") == 0)
+    return WEFT_GUARD_MPROTECT;
+  if (strcmp(e, "canary") == 0)
+    return WEFT_GUARD_CANARY;
+  return WEFT_GUARD_MADVISE;
+}
+
+int weft__stacks_init(weft__stacks_t* st, size_t stack_size) {
+  size_t ps = page_size();
+  memset(st, 0, sizeof(*st));
+  if (pthread_mutex_init(&st->lock, NULL) != 0)
+    return WEFT_ENOMEM;
+  st->slot_size = ps + round_up(stack_size, ps);
+  st->stack_size = st->slot_size - ps - sizeof(weft__stack_t);
+  st->per_region = (unsigned)((16u << 20) / st->slot_size);
+  if (st->per_region < 4)
+    st->per_region = 4;
+  if (st->per_region > 256)
+    st->per_region = 256;
+  st->guard_mode = guard_mode_from_env();
+  return 0;
+}
+
+static int install_guard(weft__stacks_t* st, char* page) {
+  size_t ps = page_size();
+  if (st->guard_mode == WEFT_GUARD_MADVISE) {
+    if (madvise(page, ps, MADV_GUARD_INSTALL) == 0)
+      return WEFT_GUARD_MADVISE;
+  }
+  if (st->guard_mode != WEFT_GUARD_CANARY) {
+    /* relaxed: budget counter only (see its declaration). */
+    if (atomic_fetch_add_explicit(&mprotect_guards, 1, memory_order_relaxed) <
+            kMprotectBudget &&
+        mprotect(page, ps, PROT_NONE) == 0)
+      return WEFT_GUARD_MPROTECT;
+    /* relaxed: undo the reservation above; budget counter only. */
+    atomic_fetch_sub_explicit(&mprotect_guards, 1, memory_order_relaxed);
+  }
+  return WEFT_GUARD_CANARY;
+}
+
+/* Lays out one slot: guard at `slot`, stack above, descriptor at the top. */
+static weft__stack_t* init_slot(weft__stacks_t* st, char* slot, size_t len,
+                                int pooled) {
+  size_t ps = page_size();
+  weft__stack_t* s = (weft__stack_t*)(slot + len - sizeof(weft__stack_t));
+  s->next = NULL;
+  s->lo = slot + ps;
+  s->size = (size_t)((char*)s - s->lo);
+  s->pooled = (uint8_t)pooled;
+  s->guard = (uint8_t)install_guard(st, slot);
+  if (s->guard == WEFT_GUARD_CANARY) {
+    uint64_t* c = (uint64_t*)s->lo;
+    for (size_t i = 0; i < kCanaryBytes / sizeof(uint64_t); i++)
+      c[i] = kCanary;
+  }
+  s->vg_id = weft__valgrind_stack_register(s->lo, (char*)s);
+  return s;
+}
+
+static void* map_stack_memory(size_t len) {
+  void* p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1,
+                 0);
+  if (p == MAP_FAILED)
+    return NULL;
+  /* Huge pages would turn one touched page per stack into 2 MiB. */
+  madvise(p, len, MADV_NOHUGEPAGE);
+  return p;
+}
+
+/* Maps a region and pushes all its stacks on `pool`. Lock held. */
+static int carve_region(weft__stacks_t* st, weft__stack_pool_t* pool) {
+  weft__region_t* r = malloc(sizeof(*r));
+  if (r == NULL)
+    return WEFT_ENOMEM;
+  r->len = (size_t)st->per_region * st->slot_size;
+  r->base = map_stack_memory(r->len);
+  if (r->base == NULL) {
+    free(r);
+    return WEFT_ENOMEM;
+  }
+  r->nstacks = st->per_region;
+  r->next = st->regions;
+  st->regions = r;
+  /* Highest slot last, so the pool hands out the lowest addresses first. */
+  for (unsigned i = st->per_region; i-- > 0;) {
+    weft__stack_t* s =
+        init_slot(st, r->base + (size_t)i * st->slot_size, st->slot_size, 1);
+    s->next = pool->free;
+    pool->free = s;
+    pool->nfree++;
+  }
+  return 0;
+}
+
+static weft__stack_t* get_custom(weft__stacks_t* st, size_t size) {
+  size_t ps = page_size();
+  size_t len = ps + round_up(size + sizeof(weft__stack_t), ps);
+  char* p = map_stack_memory(len);
+  if (p == NULL)
+    return NULL;
+  return init_slot(st, p, len, 0);
+}
+
+weft__stack_t* weft__stack_get(weft__stacks_t* st, weft__stack_pool_t* pool,
+                               size_t size) {
+  if (size != 0 && size != st->stack_size)
+    return get_custom(st, size);
+  if (WEFT_UNLIKELY(pool->free == NULL)) {
+    pthread_mutex_lock(&st->lock);
+    /* Take up to half a pool of spares before mapping more. */
+    while (st->spare != NULL && pool->nfree < kPoolMax / 2) {
+      weft__stack_t* s = st->spare;
+      st->spare = s->next;
+      st->nspare--;
+      s->next = pool->free;
+      pool->free = s;
+      pool->nfree++;
+    }
+    if (pool->free == NULL)
+      carve_region(st, pool);
+    pthread_mutex_unlock(&st->lock);
+    if (pool->free == NULL)
+      return NULL;
+  }
+  weft__stack_t* s = pool->free;
+  pool->free = s->next;
+  pool->nfree--;
+  return s;
+}
+
+static void unmap_custom(weft__stack_t* s) {
+  size_t ps = page_size();
+  char* base = s->lo - ps;
+  size_t len = (size_t)((char*)(s + 1) - base);
+  weft__valgrind_stack_deregister(s->vg_id);
+  if (s->guard == WEFT_GUARD_MPROTECT)
+    /* relaxed: budget counter only. */
+    atomic_fetch_sub_explicit(&mprotect_guards, 1, memory_order_relaxed);
+  munmap(base, len);
+}
+
+void weft__stack_put(weft__stacks_t* st, weft__stack_pool_t* pool,
+                     weft__stack_t* s) {
+  if (!s->pooled) {
+    unmap_custom(s);
+    return;
+  }
+  s->next = pool->free;
+  pool->free = s;
+  if (++pool->nfree <= kPoolMax)
+    return;
+  /* Hand the colder half to the runtime for other workers. */
+  pthread_mutex_lock(&st->lock);
+  while (pool->nfree > kPoolMax / 2) {
+    weft__stack_t* x = pool->free;
+    pool->free = x->next;
+    pool->nfree--;
+    x->next = st->spare;
+    st->spare = x;
+    st->nspare++;
+  }
+  pthread_mutex_unlock(&st->lock);
+}
+
+void weft__stack_pool_drain(weft__stacks_t* st, weft__stack_pool_t* pool) {
+  pthread_mutex_lock(&st->lock);
+  while (pool->free != NULL) {
+    weft__stack_t* x = pool->free;
+    pool->free = x->next;
+    x->next = st->spare;
+    st->spare = x;
+    st->nspare++;
+  }
+  pool->nfree = 0;
+  pthread_mutex_unlock(&st->lock);
+}
+
+void weft__stacks_term(weft__stacks_t* st) {
+  weft__region_t* r = st->regions;
+  while (r != NULL) {
+    weft__region_t* next = r->next;
+    for (unsigned i = 0; i < r->nstacks; i++) {
+      char* slot = r->base + (size_t)i * st->slot_size;
+      weft__stack_t* s =
+          (weft__stack_t*)(slot + st->slot_size - sizeof(weft__stack_t));
+      weft__valgrind_stack_deregister(s->vg_id);
+      if (s->guard == WEFT_GUARD_MPROTECT)
+        /* relaxed: budget counter only. */
+        atomic_fetch_sub_explicit(&mprotect_guards, 1, memory_order_relaxed);
+    }
+    munmap(r->base, r->len);
+    free(r);
+    r = next;
+  }
+  st->regions = NULL;
+  st->spare = NULL;
+  pthread_mutex_destroy(&st->lock);
+}
+
+int weft__stack_canary_broken(const weft__stack_t* s) {
+  if (s->guard != WEFT_GUARD_CANARY)
+    return 0;
+  const uint64_t* c = (const uint64_t*)s->lo;
+  for (size_t i = 0; i < kCanaryBytes / sizeof(uint64_t); i++)
+    if (c[i] != kCanary)
+      return 1;
+  return 0;
+}
+
+int weft__stack_fault_in_guard(const weft__stack_t* s, const void* addr) {
+  const char* a = addr;
+  return a >= s->lo - page_size() && a < s->lo + kCanaryBytes;
+}

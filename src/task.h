@@ -1,0 +1,119 @@
+/* The task header: what a spawned task is while it is queued, running,
+ * suspended or finished. See task.c for the lifecycle. */
+#ifndef WEFT_TASK_H_
+#define WEFT_TASK_H_
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "ctx.h"
+#include "sanitizer.h"
+#include "stack.h"
+
+typedef struct weft__worker_s weft__worker_t;
+
+/* A message for a worker's inbox (inbox.c): `fn` runs on that worker. */
+typedef struct weft__msg_s {
+  struct weft__msg_s* next;
+  void (*fn)(weft__worker_t* w, struct weft__msg_s* msg);
+} weft__msg_t;
+
+/* Task phases (the `phase` byte). */
+enum {
+  WEFT_PHASE_FREE = 0,      /* in a header cache */
+  WEFT_PHASE_QUEUED = 1,    /* spawned, in exactly one queue, never run */
+  WEFT_PHASE_RUNNING = 2,   /* running, or woken and queued again */
+  WEFT_PHASE_SUSPENDED = 3, /* parked at an await */
+  WEFT_PHASE_DONE = 4       /* status and result are final */
+};
+
+/* What a suspended task waits for, so a canceller can withdraw it. */
+enum {
+  WEFT_WAIT_NONE = 0,
+  WEFT_WAIT_SLEEP = 1, /* a timer on wait_worker's heap */
+  WEFT_WAIT_JOIN = 2   /* wait_task's completion (also: running it inline) */
+};
+
+/* Someone waiting for a task to finish: a parked fiber, or a thread
+ * blocked in weft_await() outside the runtime. Lives on the waiter's
+ * stack; linked into the awaited task's list under its lock. */
+typedef struct weft__waiter_s {
+  struct weft__waiter_s* next;
+  weft_task_t* fiber;   /* fiber to wake, or NULL for a thread waiter */
+  pthread_mutex_t* mu;  /* thread waiter: signalled under mu */
+  pthread_cond_t* cv;
+  int* done;
+} weft__waiter_t;
+
+struct weft_task_s {
+  /* Queue link (global queue, yield list). Owned by whoever holds the
+   * task in a queue; a task is in at most one. */
+  weft_task_t* next;
+  weft_task_fn fn;
+  void* arg;
+  /* Written once by the finishing worker before phase becomes DONE
+   * (release); read after an acquire load of phase sees DONE. */
+  void* result;
+  int status;
+  /* WEFT_PHASE_*. Stored by the worker running or parking the task (and
+   * DONE under `lock`); read anywhere. */
+  _Atomic uint8_t phase;
+  /* 1 while a cancel request waits for delivery. Set under `lock` by
+   * weft_cancel(); cleared by whoever delivers it (under `lock`). */
+  _Atomic uint8_t cancel;
+  /* Handles + 1 while the task has not finished (the scheduler's). */
+  _Atomic uint32_t refs;
+  weft_runtime_t* rt;
+
+  /* Fiber part: used when the task runs on its own stack. Owned by the
+   * worker running the fiber. */
+  weft__ctx_t ctx;
+  weft__stack_t* stack;
+  size_t stack_req;      /* custom stack size, 0 for the runtime's */
+  weft_task_t* host;     /* fiber whose stack runs this task (self, or the
+                            awaiter's fiber for an inline child) */
+  weft_task_t* inner;    /* on a fiber: the innermost task running on it */
+  weft__san_t san;
+
+  /* Protects waiters, the wait descriptor, cancel delivery and
+   * cancel_msg_pending. Never held across a switch or another task's lock
+   * except by park's post-switch unlock. */
+  weft__spin_t lock;
+  weft__waiter_t* waiters;
+  uint8_t wait_kind;          /* WEFT_WAIT_* */
+  uint8_t cancel_msg_pending; /* cancel_msg is in a worker's inbox */
+  int wake_status;            /* what the wait returns */
+  uint64_t wait_seq;          /* tells a stale timer entry from a live one */
+  weft__worker_t* wait_worker;
+  weft_task_t* wait_task;
+  weft__msg_t cancel_msg;
+
+  /* Read-only after spawn (name: see weft_task_name()). */
+  uint64_t id;
+  _Atomic uint8_t name_set; /* 1 once name[] holds the name */
+  char name[32];
+};
+
+weft_task_t* weft__task_alloc(weft_runtime_t* rt, weft__worker_t* w);
+void weft__task_release(weft_task_t* t);
+int weft__task_try_retain(weft_task_t* t);
+
+/* Finishes `t` with `status`: publishes the result and wakes its waiters.
+ * Called on a worker, off the task's own stack or at its very end. */
+void weft__task_complete(weft__worker_t* w, weft_task_t* t, int status);
+
+/* Makes a parked fiber runnable. Any thread. */
+void weft__wake_fiber(weft_task_t* fiber);
+
+/* Delivers a pending cancel request to `t`: 1 if there was one (now
+ * consumed). Cheap when none is pending. */
+int weft__take_cancel(weft_task_t* t);
+
+/* Slab registry: every header ever allocated, for weft_task_visit(). */
+void weft__slabs_term(weft_runtime_t* rt);
+int weft__slabs_visit(weft_runtime_t* rt, int (*cb)(weft_task_t*, void*),
+                      void* arg);
+
+#endif /* WEFT_TASK_H_ */

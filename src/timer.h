@@ -1,0 +1,44 @@
+/* Sleeping tasks: a per-worker min-heap of deadlines in nanoseconds and one
+ * timerfd per worker, polled by the worker's libuv loop. See timer.c. */
+#ifndef WEFT_TIMER_H_
+#define WEFT_TIMER_H_
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct weft_task_s weft_task_t;
+typedef struct weft__worker_s weft__worker_t;
+
+typedef struct {
+  uint64_t deadline;
+  weft_task_t* task;
+  uint64_t seq; /* the task's wait_seq when it slept */
+} weft__timer_entry_t;
+
+/* Owner worker only, all of it. */
+typedef struct {
+  weft__timer_entry_t* heap;
+  size_t len;
+  size_t cap;
+  size_t stale;   /* entries whose sleep was cancelled (lazy deletion) */
+  int fd;         /* timerfd, CLOCK_MONOTONIC */
+  uint64_t armed; /* deadline the timerfd is set to; UINT64_MAX: none */
+  uv_poll_t poll;
+} weft__timers_t;
+
+int weft__timers_init(weft__worker_t* w);
+/* Starts closing the libuv handle; the fd closes with it. */
+void weft__timers_close(weft__worker_t* w);
+void weft__timers_free(weft__worker_t* w);
+
+/* Adds a sleep; WEFT_ENOMEM if the heap cannot grow. */
+int weft__timers_add(weft__worker_t* w, uint64_t deadline, weft_task_t* t,
+                     uint64_t seq);
+/* Wakes every task whose deadline is <= now and re-arms the timerfd.
+ * Returns how many tasks it woke. */
+size_t weft__timers_run(weft__worker_t* w, uint64_t now);
+/* A sleep in the heap was withdrawn (its entry is now stale). */
+void weft__timers_note_stale(weft__worker_t* w);
+
+#endif /* WEFT_TIMER_H_ */

@@ -1,0 +1,157 @@
+/* A worker: one OS thread, one libuv loop, one local deque, and the tick
+ * that decides what runs next. See worker.c. Also the runtime struct, which
+ * is little more than the array of workers and what they share. */
+#ifndef WEFT_WORKER_H_
+#define WEFT_WORKER_H_
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common.h"
+#include "ctx.h"
+#include "deque.h"
+#include "idle.h"
+#include "inject.h"
+#include "sanitizer.h"
+#include "stack.h"
+#include "task.h"
+#include "timer.h"
+
+/* Free task headers a worker keeps; the excess goes back to the runtime. */
+#define WEFT_TASK_CACHE_MAX 1024
+
+struct weft__worker_s {
+  /* The local run queue; its own cache lines (deque.h). */
+  weft__deque_t deque;
+
+  /* Read-only after creation. */
+  weft_runtime_t* rt;
+  unsigned index;
+  pthread_t thread;
+
+  /* The woken task that runs next (message-passing locality). The owner
+   * fills and empties it; a thief may take it when the owner's deque is
+   * empty and the owner is busy. Exchanged atomically on both sides. */
+  weft_task_t* _Atomic lifo;
+
+  /* Cross-thread messages (inbox.c): a Treiber stack pushed by any thread,
+   * drained whole by the owner. */
+  weft__msg_t* _Atomic inbox;
+  /* 1 while the owner may block in uv_run(ONCE): posters must then send
+   * the async. seq_cst on both sides (inbox.c). */
+  _Atomic int sleeping;
+
+  /* Statistics read by other threads: written by the owner only (relaxed
+   * load + store, no read-modify-write), read with relaxed loads. */
+  _Atomic uint64_t n_spawned;
+  _Atomic uint64_t n_finished;
+
+  /* Everything below is owner-only. */
+  uv_loop_t loop;
+  uv_async_t wake;
+  weft__timers_t timers;
+  int parked;            /* protected by rt->idle.lock */
+  int searching;
+  unsigned lifo_streak;
+  uint64_t tick;
+  uint64_t last_poll_ns;
+  uint32_t rng;
+  weft_task_t* yield_head; /* tasks that yielded, FIFO */
+  weft_task_t* yield_tail;
+  weft_task_t* fiber;      /* running fiber (or NULL on the scheduler) */
+  weft_task_t* current;    /* running task (fiber, or an inline child) */
+  weft__ctx_t sched_ctx;
+  weft__san_t sched_san;
+  /* Runs on the scheduler's stack right after a fiber switched out. */
+  void (*post_fn)(weft__worker_t* w, void* arg);
+  void* post_arg;
+  weft__stack_pool_t stacks;
+  weft_task_t* task_cache; /* free headers, linked by next */
+  size_t ntask_cache;
+  uint64_t id_next;        /* task ids handed out from a block */
+  uint64_t id_end;
+  void* altstack;
+  int stop;                /* set through stop_msg at shutdown */
+  uint64_t seen_victim_tick; /* search(): a victim's tick, to spot a stall */
+  weft__msg_t check_msg;   /* shutdown: "see whether every task is done" */
+  weft__msg_t stop_msg;    /* shutdown: "leave the loop" */
+  /* Ticks published for thieves deciding whether the owner is stuck
+   * behind a long task (then its LIFO slot may be stolen). Stored by the
+   * owner (relaxed), read by thieves (relaxed): a heuristic. */
+  _Atomic uint64_t tick_pub;
+};
+
+struct weft_runtime_s {
+  unsigned nworkers;
+  weft__worker_t** workers;
+  weft__inject_t global;
+  weft__idle_t idle;
+  weft__stacks_t stacks;
+  size_t stack_size;
+
+  /* 1 once shutdown began: spawns fail and every await is cancelled.
+   * Release store by weft_runtime_free; acquire/relaxed loads (see uses). */
+  _Atomic int closing;
+  /* Id blocks. relaxed: only uniqueness matters. */
+  _Atomic uint64_t next_id;
+  /* Spawns from threads outside the workers. relaxed counter, seq_cst in
+   * the shutdown check (runtime.c). */
+  _Atomic uint64_t ext_spawned;
+
+  /* Task header slabs and the shared free list. */
+  pthread_mutex_t slab_lock;
+  struct weft__slab_s* slabs;
+  weft_task_t* free_tasks;
+  size_t nfree_tasks;
+
+  /* Shutdown: the last task to finish signals done_cv. */
+  pthread_mutex_t done_lock;
+  pthread_cond_t done_cv;
+  int all_done; /* protected by done_lock */
+};
+
+/* The calling thread's worker, or NULL. Never inlined, with a compiler
+ * barrier: a task may resume on another thread after any await, and the
+ * compiler must not reuse a thread-local address computed before it. */
+weft__worker_t* weft__worker_self(void);
+
+int weft__worker_create(weft_runtime_t* rt, unsigned index,
+                        weft__worker_t** out);
+int weft__worker_start(weft__worker_t* w);
+void weft__worker_join_and_free(weft__worker_t* w);
+
+/* Queues a runnable task on `w` (owner only): deque, or half to the global
+ * queue when full. Notifies an idle worker (no fence, see idle.c). */
+void weft__worker_push(weft__worker_t* w, weft_task_t* t);
+/* Queues a woken fiber in the LIFO slot. Owner only. */
+void weft__worker_push_lifo(weft__worker_t* w, weft_task_t* t);
+
+/* Suspends the running fiber. `post` runs on the scheduler stack once the
+ * fiber is switched out (release a lock, queue it). From a task only. */
+void weft__park(void (*post)(weft__worker_t* w, void* arg), void* arg);
+
+/* Post-switch action of weft_yield: queues the fiber `arg` behind every
+ * task that is runnable on `w`. Owner only. */
+void weft__yield_post(weft__worker_t* w, void* arg);
+
+/* Runs `t` (QUEUED, just popped from the caller's deque) inline on the
+ * current stack. From a task only. */
+void weft__run_inline(weft__worker_t* w, weft_task_t* t);
+
+/* Posts a message to `w`'s inbox. Any thread. */
+void weft__inbox_post(weft__worker_t* w, weft__msg_t* m);
+/* Runs every message in the inbox. Owner only. Returns 1 if any. */
+int weft__inbox_drain(weft__worker_t* w);
+
+/* For the overflow handler: the running task's stack and name. */
+int weft__worker_fault_context(const weft__stack_t** s, const char** name);
+
+/* Counts a finished task; during shutdown, checks whether it was the last. */
+void weft__worker_count_finished(weft__worker_t* w);
+
+/* The runtime's shutdown check (runtime.c). */
+void weft__runtime_check_done(weft_runtime_t* rt);
+
+#endif /* WEFT_WORKER_H_ */
