@@ -68,6 +68,13 @@ static int is_done(const weft_task_t* t) {
          WEFT_PHASE_DONE;
 }
 
+static int never_started(const weft_task_t* t) {
+  /* relaxed: QUEUED is only stored at spawn, before the push that gave us
+   * t, and t is in our own deque, so no other thread can start it. */
+  return atomic_load_explicit(&t->phase, memory_order_relaxed) ==
+         WEFT_PHASE_QUEUED;
+}
+
 /* A task waits for another: registers on its waiter list and parks. */
 static int join_parked(weft_task_t* cur, weft_task_t* t, void** result) {
   weft__waiter_t node;
@@ -126,9 +133,12 @@ int weft_await(weft_task_t* t, void** result) {
     return collect(t, result);
   if (closing(w->rt) || weft__take_cancel(cur))
     return WEFT_ECANCELED;
-  /* Fork–join fast path: t is the newest task on our own deque, so no
-   * other worker has it; pop it and run it here, on this stack. */
-  if (weft__deque_peek(&w->deque) == t && weft__deque_pop(&w->deque) == t) {
+  /* Fork–join fast path: t is the newest task on our own deque and has
+   * never run (the deque also holds woken fibers, which must resume on
+   * their own stacks), so no other worker has it; pop it and run it here,
+   * on this stack. The pop returns t, or NULL if a thief took it. */
+  if (weft__deque_peek(&w->deque) == t && never_started(t) &&
+      weft__deque_pop(&w->deque) == t) {
     set_join_wait(cur, t);
     weft__run_inline(w, t);
     clear_wait(cur);

@@ -73,6 +73,22 @@ static int should_wake(uint32_t s, unsigned nworkers) {
   return SEARCHING(s) == 0 && UNPARKED(s) < nworkers;
 }
 
+/* Takes a parked worker other than `self` off the list. A worker that
+ * makes work runnable from inside its own uv_run (a timer or I/O callback
+ * while it parks) will run that work itself; waking it would only cost a
+ * system call. Lock held. */
+static weft__worker_t* pop_sleeper(weft__idle_t* idle, weft__worker_t* self) {
+  for (unsigned i = idle->nsleepers; i-- > 0;) {
+    weft__worker_t* w = idle->sleepers[i];
+    if (w == self)
+      continue;
+    idle->sleepers[i] = idle->sleepers[--idle->nsleepers];
+    w->parked = 0;
+    return w;
+  }
+  return NULL;
+}
+
 void weft__idle_notify(weft__idle_t* idle, int fence) {
   if (fence)
     /* seq_cst: the StoreLoad of the protocol above; orders the caller's
@@ -87,9 +103,9 @@ void weft__idle_notify(weft__idle_t* idle, int fence) {
   pthread_mutex_lock(&idle->lock);
   /* relaxed: state changes that matter here happen under this lock. */
   s = atomic_load_explicit(&idle->state, memory_order_relaxed);
-  if (should_wake(s, idle->nworkers) && idle->nsleepers > 0) {
-    w = idle->sleepers[--idle->nsleepers];
-    w->parked = 0;
+  if (should_wake(s, idle->nworkers))
+    w = pop_sleeper(idle, weft__worker_self());
+  if (w != NULL) {
     /* seq_cst: a parking worker's re-check must see the new searcher. */
     atomic_fetch_add_explicit(&idle->state, UNPARK_ONE + SEARCH_ONE,
                               memory_order_seq_cst);
