@@ -4,7 +4,11 @@
  * A stack is reserved address space, not memory: regions of `per_region`
  * slots are mapped with MAP_NORESERVE, and a task pays only for the pages
  * it touches (one page for a task that sleeps, see docs/design.md).
- * Each slot is [guard page][stack ... descriptor]. A task takes a stack from
+ * Each slot is [guard page][stack]; descriptors sit in an array beside the
+ * region, and guards are installed when a stack is first handed out, so
+ * mapping a region touches no page and costs one system call: the page
+ * faults and guard installs happen on the workers that start tasks, in
+ * parallel, outside any lock. A task takes a stack from
  * its worker's pool when it first runs and gives it back when it ends; the
  * pool is a LIFO free list, so the stack just given back, still hot in the
  * cache and already faulted in, is the next one taken.
@@ -52,6 +56,7 @@ typedef struct weft__region_s {
   char* base;
   size_t len;
   unsigned nstacks;
+  weft__stack_t stacks[]; /* one descriptor per slot */
 } weft__region_t;
 
 static size_t page_size(void) {
@@ -82,7 +87,8 @@ int weft__stacks_init(weft__stacks_t* st, size_t stack_size) {
   if (pthread_mutex_init(&st->lock, NULL) != 0)
     return WEFT_ENOMEM;
   st->slot_size = ps + round_up(stack_size, ps);
-  st->stack_size = st->slot_size - ps - sizeof(weft__stack_t);
+  st->stack_size = st->slot_size - ps;
+  st->page = ps;
   st->per_region = (unsigned)((16u << 20) / st->slot_size);
   if (st->per_region < 4)
     st->per_region = 4;
@@ -110,23 +116,26 @@ static int install_guard(weft__stacks_t* st, char* page) {
   return WEFT_GUARD_CANARY;
 }
 
-/* Lays out one slot: guard at `slot`, stack above, descriptor at the top. */
-static weft__stack_t* init_slot(weft__stacks_t* st, char* slot, size_t len,
-                                int pooled) {
-  size_t ps = page_size();
-  weft__stack_t* s = (weft__stack_t*)(slot + len - sizeof(weft__stack_t));
+/* Describes one slot: guard at `slot`, stack above. Touches no page. */
+static void describe_slot(weft__stack_t* s, char* slot, size_t len,
+                          int pooled, size_t ps) {
   s->next = NULL;
   s->lo = slot + ps;
-  s->size = (size_t)((char*)s - s->lo);
+  s->size = len - ps;
   s->pooled = (uint8_t)pooled;
-  s->guard = (uint8_t)install_guard(st, slot);
+  s->guard = 0;
+  s->vg_id = 0;
+}
+
+/* Protects a stack the first time it is handed out. */
+static void arm_slot(weft__stacks_t* st, weft__stack_t* s) {
+  s->guard = (uint8_t)install_guard(st, s->lo - st->page);
   if (s->guard == WEFT_GUARD_CANARY) {
     uint64_t* c = (uint64_t*)s->lo;
     for (size_t i = 0; i < kCanaryBytes / sizeof(uint64_t); i++)
       c[i] = kCanary;
   }
-  s->vg_id = weft__valgrind_stack_register(s->lo, (char*)s);
-  return s;
+  s->vg_id = weft__valgrind_stack_register(s->lo, s->lo + s->size);
 }
 
 static void* map_stack_memory(size_t len) {
@@ -140,38 +149,49 @@ static void* map_stack_memory(size_t len) {
   return p;
 }
 
-/* Maps a region and pushes all its stacks on `pool`. Lock held. */
+/* Maps a region without the lock and pushes its stacks on `pool`. */
 static int carve_region(weft__stacks_t* st, weft__stack_pool_t* pool) {
-  weft__region_t* r = malloc(sizeof(*r));
+  unsigned n = st->per_region;
+  weft__region_t* r = malloc(sizeof(*r) + n * sizeof(weft__stack_t));
   if (r == NULL)
     return WEFT_ENOMEM;
-  r->len = (size_t)st->per_region * st->slot_size;
+  r->len = (size_t)n * st->slot_size;
   r->base = map_stack_memory(r->len);
   if (r->base == NULL) {
     free(r);
     return WEFT_ENOMEM;
   }
-  r->nstacks = st->per_region;
-  r->next = st->regions;
-  st->regions = r;
-  /* Highest slot last, so the pool hands out the lowest addresses first. */
-  for (unsigned i = st->per_region; i-- > 0;) {
-    weft__stack_t* s =
-        init_slot(st, r->base + (size_t)i * st->slot_size, st->slot_size, 1);
+  r->nstacks = n;
+  /* Highest slot first on the list, so the pool hands out low ones first. */
+  for (unsigned i = n; i-- > 0;) {
+    weft__stack_t* s = &r->stacks[i];
+    describe_slot(s, r->base + (size_t)i * st->slot_size, st->slot_size, 1,
+                  st->page);
     s->next = pool->free;
     pool->free = s;
     pool->nfree++;
   }
+  pthread_mutex_lock(&st->lock);
+  r->next = st->regions;
+  st->regions = r;
+  pthread_mutex_unlock(&st->lock);
   return 0;
 }
 
 static weft__stack_t* get_custom(weft__stacks_t* st, size_t size) {
-  size_t ps = page_size();
-  size_t len = ps + round_up(size + sizeof(weft__stack_t), ps);
-  char* p = map_stack_memory(len);
-  if (p == NULL)
+  size_t ps = st->page;
+  size_t len = ps + round_up(size, ps);
+  weft__stack_t* s = malloc(sizeof(*s));
+  if (s == NULL)
     return NULL;
-  return init_slot(st, p, len, 0);
+  char* p = map_stack_memory(len);
+  if (p == NULL) {
+    free(s);
+    return NULL;
+  }
+  describe_slot(s, p, len, 0, ps);
+  arm_slot(st, s);
+  return s;
 }
 
 weft__stack_t* weft__stack_get(weft__stacks_t* st, weft__stack_pool_t* pool,
@@ -189,33 +209,35 @@ weft__stack_t* weft__stack_get(weft__stacks_t* st, weft__stack_pool_t* pool,
       pool->free = s;
       pool->nfree++;
     }
-    if (pool->free == NULL)
-      carve_region(st, pool);
     pthread_mutex_unlock(&st->lock);
-    if (pool->free == NULL)
+    if (pool->free == NULL && carve_region(st, pool) != 0)
       return NULL;
   }
   weft__stack_t* s = pool->free;
   pool->free = s->next;
   pool->nfree--;
+  if (WEFT_UNLIKELY(s->guard == 0))
+    arm_slot(st, s);
   return s;
 }
 
-static void unmap_custom(weft__stack_t* s) {
-  size_t ps = page_size();
-  char* base = s->lo - ps;
-  size_t len = (size_t)((char*)(s + 1) - base);
+static void release_guard(weft__stack_t* s) {
   weft__valgrind_stack_deregister(s->vg_id);
   if (s->guard == WEFT_GUARD_MPROTECT)
     /* relaxed: budget counter only. */
     atomic_fetch_sub_explicit(&mprotect_guards, 1, memory_order_relaxed);
-  munmap(base, len);
+}
+
+static void unmap_custom(weft__stacks_t* st, weft__stack_t* s) {
+  release_guard(s);
+  munmap(s->lo - st->page, s->size + st->page);
+  free(s);
 }
 
 void weft__stack_put(weft__stacks_t* st, weft__stack_pool_t* pool,
                      weft__stack_t* s) {
   if (!s->pooled) {
-    unmap_custom(s);
+    unmap_custom(st, s);
     return;
   }
   s->next = pool->free;
@@ -252,15 +274,9 @@ void weft__stacks_term(weft__stacks_t* st) {
   weft__region_t* r = st->regions;
   while (r != NULL) {
     weft__region_t* next = r->next;
-    for (unsigned i = 0; i < r->nstacks; i++) {
-      char* slot = r->base + (size_t)i * st->slot_size;
-      weft__stack_t* s =
-          (weft__stack_t*)(slot + st->slot_size - sizeof(weft__stack_t));
-      weft__valgrind_stack_deregister(s->vg_id);
-      if (s->guard == WEFT_GUARD_MPROTECT)
-        /* relaxed: budget counter only. */
-        atomic_fetch_sub_explicit(&mprotect_guards, 1, memory_order_relaxed);
-    }
+    for (unsigned i = 0; i < r->nstacks; i++)
+      if (r->stacks[i].guard != 0)
+        release_guard(&r->stacks[i]);
     munmap(r->base, r->len);
     free(r);
     r = next;
@@ -282,5 +298,6 @@ int weft__stack_canary_broken(const weft__stack_t* s) {
 
 int weft__stack_fault_in_guard(const weft__stack_t* s, const void* addr) {
   const char* a = addr;
-  return a >= s->lo - page_size() && a < s->lo + kCanaryBytes;
+  return s->guard != 0 && a >= s->lo - page_size() &&
+         a < s->lo + kCanaryBytes;
 }

@@ -14,14 +14,15 @@ enum {
   WEFT_GUARD_CANARY = 3    /* no guard page: a pattern checked at switches */
 };
 
-/* One stack. The descriptor sits in the top bytes of the stack's own
- * memory, so a pooled stack costs no separate allocation. */
+/* One stack. Descriptors live in an array beside their region, not in the
+ * stack memory, so carving a region touches none of its pages: each stack
+ * is first touched by the task that runs on it, on that task's worker. */
 typedef struct weft__stack_s {
   struct weft__stack_s* next; /* free-list link; owned by the list holder */
-  char* lo;                   /* lowest usable byte */
-  size_t size;                /* usable bytes, from lo up to this descriptor */
+  char* lo;                   /* lowest usable byte (just above the guard) */
+  size_t size;                /* usable bytes */
   unsigned vg_id;             /* Valgrind stack id */
-  uint8_t guard;              /* WEFT_GUARD_* */
+  uint8_t guard;              /* WEFT_GUARD_*, 0 until first handed out */
   uint8_t pooled;             /* 0: mapped alone (custom size), unmapped on put */
 } weft__stack_t;
 
@@ -29,6 +30,7 @@ typedef struct weft__stack_s {
 typedef struct {
   pthread_mutex_t lock;
   size_t stack_size;         /* usable bytes per pooled stack; read-only */
+  size_t page;               /* page size; read-only */
   size_t slot_size;          /* guard + stack, page multiple; read-only */
   unsigned per_region;       /* stacks per mmap region; read-only */
   int guard_mode;            /* preferred WEFT_GUARD_*; read-only */

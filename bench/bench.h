@@ -1,0 +1,88 @@
+/* weft-bench: what a benchmark gives main.c, and the helpers they share.
+ *
+ * A benchmark is a table entry (bench_t): its name, its options with their
+ * defaults and limits, and a function that main.c runs inside a task of a
+ * runtime with the requested number of workers. The function times its own
+ * body (setup and checks stay outside the clock), checks its result and fills
+ * a bench_result_t; main.c prints the one JSON line of the contract
+ * (DESIGN.md, "Benchmarks: one contract").
+ */
+#ifndef WEFT_BENCH_H_
+#define WEFT_BENCH_H_
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "weft.h"
+
+#define BENCH_MAX_PARAMS 4
+
+typedef struct bench_param_s {
+  const char* name; /* the option without "--", and its key in "params" */
+  uint64_t def;     /* the value when the option is not given */
+  uint64_t max;     /* the largest value accepted; the least is 1 */
+} bench_param_t;
+
+typedef struct bench_result_s {
+  double seconds;  /* wall time of the body only */
+  uint64_t ops;    /* operations the body did, as the contract counts them */
+  uint64_t result; /* the checked result, printed as "result" */
+  /* More JSON members printed after "result", each starting with a comma
+   * (such as ",\"rss_per_task_kb\":3.1"), or "". */
+  char extra[96];
+} bench_result_t;
+
+/* A benchmark's body. Runs in a task. p[i] is the value of params[i].
+ * Returns 0, or non-zero after printing why to stderr. */
+typedef int (*bench_fn)(const uint64_t* p, bench_result_t* out);
+
+typedef struct bench_s {
+  const char* name;
+  const char* help; /* one line for the usage text */
+  bench_fn run;
+  bench_param_t params[BENCH_MAX_PARAMS]; /* ends at the first NULL name */
+} bench_t;
+
+extern const bench_t bench_fib;
+extern const bench_t bench_spawn;
+extern const bench_t bench_yield;
+extern const bench_t bench_chain;
+extern const bench_t bench_pingpong;
+extern const bench_t bench_sleep;
+
+/* Monotonic time in nanoseconds. Integers, so that a difference of two
+ * readings keeps every digit. */
+static inline uint64_t bench_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Seconds since t0, a bench_now_ns() reading. */
+static inline double bench_since(uint64_t t0) {
+  return (double)(bench_now_ns() - t0) / 1e9;
+}
+
+/* Prints "weft-bench: <what>: <NAME> (<message>)" to stderr; returns err. */
+int bench_error(const char* what, int err);
+
+/* Prints "weft-bench: <name>: wrong result: <message>" to stderr; returns 1. */
+int bench_wrong(const char* name, const char* fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Peak resident set of the process so far, in KiB (getrusage). */
+long bench_max_rss_kb(void);
+
+/* Spawns n tasks fn(base + i * stride) from a task, their handles in
+ * h[0..n). Stops at the first failure, which goes to *err (0 when none).
+ * Returns how many were spawned: those must still be joined. */
+size_t bench_spawn_n(weft_task_fn fn, char* base, size_t stride, size_t n,
+                     weft_task_t** h, int* err);
+
+/* Awaits h[0..n) in spawn order and releases every handle, even after a
+ * failure. Adds each task's result, read as an integer, to *sum. Returns 0,
+ * or the first status that was not 0. */
+int bench_join(weft_task_t** h, size_t n, uint64_t* sum);
+
+#endif /* WEFT_BENCH_H_ */

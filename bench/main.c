@@ -1,0 +1,215 @@
+/* weft-bench: one benchmark per call, one JSON line on stdout.
+ *
+ *   weft-bench <benchmark> [--<option> N]... [--threads N]
+ *
+ * The contract (the JSON members, what "seconds" covers, that every
+ * benchmark checks its own result) is in DESIGN.md, "Benchmarks: one
+ * contract". This file parses the command line, creates the runtime, runs the
+ * benchmark's body in a task and prints the line; the bodies live in
+ * bench_*.c, one file per group.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+/* Enough for any machine we run on; it only stops absurd values. */
+#define MAX_THREADS 4096
+
+static const bench_t* const benches[] = {
+    &bench_fib,   &bench_spawn,    &bench_yield,
+    &bench_chain, &bench_pingpong, &bench_sleep,
+};
+
+#define NBENCHES (sizeof(benches) / sizeof(benches[0]))
+
+typedef struct args_s {
+  const bench_t* bench;
+  unsigned threads; /* 0: one worker per CPU */
+  uint64_t p[BENCH_MAX_PARAMS];
+} args_t;
+
+/* What main() hands to the task that runs the body. */
+typedef struct body_s {
+  const args_t* args;
+  bench_result_t res;
+} body_t;
+
+static void usage(FILE* f) {
+  fprintf(f, "usage: weft-bench <benchmark> [options] [--threads N]\n"
+             "Prints one JSON line; exits non-zero when the result is "
+             "wrong.\n--threads N: worker threads (default: one per CPU).\n"
+             "\nbenchmarks:\n");
+  for (size_t i = 0; i < NBENCHES; i++) {
+    const bench_t* b = benches[i];
+    fprintf(f, "  %-9s", b->name);
+    for (const bench_param_t* q = b->params; q->name != NULL; q++)
+      fprintf(f, " [--%s %llu]", q->name, (unsigned long long)q->def);
+    fprintf(f, "\n      %s\n", b->help);
+  }
+}
+
+/* Prints the complaint, then the usage; returns main()'s exit code for it. */
+static int usage_error(const char* fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char* fmt, ...) {
+  va_list ap;
+
+  fprintf(stderr, "weft-bench: ");
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\n\n");
+  usage(stderr);
+  return 2;
+}
+
+static const bench_t* find_bench(const char* name) {
+  for (size_t i = 0; i < NBENCHES; i++)
+    if (strcmp(benches[i]->name, name) == 0)
+      return benches[i];
+  return NULL;
+}
+
+/* Parses a whole decimal number in [1, max]. strtoull alone would accept a
+ * sign, leading blanks and trailing junk. */
+static int parse_count(const char* s, uint64_t max, uint64_t* out) {
+  char* end;
+  unsigned long long v;
+
+  if (s == NULL || *s < '0' || *s > '9')
+    return -1;
+  errno = 0;
+  v = strtoull(s, &end, 10);
+  if (errno != 0 || *end != '\0' || v == 0 || v > max)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* Finds where option `name` goes: a parameter slot, or the thread count
+ * (returned as BENCH_MAX_PARAMS). -1 when the benchmark has no such option. */
+static int find_option(const bench_t* b, const char* name, uint64_t* max) {
+  if (strcmp(name, "threads") == 0) {
+    *max = MAX_THREADS;
+    return BENCH_MAX_PARAMS;
+  }
+  for (int i = 0; i < BENCH_MAX_PARAMS && b->params[i].name != NULL; i++) {
+    if (strcmp(b->params[i].name, name) == 0) {
+      *max = b->params[i].max;
+      return i;
+    }
+  }
+  return -1;
+}
+
+static int parse_options(int argc, char** argv, args_t* a) {
+  for (int i = 2; i < argc; i += 2) {
+    uint64_t max;
+    uint64_t v;
+    int slot = -1;
+
+    if (strncmp(argv[i], "--", 2) == 0)
+      slot = find_option(a->bench, argv[i] + 2, &max);
+    if (slot < 0)
+      return usage_error("unknown option '%s'", argv[i]);
+    if (parse_count(i + 1 < argc ? argv[i + 1] : NULL, max, &v) != 0)
+      return usage_error("%s takes a whole number from 1 to %llu", argv[i],
+                         (unsigned long long)max);
+    if (slot == BENCH_MAX_PARAMS)
+      a->threads = (unsigned)v;
+    else
+      a->p[slot] = v;
+  }
+  return 0;
+}
+
+/* Returns 0 to run, 1 when --help was printed, 2 on a usage error. */
+static int parse_args(int argc, char** argv, args_t* a) {
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      usage(stdout);
+      return 1;
+    }
+  }
+  if (argc < 2)
+    return usage_error("%s", "no benchmark given");
+  a->bench = find_bench(argv[1]);
+  if (a->bench == NULL)
+    return usage_error("unknown benchmark '%s'", argv[1]);
+  a->threads = 0;
+  for (int i = 0; i < BENCH_MAX_PARAMS; i++)
+    a->p[i] = a->bench->params[i].def;
+  return parse_options(argc, argv, a);
+}
+
+static int body_task(void* arg, void** result) {
+  body_t* body = arg;
+
+  (void)result;
+  return body->args->bench->run(body->args->p, &body->res);
+}
+
+/* Creates the runtime, runs the body in a task from this (outside) thread
+ * and shuts the runtime down. Returns the body's status. */
+static int run_body(body_t* body, unsigned* workers) {
+  weft_config_t cfg = {.workers = body->args->threads};
+  weft_runtime_t* rt;
+  weft_task_t* task;
+  int err;
+  int status;
+
+  err = weft_runtime_new(&cfg, &rt);
+  if (err != 0)
+    return bench_error("weft_runtime_new", err);
+  *workers = weft_runtime_workers(rt);
+  err = weft_spawn(rt, body_task, body, NULL, &task);
+  if (err != 0) {
+    weft_runtime_free(rt);
+    return bench_error("weft_spawn", err);
+  }
+  status = weft_await(task, NULL);
+  weft_task_release(task);
+  err = weft_runtime_free(rt);
+  if (status == 0 && err != 0)
+    return bench_error("weft_runtime_free", err);
+  return status;
+}
+
+static void print_json(const args_t* a, unsigned workers,
+                       const bench_result_t* r) {
+  const bench_t* b = a->bench;
+  double rate = r->seconds > 0 ? (double)r->ops / r->seconds : 0;
+
+  printf("{\"runtime\":\"weft\",\"bench\":\"%s\",\"threads\":%u,\"params\":{",
+         b->name, workers);
+  for (int i = 0; i < BENCH_MAX_PARAMS && b->params[i].name != NULL; i++)
+    printf("%s\"%s\":%llu", i ? "," : "", b->params[i].name,
+           (unsigned long long)a->p[i]);
+  printf("},\"seconds\":%.9g,\"ops\":%llu,\"ops_per_s\":%.4g,"
+         "\"max_rss_kb\":%ld,\"result\":%llu%s}\n",
+         r->seconds, (unsigned long long)r->ops, rate, bench_max_rss_kb(),
+         (unsigned long long)r->result, r->extra);
+}
+
+int main(int argc, char** argv) {
+  args_t args;
+  body_t body = {.args = &args};
+  unsigned workers = 0;
+  int rc;
+
+  rc = parse_args(argc, argv, &args);
+  if (rc != 0)
+    return rc == 1 ? 0 : rc;
+  rc = run_body(&body, &workers);
+  if (rc != 0) {
+    fprintf(stderr, "weft-bench: %s failed\n", args.bench->name);
+    return 1;
+  }
+  print_json(&args, workers, &body.res);
+  return 0;
+}
