@@ -36,6 +36,9 @@ typedef struct args_s {
 typedef struct body_s {
   const args_t* args;
   bench_result_t res;
+  /* The body's return value. Kept here rather than as the task's status,
+   * which is for weft's negative codes; a wrong result returns 1. */
+  int rc;
 } body_t;
 
 static void usage(FILE* f) {
@@ -151,11 +154,13 @@ static int body_task(void* arg, void** result) {
   body_t* body = arg;
 
   (void)result;
-  return body->args->bench->run(body->args->p, &body->res);
+  body->rc = body->args->bench->run(body->args->p, &body->res);
+  return 0;
 }
 
 /* Creates the runtime, runs the body in a task from this (outside) thread
- * and shuts the runtime down. Returns the body's status. */
+ * and shuts the runtime down. Returns the body's return value, or a weft
+ * error code. */
 static int run_body(body_t* body, unsigned* workers) {
   weft_config_t cfg = {.workers = body->args->threads};
   weft_runtime_t* rt;
@@ -175,9 +180,11 @@ static int run_body(body_t* body, unsigned* workers) {
   status = weft_await(task, NULL);
   weft_task_release(task);
   err = weft_runtime_free(rt);
-  if (status == 0 && err != 0)
+  if (status != 0)
+    return bench_error("body task", status);
+  if (err != 0)
     return bench_error("weft_runtime_free", err);
-  return status;
+  return body->rc;
 }
 
 static void print_json(const args_t* a, unsigned workers,

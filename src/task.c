@@ -185,8 +185,10 @@ static void wake_waiter(weft__waiter_t* wt) {
 }
 
 void weft__task_complete(weft__worker_t* w, weft_task_t* t, int status) {
-  (void)w;
   t->status = status;
+  /* Counted before the waiters wake, so an awaiter that returns sees the
+   * task gone from weft_task_count(). */
+  weft__worker_count_finished(w);
   weft__spin_lock(&t->lock);
   weft__waiter_t* wt = t->waiters;
   t->waiters = NULL;

@@ -199,7 +199,6 @@ void weft__worker_count_finished(weft__worker_t* w) {
  * stack could be had). */
 static void finish_unstarted(weft__worker_t* w, weft_task_t* t, int status) {
   weft__task_complete(w, t, status);
-  weft__worker_count_finished(w);
   weft__task_release(t);
 }
 
@@ -216,7 +215,6 @@ static void fiber_exit(weft__worker_t* w, void* arg) {
   weft__san_fiber_destroy(&t->san);
   weft__stack_put(&w->rt->stacks, &w->stacks, t->stack);
   t->stack = NULL;
-  weft__worker_count_finished(w);
   weft__task_release(t);
 }
 

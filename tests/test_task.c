@@ -1,0 +1,652 @@
+/* Tasks: spawn, await, results and statuses, names and ids, the current
+ * task, state queries, references, argument errors, error names, foreign
+ * threads, task_count/visit, and thread-locals across migrations. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "helpers.h"
+#include "task.h"
+
+static int ret_arg(void* arg, void** result) {
+  *result = arg;
+  return 0;
+}
+
+static int ret_status(void* arg, void** result) {
+  (void)result;
+  return (int)(intptr_t)arg;
+}
+
+static int sleep_long(void* arg, void** result) {
+  (void)arg;
+  (void)result;
+  return weft_sleep_ms(3600 * 1000);
+}
+
+/* ---- Spawn, await, run ---------------------------------------------------- */
+
+static int main_spawn_await(void* arg, void** result) {
+  weft_task_t* t;
+  void* r = NULL;
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT_OK(weft_spawn(NULL, ret_arg, (void*)42, NULL, &t));
+  WEFT_EXPECT_OK(weft_await(t, &r));
+  WEFT_EXPECT(r == (void*)42);
+  r = NULL;
+  WEFT_EXPECT_OK(weft_task_result(t, &r));
+  WEFT_EXPECT(r == (void*)42);
+  WEFT_EXPECT_OK(weft_await(t, NULL)); /* again, and without a result */
+  weft_task_release(t);
+  /* A failing task's negative code is its status, wherever it is read. */
+  WEFT_EXPECT_OK(weft_spawn(NULL, ret_status, (void*)(intptr_t)-EIO, NULL, &t));
+  WEFT_EXPECT_ERR(weft_await(t, &r), -EIO);
+  WEFT_EXPECT_ERR(weft_task_result(t, NULL), -EIO);
+  WEFT_EXPECT(!weft_task_cancelled(t));
+  weft_task_release(t);
+  WEFT_EXPECT_OK(weft_spawn(NULL, ret_status, (void*)(intptr_t)WEFT_ELIMIT,
+                            NULL, &t));
+  WEFT_EXPECT_ERR(weft_await(t, NULL), WEFT_ELIMIT);
+  weft_task_release(t);
+  *result = (void*)7;
+  return 0;
+}
+
+static void test_task_spawn_await_returns_result_and_status(void** state) {
+  void* r = NULL;
+  (void)state;
+  for (unsigned workers = 1; workers <= 2; workers++) {
+    WEFT_ASSERT_OK(weft_test_run(workers, main_spawn_await, NULL, &r));
+    assert_ptr_equal(r, (void*)7);
+  }
+}
+
+static int main_run_inside(void* arg, void** result) {
+  (void)arg;
+  (void)result;
+  void* r = NULL;
+  WEFT_EXPECT_ERR(weft_run(ret_arg, NULL, NULL, &r), WEFT_EPERM);
+  return 0;
+}
+
+static void test_task_run_returns_main_status_and_result(void** state) {
+  weft_config_t cfg = {.workers = 2, .stack_size = 0};
+  void* r = NULL;
+  (void)state;
+  WEFT_ASSERT_OK(weft_run(ret_arg, (void*)99, &cfg, &r));
+  assert_ptr_equal(r, (void*)99);
+  WEFT_ASSERT_OK(weft_run(ret_arg, (void*)5, NULL, &r)); /* defaults */
+  assert_ptr_equal(r, (void*)5);
+  WEFT_ASSERT_ERR(weft_run(ret_status, (void*)(intptr_t)-EIO, &cfg, NULL),
+                  -EIO);
+  WEFT_ASSERT_ERR(weft_run(NULL, NULL, &cfg, NULL), WEFT_EINVAL);
+  weft_test_reset_failures();
+  WEFT_ASSERT_OK(weft_run(main_run_inside, NULL, &cfg, NULL));
+  WEFT_ASSERT_NO_FAILURES();
+}
+
+/* ---- Names and ids -------------------------------------------------------- */
+
+static int main_names(void* arg, void** result) {
+  char buf[64];
+  char want[32];
+  weft_task_t* t[4];
+  weft_spawn_opts_t opts = {.name = buf, .stack_size = 0};
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT(strcmp(weft_task_name(weft_current_task()), "main") == 0);
+  snprintf(buf, sizeof(buf), "fetch-1");
+  WEFT_EXPECT_OK(weft_spawn(NULL, ret_arg, NULL, &opts, &t[0]));
+  buf[0] = 'X'; /* the name was copied */
+  /* 40 bytes: kept to the first 31. */
+  snprintf(buf, sizeof(buf), "0123456789abcdefghijklmnopqrstuvwxyzABCD");
+  WEFT_EXPECT_OK(weft_spawn(NULL, ret_arg, NULL, &opts, &t[1]));
+  opts.name = NULL;
+  WEFT_EXPECT_OK(weft_spawn(NULL, ret_arg, NULL, &opts, &t[2]));
+  WEFT_EXPECT_OK(weft_spawn(NULL, ret_arg, NULL, NULL, &t[3]));
+  WEFT_EXPECT(strcmp(weft_task_name(t[0]), "fetch-1") == 0);
+  WEFT_EXPECT(strcmp(weft_task_name(t[1]),
+                     "0123456789abcdefghijklmnopqrstu") == 0);
+  for (int i = 2; i < 4; i++) {
+    snprintf(want, sizeof(want), "Task-%llu",
+             (unsigned long long)weft_task_id(t[i]));
+    WEFT_EXPECT(strcmp(weft_task_name(t[i]), want) == 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    WEFT_EXPECT_OK(weft_await(t[i], NULL));
+    /* Still readable after the end, while we hold the handle. */
+    WEFT_EXPECT(weft_task_name(t[i])[0] != '\0');
+    weft_task_release(t[i]);
+  }
+  return 0;
+}
+
+static void test_task_names_given_truncated_and_default(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(2, main_names, NULL, NULL));
+}
+
+static int cmp_u64(const void* a, const void* b) {
+  uint64_t x = *(const uint64_t*)a;
+  uint64_t y = *(const uint64_t*)b;
+  return x < y ? -1 : x > y;
+}
+
+typedef struct {
+  int n;
+  uint64_t* ids;
+} id_batch_t;
+
+static int spawn_and_collect_ids(void* arg, void** result) {
+  id_batch_t* b = arg;
+  weft_task_t** t = calloc((size_t)b->n, sizeof(*t));
+  (void)result;
+  if (!WEFT_EXPECT(t != NULL))
+    return WEFT_ENOMEM;
+  for (int i = 0; i < b->n; i++)
+    WEFT_EXPECT_OK(weft_spawn(NULL, ret_arg, NULL, NULL, &t[i]));
+  for (int i = 0; i < b->n; i++) {
+    WEFT_EXPECT_OK(weft_await(t[i], NULL));
+    b->ids[i] = weft_task_id(t[i]);
+    weft_task_release(t[i]);
+  }
+  free(t);
+  return 0;
+}
+
+static void test_task_ids_unique(void** state) {
+  enum { kFromThread = 100, kPerTask = 1500, kSpawners = 2 };
+  enum { kAll = kFromThread + kSpawners * (kPerTask + 1) };
+  weft_config_t cfg = {.workers = 2, .stack_size = 0};
+  weft_runtime_t* rt;
+  static weft_task_t* t[kFromThread + kSpawners];
+  static uint64_t ids[kAll];
+  id_batch_t b[kSpawners];
+  (void)state;
+  weft_test_reset_failures();
+  WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
+  /* From this thread (one id at a time) and from tasks on two workers
+   * (which take ids in blocks). */
+  for (int i = 0; i < kSpawners; i++) {
+    b[i] = (id_batch_t){kPerTask, ids + kFromThread + i * kPerTask};
+    WEFT_ASSERT_OK(weft_spawn(rt, spawn_and_collect_ids, &b[i], NULL,
+                              &t[kFromThread + i]));
+  }
+  for (int i = 0; i < kFromThread; i++)
+    WEFT_ASSERT_OK(weft_spawn(rt, ret_arg, NULL, NULL, &t[i]));
+  for (int i = 0; i < kFromThread + kSpawners; i++) {
+    WEFT_ASSERT_OK(weft_await(t[i], NULL));
+    if (i < kFromThread)
+      ids[i] = weft_task_id(t[i]);
+    else
+      ids[kAll - kSpawners + (i - kFromThread)] = weft_task_id(t[i]);
+    weft_task_release(t[i]);
+  }
+  WEFT_ASSERT_OK(weft_runtime_free(rt));
+  WEFT_ASSERT_NO_FAILURES();
+  qsort(ids, kAll, sizeof(ids[0]), cmp_u64);
+  assert_true(ids[0] >= 1);
+  for (int i = 1; i < kAll; i++)
+    if (ids[i - 1] >= ids[i])
+      fail_msg("id %llu given twice", (unsigned long long)ids[i]);
+}
+
+/* ---- The current task, state, references ---------------------------------- */
+
+typedef struct {
+  weft_task_t* self;
+  weft_runtime_t* rt;
+  int worker;
+  weft_task_state_t state;
+} whoami_t;
+
+static int whoami(void* arg, void** result) {
+  whoami_t* w = arg;
+  (void)result;
+  w->self = weft_current_task();
+  w->rt = weft_current_runtime();
+  w->worker = weft_worker_id();
+  w->state = weft_task_state(w->self);
+  return 0;
+}
+
+static int main_current(void* arg, void** result) {
+  weft_runtime_t* rt = weft_current_runtime();
+  (void)arg;
+  (void)result;
+  for (int inline_run = 0; inline_run < 2; inline_run++) {
+    whoami_t who = {NULL, NULL, -2, 0};
+    weft_task_t* t;
+    WEFT_EXPECT_OK(weft_spawn(NULL, whoami, &who, NULL, &t));
+    if (!inline_run) /* let it start on its own stack first */
+      WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft_task_done(t)));
+    WEFT_EXPECT_OK(weft_await(t, NULL));
+    WEFT_EXPECT(who.self == t);
+    WEFT_EXPECT(who.rt == rt);
+    WEFT_EXPECT(who.worker >= 0 && who.worker < 2);
+    WEFT_EXPECT_EQ(who.state, WEFT_TASK_RUNNING);
+    weft_task_release(t);
+  }
+  WEFT_EXPECT(weft_task_state(weft_current_task()) == WEFT_TASK_RUNNING);
+  return 0;
+}
+
+static void test_task_current_task_inside_and_outside(void** state) {
+  (void)state;
+  assert_null(weft_current_task());
+  assert_null(weft_current_runtime());
+  assert_int_equal(weft_worker_id(), -1);
+  WEFT_ASSERT_OK(weft_test_run(2, main_current, NULL, NULL));
+  assert_null(weft_current_task());
+}
+
+static int main_state(void* arg, void** result) {
+  weft_task_t* t;
+  void* r = (void*)1;
+  (void)arg;
+  (void)result;
+  /* One worker and no await yet: the child cannot have started. */
+  WEFT_EXPECT_OK(weft_spawn(NULL, sleep_long, NULL, NULL, &t));
+  WEFT_EXPECT_EQ(weft_task_state(t), WEFT_TASK_QUEUED);
+  WEFT_EXPECT_EQ(weft_task_done(t), 0);
+  WEFT_EXPECT_ERR(weft_task_result(t, &r), WEFT_EAGAIN);
+  WEFT_EXPECT(r == (void*)1);
+  WEFT_EXPECT_OK(
+      WEFT_YIELD_UNTIL(weft_task_state(t) != WEFT_TASK_QUEUED));
+  WEFT_EXPECT_EQ(weft_task_state(t), WEFT_TASK_SUSPENDED);
+  WEFT_EXPECT_EQ(weft_task_done(t), 0);
+  WEFT_EXPECT_ERR(weft_task_result(t, NULL), WEFT_EAGAIN);
+  WEFT_EXPECT_EQ(weft_task_cancelled(t), 0);
+  WEFT_EXPECT_OK(weft_cancel(t));
+  WEFT_EXPECT_ERR(weft_await(t, NULL), WEFT_ECANCELED);
+  WEFT_EXPECT_EQ(weft_task_state(t), WEFT_TASK_DONE);
+  WEFT_EXPECT_EQ(weft_task_done(t), 1);
+  WEFT_EXPECT_EQ(weft_task_cancelled(t), 1);
+  WEFT_EXPECT_ERR(weft_task_result(t, NULL), WEFT_ECANCELED);
+  weft_task_release(t);
+  return 0;
+}
+
+static void test_task_state_done_result(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(1, main_state, NULL, NULL));
+}
+
+static void* await_and_release(void* arg) {
+  weft_task_t* t = arg;
+  void* r = NULL;
+  int rc = weft_await(t, &r);
+  WEFT_EXPECT_OK(rc);
+  WEFT_EXPECT(r == (void*)3);
+  weft_task_release(t);
+  return NULL;
+}
+
+static void test_task_retain_release(void** state) {
+  weft_config_t cfg = {.workers = 2, .stack_size = 0};
+  weft_runtime_t* rt;
+  weft_task_t* t;
+  pthread_t th[4];
+  (void)state;
+  weft_test_reset_failures();
+  assert_null(weft_task_retain(NULL));
+  weft_task_release(NULL);
+  WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
+  WEFT_ASSERT_OK(weft_spawn(rt, ret_arg, (void*)3, NULL, &t));
+  uint32_t refs = atomic_load(&t->refs);
+  assert_ptr_equal(weft_task_retain(t), t);
+  assert_int_equal(atomic_load(&t->refs), refs + 1);
+  weft_task_release(t);
+  assert_int_equal(atomic_load(&t->refs), refs);
+  /* One reference per thread; each gives its own back. */
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(
+        pthread_create(&th[i], NULL, await_and_release, weft_task_retain(t)),
+        0);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(pthread_join(th[i], NULL), 0);
+  assert_true(weft_task_done(t));
+  assert_string_not_equal(weft_task_name(t), "");
+  weft_task_release(t);
+  weft_test_assert_no_live_tasks(rt);
+  WEFT_ASSERT_OK(weft_runtime_free(rt));
+  WEFT_ASSERT_NO_FAILURES();
+}
+
+/* ---- Argument and context errors ----------------------------------------- */
+
+static int never_runs(void* arg, void** result) {
+  (void)result;
+  *(int*)arg = 1;
+  return 0;
+}
+
+static int count_cb(weft_task_t* t, void* arg) {
+  (void)t;
+  ++*(int*)arg;
+  return 0;
+}
+
+static void test_task_argument_errors(void** state) {
+  weft_config_t big = {.workers = 1, .stack_size = ((size_t)1 << 30) + 1};
+  weft_config_t cfg = {.workers = 1, .stack_size = 0};
+  weft_spawn_opts_t huge = {.name = "huge", .stack_size = big.stack_size};
+  weft_runtime_t* rt = (weft_runtime_t*)&big;
+  weft_task_t* t = NULL;
+  int ran = 0;
+  (void)state;
+  WEFT_ASSERT_ERR(weft_runtime_new(NULL, NULL), WEFT_EINVAL);
+  WEFT_ASSERT_ERR(weft_runtime_new(&big, &rt), WEFT_EINVAL);
+  assert_ptr_equal(rt, (weft_runtime_t*)&big); /* untouched on error */
+  WEFT_ASSERT_OK(weft_runtime_free(NULL));
+  assert_int_equal(weft_runtime_workers(NULL), 0);
+  assert_int_equal(weft_task_count(NULL), 0);
+  WEFT_ASSERT_ERR(weft_spawn(NULL, never_runs, &ran, NULL, &t), WEFT_EINVAL);
+  WEFT_ASSERT_ERR(weft_await(NULL, NULL), WEFT_EINVAL);
+  WEFT_ASSERT_ERR(weft_yield(), WEFT_ENOTTASK);
+  WEFT_ASSERT_ERR(weft_sleep_ms(1), WEFT_ENOTTASK);
+  WEFT_ASSERT_ERR(weft_sleep_ns(1), WEFT_ENOTTASK);
+  WEFT_ASSERT_ERR(weft_cancel(NULL), WEFT_EINVAL);
+  WEFT_ASSERT_ERR(weft_task_result(NULL, NULL), WEFT_EINVAL);
+  assert_string_equal(weft_task_name(NULL), "");
+  assert_int_equal(weft_task_id(NULL), 0);
+  assert_int_equal(weft_task_state(NULL), 0);
+  assert_int_equal(weft_task_done(NULL), 0);
+  assert_int_equal(weft_task_cancelled(NULL), 0);
+
+  WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
+  WEFT_ASSERT_ERR(weft_spawn(rt, NULL, NULL, NULL, &t), WEFT_EINVAL);
+  WEFT_ASSERT_ERR(weft_spawn(rt, never_runs, &ran, &huge, &t), WEFT_EINVAL);
+  WEFT_ASSERT_ERR(weft_task_visit(NULL, count_cb, &ran), WEFT_EINVAL);
+  WEFT_ASSERT_ERR(weft_task_visit(rt, NULL, NULL), WEFT_EINVAL);
+  assert_null(t);
+  WEFT_ASSERT_OK(weft_runtime_free(rt));
+  assert_int_equal(ran, 0);
+}
+
+static int await_parent(void* arg, void** result) {
+  (void)result;
+  return weft_await(arg, NULL);
+}
+
+static int main_context_errors(void* arg, void** result) {
+  weft_task_t* self = weft_current_task();
+  weft_task_t* t;
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT_ERR(weft_await(self, NULL), WEFT_EDEADLK);
+  WEFT_EXPECT_ERR(weft_runtime_free(weft_current_runtime()), WEFT_EPERM);
+  /* A child run inline on our stack (one worker, awaited at once) must not
+   * be able to await us either: it would wait for itself. */
+  WEFT_EXPECT_OK(weft_spawn(NULL, await_parent, self, NULL, &t));
+  WEFT_EXPECT_ERR(weft_await(t, NULL), WEFT_EDEADLK);
+  weft_task_release(t);
+  return 0;
+}
+
+static void test_task_context_errors_inside_task(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(1, main_context_errors, NULL, NULL));
+}
+
+static void test_task_error_names_and_messages(void** state) {
+  (void)state;
+#define CHECK_CODE(name, value, msg)                                        \
+  assert_int_equal(WEFT_##name, value);                                     \
+  assert_string_equal(weft_err_name(WEFT_##name), #name);                   \
+  assert_string_equal(weft_strerror(WEFT_##name), msg);
+  WEFT_ERRNO_MAP(CHECK_CODE)
+#undef CHECK_CODE
+  assert_int_equal(WEFT_EINVAL, UV_EINVAL);
+  assert_int_equal(WEFT_ECANCELED, UV_ECANCELED);
+  assert_non_null(weft_err_name(0));
+  assert_true(weft_err_name(0)[0] != '\0');
+  assert_non_null(weft_strerror(0));
+  assert_true(weft_strerror(0)[0] != '\0');
+  assert_string_equal(weft_err_name(UV_ECONNRESET), "ECONNRESET");
+  assert_string_equal(weft_strerror(UV_ECONNRESET),
+                      uv_strerror(UV_ECONNRESET));
+  assert_string_equal(weft_err_name(UV_EOF), "EOF");
+  assert_non_null(weft_err_name(-123456));
+  assert_non_null(weft_strerror(-123456));
+  char v[32];
+  snprintf(v, sizeof(v), "%d.%d.%d", WEFT_VERSION_MAJOR, WEFT_VERSION_MINOR,
+           WEFT_VERSION_PATCH);
+  assert_string_equal(weft_version(), v);
+}
+
+/* ---- Foreign threads, count and visit -------------------------------------- */
+
+static int sleep_then_ret(void* arg, void** result) {
+  int rc = weft_sleep_ms(20);
+  *result = arg;
+  return rc;
+}
+
+typedef struct {
+  weft_runtime_t* rt;
+  int base;
+} foreign_t;
+
+static void* foreign_main(void* arg) {
+  foreign_t* f = arg;
+  weft_task_t* t[50];
+  for (int i = 0; i < 50; i++)
+    WEFT_EXPECT_OK(weft_spawn(f->rt, i % 10 == 0 ? sleep_then_ret : ret_arg,
+                              (void*)(intptr_t)(f->base + i), NULL, &t[i]));
+  for (int i = 0; i < 50; i++) {
+    void* r = NULL;
+    WEFT_EXPECT_OK(weft_await(t[i], &r)); /* blocks this thread */
+    WEFT_EXPECT(r == (void*)(intptr_t)(f->base + i));
+    WEFT_EXPECT(weft_task_done(t[i]));
+    weft_task_release(t[i]);
+  }
+  return NULL;
+}
+
+static void test_task_spawn_and_await_from_foreign_threads(void** state) {
+  weft_config_t cfg = {.workers = 2, .stack_size = 0};
+  foreign_t f[3];
+  pthread_t th[3];
+  weft_runtime_t* rt;
+  (void)state;
+  weft_test_reset_failures();
+  WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
+  for (int i = 0; i < 3; i++) {
+    f[i] = (foreign_t){rt, 1000 * (i + 1)};
+    assert_int_equal(pthread_create(&th[i], NULL, foreign_main, &f[i]), 0);
+  }
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(pthread_join(th[i], NULL), 0);
+  weft_test_assert_no_live_tasks(rt);
+  WEFT_ASSERT_OK(weft_runtime_free(rt));
+  WEFT_ASSERT_NO_FAILURES();
+}
+
+enum { kSleepers = 10 };
+
+static int find_sleepers(weft_task_t* t, void* arg) {
+  unsigned* mask = arg;
+  int i;
+  if (sscanf(weft_task_name(t), "sleeper-%d", &i) == 1 && i >= 0 &&
+      i < kSleepers)
+    *mask |= 1u << i;
+  return 0;
+}
+
+static int cancel_sleepers(weft_task_t* t, void* arg) {
+  (void)arg;
+  if (strncmp(weft_task_name(t), "sleeper-", 8) == 0)
+    WEFT_EXPECT_OK(weft_cancel(t));
+  return 0;
+}
+
+static int stop_at_first(weft_task_t* t, void* arg) {
+  (void)t;
+  ++*(int*)arg;
+  return 7;
+}
+
+static void test_task_count_and_visit_see_live_tasks(void** state) {
+  weft_config_t cfg = {.workers = 2, .stack_size = 0};
+  weft_runtime_t* rt;
+  weft_task_t* t[kSleepers];
+  char name[32];
+  unsigned mask = 0;
+  int calls = 0;
+  (void)state;
+  weft_test_reset_failures();
+  WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
+  assert_int_equal(weft_task_count(rt), 0);
+  for (int i = 0; i < kSleepers; i++) {
+    weft_spawn_opts_t opts = {.name = name, .stack_size = 0};
+    snprintf(name, sizeof(name), "sleeper-%d", i);
+    WEFT_ASSERT_OK(weft_spawn(rt, sleep_long, NULL, &opts, &t[i]));
+  }
+  assert_true(weft_task_count(rt) >= kSleepers);
+  WEFT_ASSERT_OK(weft_task_visit(rt, find_sleepers, &mask));
+  assert_int_equal(mask, (1u << kSleepers) - 1);
+  assert_int_equal(weft_task_visit(rt, stop_at_first, &calls), 7);
+  assert_int_equal(calls, 1);
+  WEFT_ASSERT_OK(weft_task_visit(rt, cancel_sleepers, NULL));
+  for (int i = 0; i < kSleepers; i++) {
+    WEFT_ASSERT_ERR(weft_await(t[i], NULL), WEFT_ECANCELED);
+    assert_true(weft_task_cancelled(t[i]));
+    weft_task_release(t[i]);
+  }
+  weft_test_assert_no_live_tasks(rt);
+  calls = 0;
+  WEFT_ASSERT_OK(weft_task_visit(rt, count_cb, &calls));
+  assert_int_equal(calls, 0);
+  WEFT_ASSERT_OK(weft_runtime_free(rt));
+  WEFT_ASSERT_NO_FAILURES();
+}
+
+/* weft.h: weft_task_count() counts tasks "spawned and not yet finished". A
+ * task whose await has returned has finished, so the count must not include
+ * it any more. */
+static void test_task_count_zero_once_awaited(void** state) {
+  weft_config_t cfg = {.workers = 2, .stack_size = 0};
+  weft_runtime_t* rt;
+  int stale = 0;
+  (void)state;
+  WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
+  for (int i = 0; i < 10000; i++) {
+    weft_task_t* t;
+    WEFT_ASSERT_OK(weft_spawn(rt, ret_arg, NULL, NULL, &t));
+    WEFT_ASSERT_OK(weft_await(t, NULL));
+    stale += weft_task_count(rt) != 0;
+    weft_task_release(t);
+  }
+  weft_test_assert_no_live_tasks(rt);
+  WEFT_ASSERT_OK(weft_runtime_free(rt));
+  if (stale != 0)
+    fail_msg("weft_task_count() still counted an awaited task %d times "
+             "in 10000",
+             stale);
+}
+
+/* ---- Thread-locals across migrations --------------------------------------- */
+
+enum { kMigrators = 4, kRounds = 1000 };
+
+typedef struct {
+  pthread_mutex_t lock;
+  long tid_of_worker[2];
+  int migrations;
+} migrate_t;
+
+static int yield_twice(void* arg, void** result) {
+  (void)arg;
+  (void)result;
+  weft_yield();
+  weft_yield();
+  return 0;
+}
+
+static void check_thread(migrate_t* m, weft_task_t* self, int* last) {
+  long tid = weft_test_gettid();
+  int w = weft_worker_id();
+  WEFT_EXPECT(weft_current_task() == self);
+  if (!WEFT_EXPECT(w == 0 || w == 1))
+    return;
+  pthread_mutex_lock(&m->lock);
+  if (m->tid_of_worker[w] == 0)
+    m->tid_of_worker[w] = tid;
+  WEFT_EXPECT(m->tid_of_worker[w] == tid);
+  WEFT_EXPECT(m->tid_of_worker[1 - w] != tid);
+  m->migrations += *last >= 0 && *last != w;
+  pthread_mutex_unlock(&m->lock);
+  *last = w;
+}
+
+static int migrator(void* arg, void** result) {
+  migrate_t* m = arg;
+  weft_task_t* self = weft_current_task();
+  weft_task_t* c[3];
+  int last = -1;
+  (void)result;
+  for (int i = 0; i < kRounds; i++) {
+    check_thread(m, self, &last);
+    for (int j = 0; j < 3; j++)
+      WEFT_EXPECT_OK(weft_spawn(NULL, yield_twice, NULL, NULL, &c[j]));
+    WEFT_EXPECT_OK(weft_yield());
+    check_thread(m, self, &last);
+    /* Children the other worker stole wake us over there when they end:
+     * then we resume on another thread. */
+    for (int j = 0; j < 3; j++) {
+      WEFT_EXPECT_OK(weft_await(c[j], NULL));
+      check_thread(m, self, &last);
+      weft_task_release(c[j]);
+    }
+  }
+  return 0;
+}
+
+static int main_migrate(void* arg, void** result) {
+  weft_task_t* t[kMigrators];
+  (void)result;
+  for (int i = 0; i < kMigrators; i++)
+    WEFT_EXPECT_OK(weft_spawn(NULL, migrator, arg, NULL, &t[i]));
+  for (int i = 0; i < kMigrators; i++) {
+    WEFT_EXPECT_OK(weft_await(t[i], NULL));
+    weft_task_release(t[i]);
+  }
+  return 0;
+}
+
+static void test_task_thread_locals_follow_migration(void** state) {
+  migrate_t m = {PTHREAD_MUTEX_INITIALIZER, {0, 0}, 0};
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(2, main_migrate, &m, NULL));
+  print_message("%d worker changes across awaits\n", m.migrations);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_task_spawn_await_returns_result_and_status),
+      cmocka_unit_test(test_task_run_returns_main_status_and_result),
+      cmocka_unit_test(test_task_names_given_truncated_and_default),
+      cmocka_unit_test(test_task_ids_unique),
+      cmocka_unit_test(test_task_current_task_inside_and_outside),
+      cmocka_unit_test(test_task_state_done_result),
+      cmocka_unit_test(test_task_retain_release),
+      cmocka_unit_test(test_task_argument_errors),
+      cmocka_unit_test(test_task_context_errors_inside_task),
+      cmocka_unit_test(test_task_error_names_and_messages),
+      cmocka_unit_test(test_task_spawn_and_await_from_foreign_threads),
+      cmocka_unit_test(test_task_count_and_visit_see_live_tasks),
+      cmocka_unit_test(test_task_count_zero_once_awaited),
+      cmocka_unit_test(test_task_thread_locals_follow_migration),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
