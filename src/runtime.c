@@ -38,7 +38,10 @@ static unsigned cpu_count(void) {
 static void runtime_destroy(weft_runtime_t* rt) {
   for (unsigned i = 0; i < rt->nworkers; i++)
     if (rt->workers[i] != NULL)
-      weft__worker_join_and_free(rt->workers[i]);
+      weft__worker_join(rt->workers[i]);
+  for (unsigned i = 0; i < rt->nworkers; i++)
+    if (rt->workers[i] != NULL)
+      weft__worker_free(rt->workers[i]);
   free(rt->workers);
   weft__slabs_term(rt);
   weft__stacks_term(&rt->stacks);

@@ -45,6 +45,9 @@ void __tsan_switch_to_fiber(void* fiber, unsigned flags);
 #if defined(WEFT_HAVE_VALGRIND)
 #include <valgrind/valgrind.h>
 #endif
+#if defined(WEFT_ASAN)
+void __asan_unpoison_memory_region(void const volatile* addr, size_t size);
+#endif
 
 /* What the tools need to know about one stack. Embedded in the task (for
  * task stacks) and in the worker (for its thread stack). */
@@ -57,6 +60,11 @@ typedef struct {
 
 static inline void weft__san_fiber_create(weft__san_t* s, const void* bottom,
                                           size_t size) {
+#if defined(WEFT_ASAN)
+  /* A pooled stack keeps the redzones of the frames its previous task left
+   * behind when it switched away for the last time; start clean. */
+  __asan_unpoison_memory_region(bottom, size);
+#endif
   s->bottom = bottom;
   s->size = size;
   s->fake_stack = NULL;

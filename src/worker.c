@@ -242,8 +242,8 @@ static int start_fiber(weft__worker_t* w, weft_task_t* t) {
     finish_unstarted(w, t, WEFT_ENOMEM);
     return -1;
   }
-  weft__ctx_make(&t->ctx, t->stack->lo, t->stack->size, fiber_entry, t);
   weft__san_fiber_create(&t->san, t->stack->lo, t->stack->size);
+  weft__ctx_make(&t->ctx, t->stack->lo, t->stack->size, fiber_entry, t);
   t->host = t;
   t->inner = t;
   /* relaxed: informational (weft_task_state); no data hangs on it. */
@@ -571,11 +571,17 @@ int weft__worker_start(weft__worker_t* w) {
                                                                : WEFT_ENOMEM;
 }
 
-/* Joins the thread (after stop_msg) and frees the worker. A worker that
- * never started (w->thread == 0) is just freed. */
-void weft__worker_join_and_free(weft__worker_t* w) {
+/* Waits for the thread to leave its loop (after stop_msg). A worker that
+ * never started (thread == 0) has nothing to join. */
+void weft__worker_join(weft__worker_t* w) {
   if (w->thread != 0)
     pthread_join(w->thread, NULL);
+  w->thread = 0;
+}
+
+/* Closes the loop and frees the worker. Only once every worker of the
+ * runtime is joined: a worker's shutdown check reads all the others. */
+void weft__worker_free(weft__worker_t* w) {
   uv_close((uv_handle_t*)&w->wake, NULL);
   weft__timers_close(w);
   uv_run(&w->loop, UV_RUN_DEFAULT);

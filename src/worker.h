@@ -120,7 +120,8 @@ weft__worker_t* weft__worker_self(void);
 int weft__worker_create(weft_runtime_t* rt, unsigned index,
                         weft__worker_t** out);
 int weft__worker_start(weft__worker_t* w);
-void weft__worker_join_and_free(weft__worker_t* w);
+void weft__worker_join(weft__worker_t* w);
+void weft__worker_free(weft__worker_t* w);
 
 /* Queues a runnable task on `w` (owner only): deque, or half to the global
  * queue when full. Notifies an idle worker (no fence, see idle.c). */
