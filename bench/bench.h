@@ -50,6 +50,7 @@ extern const bench_t bench_yield;
 extern const bench_t bench_chain;
 extern const bench_t bench_pingpong;
 extern const bench_t bench_sleep;
+extern const bench_t bench_switch;
 
 /* Monotonic time in nanoseconds. Integers, so that a difference of two
  * readings keeps every digit. */

@@ -21,7 +21,7 @@
 
 static const bench_t* const benches[] = {
     &bench_fib,   &bench_spawn,    &bench_yield,
-    &bench_chain, &bench_pingpong, &bench_sleep,
+    &bench_chain, &bench_pingpong, &bench_sleep, &bench_switch,
 };
 
 #define NBENCHES (sizeof(benches) / sizeof(benches[0]))
