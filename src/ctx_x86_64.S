@@ -23,9 +23,19 @@ weft__ctx_switch:
         fnstcw  4(%rsp)
         movq    %rsp, (%rdi)
         movq    (%rsi), %rsp
+        /* ldmxcsr and fldcw are slow; the words rarely differ between
+         * contexts, so load them only when they do (rcx: our saved frame,
+         * which holds the current words). */
+        movq    (%rdi), %rcx
+        movl    (%rsp), %eax
+        cmpl    (%rcx), %eax
+        je      1f
         ldmxcsr (%rsp)
+1:      movzwl  4(%rsp), %eax
+        cmpw    4(%rcx), %ax
+        je      2f
         fldcw   4(%rsp)
-        addq    $8, %rsp
+2:      addq    $8, %rsp
         popq    %r15
         popq    %r14
         popq    %r13

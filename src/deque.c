@@ -9,7 +9,13 @@ void weft__deque_init(weft__deque_t* dq) {
 
 void* weft__deque_pop(weft__deque_t* dq) {
   /* relaxed: only the owner writes bottom. */
-  int64_t b = atomic_load_explicit(&dq->bottom, memory_order_relaxed) - 1;
+  int64_t b = atomic_load_explicit(&dq->bottom, memory_order_relaxed);
+  /* relaxed: top only grows, so a stale value is too small and can only
+   * send us down the full path; seeing b <= top proves the deque empty.
+   * This keeps the seq_cst store below off the path of an empty pop. */
+  if (b <= atomic_load_explicit(&dq->top, memory_order_relaxed))
+    return NULL;
+  b--;
   /* seq_cst: the store of bottom must be visible to thieves before we read
    * top (a StoreLoad order; Lê et al. use a seq_cst fence here). Pairs with
    * the seq_cst loads in weft__deque_steal(): either the thief sees the

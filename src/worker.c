@@ -33,7 +33,11 @@ enum {
   kGlobalBatch = 64
 };
 
-static _Thread_local weft__worker_t* tls_worker;
+/* initial-exec: one load from the thread pointer instead of a call to
+ * __tls_get_addr, which the default model for a shared library costs on
+ * every weft__worker_self() (several per await). */
+static _Thread_local weft__worker_t* tls_worker
+    __attribute__((tls_model("initial-exec")));
 
 WEFT_NOINLINE weft__worker_t* weft__worker_self(void) {
   weft__worker_t* w;
