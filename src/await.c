@@ -126,8 +126,7 @@ int weft_await(weft_task_t* t, void** result) {
   weft_task_t* cur = w->current;
   if (cur == NULL)
     return WEFT_EPERM;
-  /* Awaiting itself, or a task up its own inline chain (same stack). */
-  if (t == cur || (t->host == cur->host && !is_done(t)))
+  if (t == cur)
     return WEFT_EDEADLK;
   if (is_done(t))
     return collect(t, result);
@@ -144,6 +143,12 @@ int weft_await(weft_task_t* t, void** result) {
     clear_wait(cur);
     return collect(t, result);
   }
+  /* Awaiting a task that is running us inline (up our own stack) would
+   * wait for itself. Only the slow path can meet one: the fast path only
+   * takes tasks that never started. */
+  for (weft_task_t* up = cur->outer; up != NULL; up = up->outer)
+    if (up == t)
+      return WEFT_EDEADLK;
   return join_parked(cur, t, result);
 }
 

@@ -17,16 +17,16 @@
  *   notifier                          parking worker
  *   --------                          --------------
  *   push work (queue store)           state -= unparked(, searching)
- *   fence(seq_cst)                      (seq_cst RMW, weft__idle_park)
- *   load state                        re-check every queue (worker.c:
- *   if no searcher and someone          park_recheck, after a seq_cst fence)
+ *   state += 0 (seq_cst RMW)            (seq_cst RMW, weft__idle_park)
+ *   if no searcher and someone        re-check every queue (worker.c:
+ *                                       park_recheck)
  *     parked: pop a sleeper, send     if work: weft__idle_unpark, go on
  *     its async                       else uv_run(ONCE)
  *
- * In the single total order of the seq_cst operations, either the notifier's
- * fence comes first, and then the worker's re-check sees the work, or the
- * worker's RMW comes first, and then the notifier sees it parked and wakes
- * it. uv_async_send is sticky: if it lands before uv_run blocks, uv_run
+ * Both RMWs are on the same word, so one reads from the other: either the
+ * notifier's comes first, and (release/acquire through the RMW chain) the
+ * worker's re-check sees the work, or the worker's comes first, and then
+ * the notifier reads it parked and wakes it. uv_async_send is sticky: if it lands before uv_run blocks, uv_run
  * returns at once. The same argument covers the last searcher giving up
  * (it parks through the same RMW and re-check).
  *
@@ -34,7 +34,7 @@
  * without the fence (fence = 0). If that notify misses a worker that was
  * parking, no work is lost: the pusher is awake and will run the task
  * itself; only parallelism is late, and the pusher's maintenance tick
- * (every 61 tasks, worker.c) notifies again with the fence while its deque
+ * (every 61 tasks, worker.c) notifies again with the RMW while its deque
  * is not empty. That keeps a full fence off the spawn fast path.
  */
 #include "idle.h"
@@ -90,13 +90,17 @@ static weft__worker_t* pop_sleeper(weft__idle_t* idle, weft__worker_t* self) {
 }
 
 void weft__idle_notify(weft__idle_t* idle, int fence) {
+  uint32_t s;
   if (fence)
-    /* seq_cst: the StoreLoad of the protocol above; orders the caller's
-     * queue store before the state load. */
-    atomic_thread_fence(memory_order_seq_cst);
-  /* relaxed after the fence (or as a hint, fence = 0); re-read under the
-   * lock below. */
-  uint32_t s = atomic_load_explicit(&idle->state, memory_order_relaxed);
+    /* seq_cst RMW on `state` itself: the StoreLoad of the protocol above.
+     * It is ordered with the parker's seq_cst RMW on the same word: if it
+     * comes later it reads the parked count; if earlier, the parker's RMW
+     * reads from it, so our queue store happens before the parker's
+     * re-check. (A fence would do too, but TSan does not model fences.) */
+    s = atomic_fetch_add_explicit(&idle->state, 0, memory_order_seq_cst);
+  else
+    /* relaxed: a hint (see fence = 0 above); re-read under the lock. */
+    s = atomic_load_explicit(&idle->state, memory_order_relaxed);
   if (!should_wake(s, idle->nworkers))
     return;
   weft__worker_t* w = NULL;

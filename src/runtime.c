@@ -7,9 +7,10 @@
  *  2. Every live task is cancelled, which wakes sleepers and forwards
  *     through joins.
  *  3. Each worker is sent check_msg; a worker finishing a task while
- *     closing checks too. A check (weft__runtime_check_done) fences and
- *     compares finished with spawned counts: the fence makes the last of
- *     two concurrent checks see both workers' last finishes, and reading
+ *     closing checks too. A check (weft__runtime_check_done) does a seq_cst
+ *     RMW on one shared word, then compares finished with spawned counts:
+ *     the RMW chain makes the last of two concurrent checks see both
+ *     workers' last finishes, and reading
  *     `finished` (acquire) before `spawned` means a task counted finished
  *     has its own spawns counted too, so "all finished" is never seen early.
  *  4. When the counts match, the waiting thread is signalled; it posts
@@ -117,9 +118,10 @@ int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
 void weft__runtime_check_done(weft_runtime_t* rt) {
   uint64_t finished = 0;
   uint64_t spawned;
-  /* seq_cst: of two concurrent checks, the later one sees both workers'
-   * earlier finish counts (see the file comment). */
-  atomic_thread_fence(memory_order_seq_cst);
+  /* seq_cst RMW on one shared word: of two checks, the later reads from
+   * the earlier, so it sees the counts stored before the earlier one (file
+   * comment). TSan models this, unlike a fence. */
+  atomic_fetch_add_explicit(&rt->checks, 1, memory_order_seq_cst);
   for (unsigned i = 0; i < rt->nworkers; i++)
     /* acquire: pairs with the release store in count_finished, so the
      * spawns those tasks made are visible to the loads below. */

@@ -108,6 +108,7 @@ weft_task_t* weft__task_alloc(weft_runtime_t* rt, weft__worker_t* w) {
   t->stack_req = 0;
   t->host = NULL;
   t->inner = NULL;
+  t->outer = NULL;
   t->waiters = NULL;
   t->wait_kind = WEFT_WAIT_NONE;
   t->cancel_msg_pending = 0;

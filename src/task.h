@@ -75,6 +75,8 @@ struct weft_task_s {
   weft_task_t* host;     /* fiber whose stack runs this task (self, or the
                             awaiter's fiber for an inline child) */
   weft_task_t* inner;    /* on a fiber: the innermost task running on it */
+  weft_task_t* outer;    /* inline child: the task that awaits it, on the
+                            same stack; NULL for a fiber */
   weft__san_t san;
 
   /* Protects waiters, the wait descriptor, cancel delivery and

@@ -250,6 +250,7 @@ static int start_fiber(weft__worker_t* w, weft_task_t* t) {
   weft__ctx_make(&t->ctx, t->stack->lo, t->stack->size, fiber_entry, t);
   t->host = t;
   t->inner = t;
+  t->outer = NULL;
   /* relaxed: informational (weft_task_state); no data hangs on it. */
   atomic_store_explicit(&t->phase, WEFT_PHASE_RUNNING, memory_order_relaxed);
   return 0;
@@ -304,6 +305,7 @@ void weft__run_inline(weft__worker_t* w, weft_task_t* t) {
     return;
   }
   t->host = f;
+  t->outer = cur;
   /* relaxed: informational. */
   atomic_store_explicit(&t->phase, WEFT_PHASE_RUNNING, memory_order_relaxed);
   f->inner = t;
@@ -470,9 +472,8 @@ static weft_task_t* search(weft__worker_t* w) {
 /* After registering as parked: is there work anywhere? (idle.c) */
 static int park_recheck(weft__worker_t* w) {
   weft_runtime_t* rt = w->rt;
-  /* seq_cst: the parking side's fence of the protocol in idle.c (the RMW
-   * in weft__idle_park already is one; this keeps the loads after it). */
-  atomic_thread_fence(memory_order_seq_cst);
+  /* Called right after weft__idle_park's seq_cst RMW, whose acquire half
+   * keeps these loads after it (idle.c). */
   if (weft__inject_len(&rt->global) > 0 || has_local_work(w))
     return 1;
   for (unsigned i = 0; i < rt->nworkers; i++)

@@ -106,6 +106,8 @@ struct weft_runtime_s {
   weft_task_t* free_tasks;
   size_t nfree_tasks;
 
+  /* Bumped by every shutdown check (seq_cst RMW): orders the checks. */
+  _Atomic uint64_t checks;
   /* Shutdown: the last task to finish signals done_cv. */
   pthread_mutex_t done_lock;
   pthread_cond_t done_cv;
