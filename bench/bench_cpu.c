@@ -19,8 +19,8 @@ static int fib_task(void* arg, void** result);
  * then await the child. Errors travel back as the task's status. */
 static int fib(uint64_t n, uint64_t* out) {
   weft_task_t* child;
-  void* a;
-  uint64_t b;
+  void* a = NULL;
+  uint64_t b = 0;
   int err;
   int status;
 
@@ -42,7 +42,7 @@ static int fib(uint64_t n, uint64_t* out) {
 }
 
 static int fib_task(void* arg, void** result) {
-  uint64_t v;
+  uint64_t v = 0;
   int err = fib((uintptr_t)arg, &v);
 
   *result = (void*)(uintptr_t)v;
