@@ -26,13 +26,13 @@ int weft_test_expect_eq(const char* file, int line, const char* a,
   return 0;
 }
 
-int weft_test_expect_err(const char* file, int line, const char* expr,
-                         int got, int want) {
+int weft_test_expect_err(const char* file, int line, const char* expr, int got,
+                         int want) {
   char msg[512];
   if (got == want)
     return 1;
-  snprintf(msg, sizeof(msg), "%s returned %d (%s), expected %d (%s)", expr,
-           got, weft_err_name(got), want, weft_err_name(want));
+  snprintf(msg, sizeof(msg), "%s returned %d (%s), expected %d (%s)", expr, got,
+           weft_err_name(got), want, weft_err_name(want));
   weft_test_note_failure(file, line, msg);
   return 0;
 }
@@ -55,14 +55,13 @@ void weft_test_assert_no_live_tasks(weft_runtime_t* rt) {
   while ((n = weft_task_count(rt)) != 0 && weft_now_ns() < give_up)
     sched_yield();
   if (n != 0) {
-    print_error("weft_task_count() is %zu after every task was awaited\n",
-                n);
+    print_error("weft_task_count() is %zu after every task was awaited\n", n);
     fail();
   }
 }
 
-static int run_main(unsigned workers, weft_task_fn fn, void* arg,
-                    void** result, int check_live) {
+static int run_main(unsigned workers, weft_task_fn fn, void* arg, void** result,
+                    int check_live) {
   weft_config_t cfg = {.workers = workers, .stack_size = 0};
   weft_spawn_opts_t opts = {.name = "main", .stack_size = 0};
   weft_runtime_t* rt = NULL;
@@ -81,8 +80,7 @@ static int run_main(unsigned workers, weft_task_fn fn, void* arg,
   return status;
 }
 
-int weft_test_run(unsigned workers, weft_task_fn fn, void* arg,
-                  void** result) {
+int weft_test_run(unsigned workers, weft_task_fn fn, void* arg, void** result) {
   return run_main(workers, fn, arg, result, 1);
 }
 

@@ -18,42 +18,41 @@
 #include "weft.h"
 
 /* Test thread only: expr must return 0. */
-#define WEFT_ASSERT_OK(expr)                                                \
-  do {                                                                      \
-    int weft_rc_ = (expr);                                                  \
-    if (weft_rc_ != 0) {                                                    \
-      print_error("%s:%d: %s returned %d (%s: %s)\n", __FILE__, __LINE__,   \
-                  #expr, weft_rc_, weft_err_name(weft_rc_),                 \
-                  weft_strerror(weft_rc_));                                 \
-      fail();                                                               \
-    }                                                                       \
+#define WEFT_ASSERT_OK(expr)                                                   \
+  do {                                                                         \
+    int weft_rc_ = (expr);                                                     \
+    if (weft_rc_ != 0) {                                                       \
+      print_error("%s:%d: %s returned %d (%s: %s)\n", __FILE__, __LINE__,      \
+                  #expr, weft_rc_, weft_err_name(weft_rc_),                    \
+                  weft_strerror(weft_rc_));                                    \
+      fail();                                                                  \
+    }                                                                          \
   } while (0)
 
 /* Test thread only: expr must return `code`. */
-#define WEFT_ASSERT_ERR(expr, code)                                         \
-  do {                                                                      \
-    int weft_rc_ = (expr);                                                  \
-    int weft_want_ = (code);                                                \
-    if (weft_rc_ != weft_want_) {                                           \
-      print_error("%s:%d: %s returned %d (%s), expected %d (%s)\n",         \
-                  __FILE__, __LINE__, #expr, weft_rc_,                      \
-                  weft_err_name(weft_rc_), weft_want_,                      \
-                  weft_err_name(weft_want_));                               \
-      fail();                                                               \
-    }                                                                       \
+#define WEFT_ASSERT_ERR(expr, code)                                            \
+  do {                                                                         \
+    int weft_rc_ = (expr);                                                     \
+    int weft_want_ = (code);                                                   \
+    if (weft_rc_ != weft_want_) {                                              \
+      print_error("%s:%d: %s returned %d (%s), expected %d (%s)\n", __FILE__,  \
+                  __LINE__, #expr, weft_rc_, weft_err_name(weft_rc_),          \
+                  weft_want_, weft_err_name(weft_want_));                      \
+      fail();                                                                  \
+    }                                                                          \
   } while (0)
 
 /* Any thread: records a failure when cond is false. Evaluates to cond. */
-#define WEFT_EXPECT(cond)                                                   \
+#define WEFT_EXPECT(cond)                                                      \
   ((cond) ? 1 : (weft_test_note_failure(__FILE__, __LINE__, #cond), 0))
 
 /* Any thread: records a failure when a != b (compared as long long). */
-#define WEFT_EXPECT_EQ(a, b)                                                \
-  weft_test_expect_eq(__FILE__, __LINE__, #a, #b, (long long)(a),           \
+#define WEFT_EXPECT_EQ(a, b)                                                   \
+  weft_test_expect_eq(__FILE__, __LINE__, #a, #b, (long long)(a),              \
                       (long long)(b))
 
 /* Any thread: expr must return `code`; prints both codes' names if not. */
-#define WEFT_EXPECT_ERR(expr, code)                                         \
+#define WEFT_EXPECT_ERR(expr, code)                                            \
   weft_test_expect_err(__FILE__, __LINE__, #expr, (expr), (code))
 
 #define WEFT_EXPECT_OK(expr) WEFT_EXPECT_ERR(expr, 0)
@@ -64,8 +63,8 @@
 void weft_test_note_failure(const char* file, int line, const char* what);
 int weft_test_expect_eq(const char* file, int line, const char* a,
                         const char* b, long long va, long long vb);
-int weft_test_expect_err(const char* file, int line, const char* expr,
-                         int got, int want);
+int weft_test_expect_err(const char* file, int line, const char* expr, int got,
+                         int want);
 int weft_test_failures(void);
 void weft_test_reset_failures(void);
 
@@ -95,12 +94,12 @@ long weft_test_gettid(void);
 /* Yields until `cond` holds: for a task that waits for another task's
  * progress without sleeping. Returns the last weft_yield() status (0 when
  * cond held). */
-#define WEFT_YIELD_UNTIL(cond)                                              \
-  ({                                                                        \
-    int weft_y_ = 0;                                                        \
-    while (!(cond) && (weft_y_ = weft_yield()) == 0) {                      \
-    }                                                                       \
-    weft_y_;                                                                \
+#define WEFT_YIELD_UNTIL(cond)                                                 \
+  ({                                                                           \
+    int weft_y_ = 0;                                                           \
+    while (!(cond) && (weft_y_ = weft_yield()) == 0) {                         \
+    }                                                                          \
+    weft_y_;                                                                   \
   })
 
 #endif /* WEFT_TESTS_HELPERS_H_ */

@@ -186,7 +186,7 @@ static void test_deque_wraps_around_many_times(void** state) {
   free(dq);
 }
 
-/* ---- Owner and thieves --------------------------------------------------- */
+/* ---- Owner and thieves ------------------------------------------------ */
 
 enum { kStressItems = 1000000, kThieves = 3 };
 
@@ -195,7 +195,7 @@ typedef struct {
   atomic_uint* taken; /* per item: how many times someone took it */
   atomic_int done;
   atomic_ulong stolen;
-  atomic_int bad;     /* items outside the pushed range */
+  atomic_int bad; /* items outside the pushed range */
   pthread_barrier_t start;
 } stress_t;
 
