@@ -68,10 +68,13 @@ typedef enum {
   WEFT_ERRNO_MAX_ = -6000
 } weft_errno_t;
 
-/* A message for an error code (WEFT_* or UV_*). Never NULL. Any thread. */
+/* A message for an error code (WEFT_* or UV_*). Never NULL. Any thread.
+ * For a code neither weft nor libuv knows, the text is in a per-thread
+ * buffer that the thread's next call overwrites. */
 WEFT_EXTERN const char* weft_strerror(int err);
 
-/* The code's name without the prefix, such as "ECANCELED". Any thread. */
+/* The code's name without the prefix, such as "ECANCELED" (same buffer rule
+ * as weft_strerror for unknown codes). Any thread. */
 WEFT_EXTERN const char* weft_err_name(int err);
 
 /* The library's version as "MAJOR.MINOR.PATCH". Any thread. */

@@ -6,6 +6,11 @@
 
 #include "common.h"
 
+/* Codes that are neither weft's nor libuv's static ones are formatted here:
+ * one buffer per thread, valid until that thread's next call. */
+static _Thread_local char unknown_msg[80];
+static _Thread_local char unknown_name[40];
+
 const char* weft_strerror(int err) {
   switch (err) {
 #define XX(name, value, msg) \
@@ -16,7 +21,10 @@ const char* weft_strerror(int err) {
     case 0:
       return "success";
   }
-  return uv_strerror(err);
+  /* libuv's uv_strerror mallocs (and leaks) a string for a code it does not
+   * know; the _r form writes into our buffer instead. */
+  uv_strerror_r(err, unknown_msg, sizeof(unknown_msg));
+  return unknown_msg;
 }
 
 const char* weft_err_name(int err) {
@@ -29,7 +37,8 @@ const char* weft_err_name(int err) {
     case 0:
       return "OK";
   }
-  return uv_err_name(err);
+  uv_err_name_r(err, unknown_name, sizeof(unknown_name));
+  return unknown_name;
 }
 
 const char* weft_version(void) {

@@ -7,6 +7,8 @@
  * returning, so the faulting instruction runs again under it. */
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
+#include <ucontext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -62,13 +64,37 @@ void weft__overflow_report(const char* how) {
   abort();
 }
 
+/* The interrupted stack pointer, or 0 where we do not know how to read it. */
+static uintptr_t fault_sp(void* ucv) {
+  ucontext_t* uc = ucv;
+#if defined(__x86_64__)
+  return (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+  return (uintptr_t)uc->uc_mcontext.sp;
+#else
+  (void)uc;
+  return 0;
+#endif
+}
+
+/* With canaries instead of a guard page, a runaway recursion that never
+ * switches runs on below its stack (through neighbouring slots) until it
+ * faults somewhere: recognise it by the stack pointer having left the
+ * task's stack downwards. */
+static int sp_ran_below(const weft__stack_t* s, uintptr_t sp) {
+  uintptr_t lo = (uintptr_t)s->lo;
+  return sp != 0 && sp < lo && lo - sp < ((uintptr_t)64 << 20);
+}
+
 static void on_fault(int sig, siginfo_t* si, void* uc) {
   const weft__stack_t* s = NULL;
   const char* name = NULL;
-  (void)uc;
-  if (weft__worker_fault_context(&s, &name) && s != NULL &&
-      weft__stack_fault_in_guard(s, si->si_addr))
-    weft__overflow_report("hit the guard page");
+  if (weft__worker_fault_context(&s, &name) && s != NULL) {
+    if (weft__stack_fault_in_guard(s, si->si_addr))
+      weft__overflow_report("hit the guard page");
+    if (sp_ran_below(s, fault_sp(uc)))
+      weft__overflow_report("ran below its stack");
+  }
   sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, NULL);
 }
 

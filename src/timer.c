@@ -14,7 +14,8 @@
  * counts the entry as stale, and the heap is rebuilt without stale entries
  * when they outnumber live ones. Task headers are never unmapped while the
  * runtime lives (task.c), so reading a stale entry's task is safe.
- * Entries with equal deadlines wake in no particular order.
+ * Sleeps due together wake in deadline order (equal deadlines in no
+ * particular order).
  */
 #include "timer.h"
 
@@ -132,8 +133,8 @@ int weft__timers_add(weft__worker_t* w, uint64_t deadline, weft_task_t* t,
   return 0;
 }
 
-/* Wakes `t` if it still sleeps the sleep this entry was made for. */
-static int fire(weft__timer_entry_t* e) {
+/* The fiber to wake if `e`'s task still sleeps that sleep, else NULL. */
+static weft_task_t* fire(weft__timer_entry_t* e) {
   weft_task_t* t = e->task;
   int live;
   weft__spin_lock(&t->lock);
@@ -143,9 +144,7 @@ static int fire(weft__timer_entry_t* e) {
     t->wake_status = 0;
   }
   weft__spin_unlock(&t->lock);
-  if (live)
-    weft__wake_fiber(t->host);
-  return live;
+  return live ? t->host : NULL;
 }
 
 static int entry_live(weft__timer_entry_t* e) {
@@ -176,16 +175,32 @@ void weft__timers_note_stale(weft__worker_t* w) {
 
 size_t weft__timers_run(weft__worker_t* w, uint64_t now) {
   weft__timers_t* tm = &w->timers;
+  weft_task_t* latest_first = NULL;
   size_t woken = 0;
   while (tm->len > 0 && tm->heap[0].deadline <= now) {
     weft__timer_entry_t e = tm->heap[0];
     tm->heap[0] = tm->heap[--tm->len];
     if (tm->len > 0)
       sift_down(tm->heap, tm->len, 0);
-    if (fire(&e))
-      woken++;
-    else if (tm->stale > 0)
-      tm->stale--;
+    weft_task_t* f = fire(&e);
+    if (f == NULL) {
+      if (tm->stale > 0)
+        tm->stale--;
+      continue;
+    }
+    /* A parked fiber is in no queue, so its link is free. */
+    f->next = latest_first;
+    latest_first = f;
+    woken++;
+  }
+  /* Sleeps that came due together resume in deadline order: push the
+   * latest first, so the earliest ends at the deque's bottom, popped first
+   * (the LIFO slot would reverse them). */
+  while (latest_first != NULL) {
+    weft_task_t* f = latest_first;
+    latest_first = f->next;
+    f->next = NULL;
+    weft__worker_push(w, f);
   }
   arm(tm, tm->len > 0 ? tm->heap[0].deadline : UINT64_MAX);
   return woken;

@@ -4,8 +4,10 @@
  * One tick picks the next task:
  *   1. every 61st tick: maintenance: one task from the global queue, due
  *      timers and a non-blocking poll of the loop (at most every 200 us),
- *      and a fenced re-advertisement of queued work to idle workers; then a
- *      task that yielded (so yielders and the global queue cannot starve);
+ *      and a fenced re-advertisement of queued work to idle workers; then,
+ *      alternately, a task that yielded or the oldest task of our own deque
+ *      (so the global queue, yielders and old local tasks cannot starve
+ *      behind newest-first pops);
  *   2. the inbox, if anything was posted;
  *   3. the LIFO slot, at most 3 times in a row (two tasks waking each other
  *      must not starve the deque);
@@ -346,6 +348,15 @@ static int poll_io(weft__worker_t* w) {
   return has_local_work(w);
 }
 
+/* The oldest task of our own deque: the newest-first pops of a task that
+ * keeps spawning (a chain, a fork–join storm) must not starve it. */
+static weft_task_t* take_oldest_local(weft__worker_t* w) {
+  void* x;
+  while ((x = weft__deque_steal(&w->deque)) == WEFT_DEQUE_ABORT) {
+  }
+  return x;
+}
+
 static weft_task_t* maintenance(weft__worker_t* w) {
   weft_task_t* t = NULL;
   weft__inject_pop(&w->rt->global, 1, &t);
@@ -353,6 +364,11 @@ static weft_task_t* maintenance(weft__worker_t* w) {
     poll_io(w);
   if (weft__deque_len(&w->deque) > 0)
     weft__idle_notify(&w->rt->idle, 1);
+  /* Alternate between the two queues a busy deque can starve. */
+  if (t == NULL && (w->tick / kMaintenanceInterval) % 2 == 0)
+    t = yield_pop(w);
+  if (t == NULL)
+    t = take_oldest_local(w);
   if (t == NULL)
     t = yield_pop(w);
   return t;
