@@ -442,8 +442,8 @@ static weft_task_t* steal_lifo(weft__worker_t* w, weft__worker_t* v) {
     return NULL;
   /* relaxed: a heuristic (see tick_pub). */
   uint64_t tick = atomic_load_explicit(&v->tick_pub, memory_order_relaxed);
-  if (tick != w->seen_victim_tick) {
-    w->seen_victim_tick = tick;
+  if (tick != w->seen_ticks[v->index]) {
+    w->seen_ticks[v->index] = tick;
     return NULL;
   }
   /* acquire: pairs with the owner's acq_rel exchange in push_lifo. */
@@ -569,6 +569,9 @@ int weft__worker_create(weft_runtime_t* rt, unsigned index,
   w->rng = index * 2654435761u + 1;
   w->stop_msg.fn = on_stop;
   w->check_msg.fn = on_check;
+  w->seen_ticks = calloc(rt->nworkers, sizeof(*w->seen_ticks));
+  if (w->seen_ticks == NULL)
+    goto error1;
   if (uv_loop_init(&w->loop) != 0)
     goto error1;
   if (uv_async_init(&w->loop, &w->wake, on_async) != 0)
@@ -583,6 +586,7 @@ error2:
   uv_run(&w->loop, UV_RUN_DEFAULT);
   uv_loop_close(&w->loop);
 error1:
+  free(w->seen_ticks);
   free(w);
   return WEFT_ENOMEM;
 }
@@ -609,6 +613,7 @@ void weft__worker_free(weft__worker_t* w) {
   WEFT_CHECK(uv_loop_close(&w->loop) == 0);
   weft__timers_free(w);
   weft__stack_pool_drain(&w->rt->stacks, &w->stacks);
+  free(w->seen_ticks);
   free(w);
 }
 

@@ -74,7 +74,7 @@ struct weft__worker_s {
   uint64_t id_end;
   void* altstack;
   int stop;                /* set through stop_msg at shutdown */
-  uint64_t seen_victim_tick; /* search(): a victim's tick, to spot a stall */
+  uint64_t* seen_ticks;    /* search(): each victim's tick at our last look */
   weft__msg_t check_msg;   /* shutdown: "see whether every task is done" */
   weft__msg_t stop_msg;    /* shutdown: "leave the loop" */
   /* Ticks published for thieves deciding whether the owner is stuck
