@@ -68,10 +68,17 @@ static void overflow_to_global(weft__worker_t* w, weft_task_t* t) {
   weft__inject_push(&w->rt->global, first, last, (size_t)n + 1);
 }
 
+/* A lone queued task is what this worker runs next, as soon as the running
+ * task awaits or ends; waking another worker to take it would only move it
+ * to a cold core (a spawn chain then bounces between workers, paying a
+ * wake-up each time). So another worker is woken once a second task is
+ * queued; the maintenance tick re-advertises any queued work every 61
+ * tasks, and a deque that overflows feeds the global queue. */
 void weft__worker_push(weft__worker_t* w, weft_task_t* t) {
   if (WEFT_UNLIKELY(weft__deque_push(&w->deque, t) != 0))
     overflow_to_global(w, t);
-  weft__idle_notify(&w->rt->idle, 0);
+  if (weft__deque_len(&w->deque) >= 2)
+    weft__idle_notify(&w->rt->idle, 0);
 }
 
 void weft__worker_push_lifo(weft__worker_t* w, weft_task_t* t) {
@@ -81,8 +88,6 @@ void weft__worker_push_lifo(weft__worker_t* w, weft_task_t* t) {
                                                memory_order_acq_rel);
   if (prev != NULL)
     weft__worker_push(w, prev);
-  else
-    weft__idle_notify(&w->rt->idle, 0);
 }
 
 static weft_task_t* take_lifo(weft__worker_t* w) {
