@@ -15,6 +15,7 @@
 
 #include "common.h"
 #include "stack.h"
+#include "task.h"
 #include "worker.h"
 
 enum { kAltStackSize = 64 * 1024 };
@@ -43,14 +44,27 @@ static size_t append_uint(char* buf, size_t at, size_t cap, size_t v) {
   return at;
 }
 
+/* The task's name without allocating (we may be in a signal handler). */
+static size_t append_task_name(char* buf, size_t at, size_t cap,
+                               weft_task_t* t) {
+  if (t == NULL)
+    return append(buf, at, cap, "?");
+  /* acquire: pairs with the release store that published the name. */
+  const char* name = atomic_load_explicit(&t->name, memory_order_acquire);
+  if (name != NULL)
+    return append(buf, at, cap, name);
+  at = append(buf, at, cap, "Task-");
+  return append_uint(buf, at, cap, t->id);
+}
+
 void weft__overflow_report(const char* how) {
   const weft__stack_t* s = NULL;
-  const char* name = "?";
+  weft_task_t* task = NULL;
   char msg[256];
   size_t n = 0;
-  weft__worker_fault_context(&s, &name);
+  weft__worker_fault_context(&s, &task);
   n = append(msg, n, sizeof(msg), "weft: stack overflow in task '");
-  n = append(msg, n, sizeof(msg), name);
+  n = append_task_name(msg, n, sizeof(msg), task);
   n = append(msg, n, sizeof(msg), "' (stack size ");
   n = append_uint(msg, n, sizeof(msg), s != NULL ? s->size : 0);
   n = append(msg, n, sizeof(msg), " bytes, ");
@@ -88,8 +102,8 @@ static int sp_ran_below(const weft__stack_t* s, uintptr_t sp) {
 
 static void on_fault(int sig, siginfo_t* si, void* uc) {
   const weft__stack_t* s = NULL;
-  const char* name = NULL;
-  if (weft__worker_fault_context(&s, &name) && s != NULL) {
+  weft_task_t* task = NULL;
+  if (weft__worker_fault_context(&s, &task) && s != NULL) {
     if (weft__stack_fault_in_guard(s, si->si_addr))
       weft__overflow_report("hit the guard page");
     if (sp_ran_below(s, fault_sp(uc)))

@@ -58,6 +58,14 @@ typedef struct {
   void* tsan_fiber;   /* TSan's fiber, NULL until created */
 } weft__san_t;
 
+#if defined(WEFT_ASAN) || defined(WEFT_TSAN)
+#define WEFT_SAN_ENABLED 1
+/* A task's record: only sanitizer builds spend the bytes on it. */
+#define WEFT_TASK_SAN(t) (&(t)->san)
+#else
+#define WEFT_TASK_SAN(t) ((weft__san_t*)NULL)
+#endif
+
 static inline void weft__san_fiber_create(weft__san_t* s, const void* bottom,
                                           size_t size) {
 #if defined(WEFT_ASAN)
@@ -65,13 +73,18 @@ static inline void weft__san_fiber_create(weft__san_t* s, const void* bottom,
    * behind when it switched away for the last time; start clean. */
   __asan_unpoison_memory_region(bottom, size);
 #endif
+#if defined(WEFT_SAN_ENABLED)
   s->bottom = bottom;
   s->size = size;
   s->fake_stack = NULL;
+  s->tsan_fiber = NULL;
+#else
+  (void)s;
+  (void)bottom;
+  (void)size;
+#endif
 #if defined(WEFT_TSAN)
   s->tsan_fiber = __tsan_create_fiber(0);
-#else
-  s->tsan_fiber = NULL;
 #endif
 }
 
@@ -80,8 +93,10 @@ static inline void weft__san_fiber_destroy(weft__san_t* s) {
 #if defined(WEFT_TSAN)
   if (s->tsan_fiber != NULL)
     __tsan_destroy_fiber(s->tsan_fiber);
-#endif
   s->tsan_fiber = NULL;
+#else
+  (void)s;
+#endif
 }
 
 /* The calling thread's own stack, as the scheduler's fiber. */

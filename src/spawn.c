@@ -19,14 +19,19 @@ static uint64_t next_id(weft_runtime_t* rt, weft__worker_t* w) {
   return w->id_next++;
 }
 
-static void set_name(weft_task_t* t, const char* name) {
+/* Copies the name (up to 31 bytes). WEFT_ENOMEM if it cannot. */
+static int set_name(weft_task_t* t, const char* name) {
   if (name == NULL)
-    return;
-  size_t n = strnlen(name, sizeof(t->name) - 1);
-  memcpy(t->name, name, n);
-  t->name[n] = '\0';
+    return 0;
+  size_t n = strnlen(name, 31);
+  char* copy = malloc(n + 1);
+  if (copy == NULL)
+    return WEFT_ENOMEM;
+  memcpy(copy, name, n);
+  copy[n] = '\0';
   /* relaxed: published with the task by the release store of refs. */
-  atomic_store_explicit(&t->name_set, 1, memory_order_relaxed);
+  atomic_store_explicit(&t->name, copy, memory_order_relaxed);
+  return 0;
 }
 
 int weft_spawn(weft_runtime_t* rt, weft_task_fn fn, void* arg,
@@ -54,7 +59,10 @@ int weft_spawn(weft_runtime_t* rt, weft_task_fn fn, void* arg,
   t->arg = arg;
   t->id = next_id(rt, w);
   if (opts != NULL) {
-    set_name(t, opts->name);
+    if (set_name(t, opts->name) != 0) {
+      weft__task_discard(t);
+      return WEFT_ENOMEM;
+    }
     t->stack_req = opts->stack_size;
   }
   /* relaxed: published by the queue push below. */

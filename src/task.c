@@ -117,8 +117,6 @@ weft_task_t* weft__task_alloc(weft_runtime_t* rt, weft__worker_t* w) {
   /* relaxed: not yet visible to any other thread (refs is still 0, so a
    * visitor skips it; the queue push publishes it). */
   atomic_store_explicit(&t->cancel, 0, memory_order_relaxed);
-  /* relaxed: as above. */
-  atomic_store_explicit(&t->name_set, 0, memory_order_relaxed);
   return t;
 }
 
@@ -126,6 +124,8 @@ static void task_free(weft_task_t* t) {
   weft_runtime_t* rt = t->rt;
   weft__worker_t* w = weft__worker_self();
   /* relaxed: refs is 0, nobody else can reach the header. */
+  free(atomic_exchange_explicit(&t->name, NULL, memory_order_relaxed));
+  /* relaxed: as above. */
   atomic_store_explicit(&t->phase, WEFT_PHASE_FREE, memory_order_relaxed);
   if (w != NULL && w->rt == rt) {
     t->next = w->task_cache;
@@ -149,6 +149,10 @@ static void task_free(weft_task_t* t) {
   rt->free_tasks = t;
   rt->nfree_tasks++;
   pthread_mutex_unlock(&rt->slab_lock);
+}
+
+void weft__task_discard(weft_task_t* t) {
+  task_free(t);
 }
 
 void weft__task_release(weft_task_t* t) {

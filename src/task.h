@@ -48,8 +48,8 @@ typedef struct weft__waiter_s {
 } weft__waiter_t;
 
 struct weft_task_s {
-  /* Queue link (global queue, yield list). Owned by whoever holds the
-   * task in a queue; a task is in at most one. */
+  /* Queue link (global queue, yield list, timer batch). Owned by whoever
+   * holds the task in a queue; a task is in at most one. */
   weft_task_t* next;
   weft_task_fn fn;
   void* arg;
@@ -63,8 +63,11 @@ struct weft_task_s {
   /* 1 while a cancel request waits for delivery. Set under `lock` by
    * weft_cancel(); cleared by whoever delivers it (under `lock`). */
   _Atomic uint8_t cancel;
+  uint8_t wait_kind;          /* WEFT_WAIT_*; under `lock` */
+  uint8_t cancel_msg_pending; /* cancel_msg is in an inbox; under `lock` */
   /* Handles + 1 while the task has not finished (the scheduler's). */
   _Atomic uint32_t refs;
+  int wake_status;            /* what the wait returns; under `lock` */
   weft_runtime_t* rt;
 
   /* Fiber part: used when the task runs on its own stack. Owned by the
@@ -77,28 +80,30 @@ struct weft_task_s {
   weft_task_t* inner;    /* on a fiber: the innermost task running on it */
   weft_task_t* outer;    /* inline child: the task that awaits it, on the
                             same stack; NULL for a fiber */
-  weft__san_t san;
 
   /* Protects waiters, the wait descriptor, cancel delivery and
    * cancel_msg_pending. Never held across a switch or another task's lock
    * except by park's post-switch unlock. */
   weft__spin_t lock;
   weft__waiter_t* waiters;
-  uint8_t wait_kind;          /* WEFT_WAIT_* */
-  uint8_t cancel_msg_pending; /* cancel_msg is in a worker's inbox */
-  int wake_status;            /* what the wait returns */
   uint64_t wait_seq;          /* tells a stale timer entry from a live one */
   weft__worker_t* wait_worker;
   weft_task_t* wait_task;
   weft__msg_t cancel_msg;
 
-  /* Read-only after spawn (name: see weft_task_name()). */
-  uint64_t id;
-  _Atomic uint8_t name_set; /* 1 once name[] holds the name */
-  char name[32];
+  uint64_t id;               /* read-only after spawn */
+  /* The name, malloc'd: at spawn when one is given, else on the first
+   * weft_task_name() (under `lock`). Release store, acquire loads; freed
+   * with the header. */
+  char* _Atomic name;
+#if defined(WEFT_ASAN) || defined(WEFT_TSAN)
+  weft__san_t san;
+#endif
 };
 
 weft_task_t* weft__task_alloc(weft_runtime_t* rt, weft__worker_t* w);
+/* Returns a header that was never published (a failed spawn). */
+void weft__task_discard(weft_task_t* t);
 void weft__task_release(weft_task_t* t);
 int weft__task_try_retain(weft_task_t* t);
 

@@ -1,5 +1,6 @@
 /* Read-only views of a task and its references: the small public calls. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
@@ -28,18 +29,20 @@ const char* weft_task_name(const weft_task_t* ct) {
   if (t == NULL)
     return "";
   /* acquire: pairs with the release store below (or the spawn's). */
-  if (atomic_load_explicit(&t->name_set, memory_order_acquire))
-    return t->name;
+  char* name = atomic_load_explicit(&t->name, memory_order_acquire);
+  if (name != NULL)
+    return name;
   weft__spin_lock(&t->lock);
   /* relaxed: under the task's lock. */
-  if (!atomic_load_explicit(&t->name_set, memory_order_relaxed)) {
-    snprintf(t->name, sizeof(t->name), "Task-%llu",
-             (unsigned long long)t->id);
-    /* release: publishes name[] to lock-free readers above. */
-    atomic_store_explicit(&t->name_set, 1, memory_order_release);
+  name = atomic_load_explicit(&t->name, memory_order_relaxed);
+  if (name == NULL && (name = malloc(32)) != NULL) {
+    snprintf(name, 32, "Task-%llu", (unsigned long long)t->id);
+    /* release: publishes the text to lock-free readers above. */
+    atomic_store_explicit(&t->name, name, memory_order_release);
   }
   weft__spin_unlock(&t->lock);
-  return t->name;
+  /* Out of memory: a name that says so rather than a NULL. */
+  return name != NULL ? name : "Task-?";
 }
 
 uint64_t weft_task_id(const weft_task_t* t) {

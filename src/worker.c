@@ -223,7 +223,7 @@ static int start_cancelled(weft__worker_t* w, weft_task_t* t) {
 
 static void fiber_exit(weft__worker_t* w, void* arg) {
   weft_task_t* t = arg;
-  weft__san_fiber_destroy(&t->san);
+  weft__san_fiber_destroy(WEFT_TASK_SAN(t));
   weft__stack_put(&w->rt->stacks, &w->stacks, t->stack);
   t->stack = NULL;
   weft__task_release(t);
@@ -232,13 +232,13 @@ static void fiber_exit(weft__worker_t* w, void* arg) {
 static void fiber_entry(void* arg) {
   weft_task_t* t = arg;
   weft__worker_t* w = weft__worker_self();
-  weft__san_after(&t->san, &w->sched_san);
+  weft__san_after(WEFT_TASK_SAN(t), &w->sched_san);
   int status = t->fn(t->arg, &t->result);
   w = weft__worker_self();
   weft__task_complete(w, t, status);
   w->post_fn = fiber_exit;
   w->post_arg = t;
-  weft__san_before(&t->san, &w->sched_san, 1);
+  weft__san_before(WEFT_TASK_SAN(t), &w->sched_san, 1);
   weft__ctx_switch(&t->ctx, &w->sched_ctx);
   WEFT_CHECK(!"a finished fiber was resumed");
 }
@@ -253,7 +253,7 @@ static int start_fiber(weft__worker_t* w, weft_task_t* t) {
     finish_unstarted(w, t, WEFT_ENOMEM);
     return -1;
   }
-  weft__san_fiber_create(&t->san, t->stack->lo, t->stack->size);
+  weft__san_fiber_create(WEFT_TASK_SAN(t), t->stack->lo, t->stack->size);
   weft__ctx_make(&t->ctx, t->stack->lo, t->stack->size, fiber_entry, t);
   t->host = t;
   t->inner = t;
@@ -273,7 +273,7 @@ static void run(weft__worker_t* w, weft_task_t* t) {
   }
   w->fiber = t;
   w->current = t->inner;
-  weft__san_before(&w->sched_san, &t->san, 0);
+  weft__san_before(&w->sched_san, WEFT_TASK_SAN(t), 0);
   weft__ctx_switch(&w->sched_ctx, &t->ctx);
   weft__san_after(&w->sched_san, NULL);
   if (t->stack != NULL && WEFT_UNLIKELY(weft__stack_canary_broken(t->stack)))
@@ -295,11 +295,11 @@ void weft__park(void (*post)(weft__worker_t* w, void* arg), void* arg) {
                         memory_order_relaxed);
   w->post_fn = post;
   w->post_arg = arg;
-  weft__san_before(&f->san, &w->sched_san, 0);
+  weft__san_before(WEFT_TASK_SAN(f), &w->sched_san, 0);
   weft__ctx_switch(&f->ctx, &w->sched_ctx);
   /* Possibly on another worker now. */
   w = weft__worker_self();
-  weft__san_after(&f->san, &w->sched_san);
+  weft__san_after(WEFT_TASK_SAN(f), &w->sched_san);
   /* relaxed: informational. */
   atomic_store_explicit(&cur->phase, WEFT_PHASE_RUNNING, memory_order_relaxed);
 }
@@ -622,11 +622,11 @@ void weft__worker_free(weft__worker_t* w) {
   free(w);
 }
 
-int weft__worker_fault_context(const weft__stack_t** s, const char** name) {
+int weft__worker_fault_context(const weft__stack_t** s, weft_task_t** task) {
   weft__worker_t* w = tls_worker;
   if (w == NULL || w->fiber == NULL)
     return 0;
   *s = w->fiber->stack;
-  *name = w->current != NULL ? weft_task_name(w->current) : "?";
+  *task = w->current;
   return 1;
 }

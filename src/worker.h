@@ -148,8 +148,9 @@ void weft__inbox_post(weft__worker_t* w, weft__msg_t* m);
 /* Runs every message in the inbox. Owner only. Returns 1 if any. */
 int weft__inbox_drain(weft__worker_t* w);
 
-/* For the overflow handler: the running task's stack and name. */
-int weft__worker_fault_context(const weft__stack_t** s, const char** name);
+/* For the overflow handler: the running fiber's stack and the running task
+ * (which may be an inline child on that stack). */
+int weft__worker_fault_context(const weft__stack_t** s, weft_task_t** task);
 
 /* Counts a finished task; during shutdown, checks whether it was the last. */
 void weft__worker_count_finished(weft__worker_t* w);
