@@ -123,8 +123,14 @@ weft_task_t* weft__task_alloc(weft_runtime_t* rt, weft__worker_t* w) {
 static void task_free(weft_task_t* t) {
   weft_runtime_t* rt = t->rt;
   weft__worker_t* w = weft__worker_self();
-  /* relaxed: refs is 0, nobody else can reach the header. */
-  free(atomic_exchange_explicit(&t->name, NULL, memory_order_relaxed));
+  /* relaxed: refs is 0, nobody else can reach the header (a plain load
+   * and store: an exchange would put a locked instruction on every free). */
+  char* name = atomic_load_explicit(&t->name, memory_order_relaxed);
+  if (name != NULL) {
+    free(name);
+    /* relaxed: as above. */
+    atomic_store_explicit(&t->name, NULL, memory_order_relaxed);
+  }
   /* relaxed: as above. */
   atomic_store_explicit(&t->phase, WEFT_PHASE_FREE, memory_order_relaxed);
   if (w != NULL && w->rt == rt) {
