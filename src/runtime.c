@@ -115,24 +115,31 @@ int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
   return 0;
 }
 
+void weft__runtime_counts(const weft_runtime_t* rt, uint64_t* spawned,
+                          uint64_t* finished) {
+  uint64_t f = 0;
+  for (unsigned i = 0; i < rt->nworkers; i++)
+    /* acquire: pairs with the release store in count_finished, so the
+     * spawns those tasks made are visible to the loads below. */
+    f += atomic_load_explicit(&rt->workers[i]->n_finished,
+                              memory_order_acquire);
+  /* relaxed: ordered after the acquire loads above. */
+  uint64_t s = atomic_load_explicit(&rt->ext_spawned, memory_order_relaxed);
+  for (unsigned i = 0; i < rt->nworkers; i++)
+    /* relaxed: as above. */
+    s += atomic_load_explicit(&rt->workers[i]->n_spawned,
+                              memory_order_relaxed);
+  *spawned = s;
+  *finished = f;
+}
+
 void weft__runtime_check_done(weft_runtime_t* rt) {
-  uint64_t finished = 0;
-  uint64_t spawned;
+  uint64_t spawned, finished;
   /* seq_cst RMW on one shared word: of two checks, the later reads from
    * the earlier, so it sees the counts stored before the earlier one (file
    * comment). TSan models this, unlike a fence. */
   atomic_fetch_add_explicit(&rt->checks, 1, memory_order_seq_cst);
-  for (unsigned i = 0; i < rt->nworkers; i++)
-    /* acquire: pairs with the release store in count_finished, so the
-     * spawns those tasks made are visible to the loads below. */
-    finished += atomic_load_explicit(&rt->workers[i]->n_finished,
-                                     memory_order_acquire);
-  /* relaxed: ordered after the acquire loads above. */
-  spawned = atomic_load_explicit(&rt->ext_spawned, memory_order_relaxed);
-  for (unsigned i = 0; i < rt->nworkers; i++)
-    /* relaxed: as above. */
-    spawned += atomic_load_explicit(&rt->workers[i]->n_spawned,
-                                    memory_order_relaxed);
+  weft__runtime_counts(rt, &spawned, &finished);
   if (finished != spawned)
     return;
   pthread_mutex_lock(&rt->done_lock);

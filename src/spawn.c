@@ -91,20 +91,10 @@ int weft_spawn(weft_runtime_t* rt, weft_task_fn fn, void* arg,
 }
 
 size_t weft_task_count(const weft_runtime_t* rt) {
-  uint64_t spawned, finished = 0;
+  uint64_t spawned, finished;
   if (rt == NULL)
     return 0;
-  for (unsigned i = 0; i < rt->nworkers; i++)
-    /* acquire: as in weft__runtime_check_done, so a finished task's own
-     * spawns are counted and the difference never goes negative. */
-    finished += atomic_load_explicit(&rt->workers[i]->n_finished,
-                                     memory_order_acquire);
-  /* relaxed: ordered after the acquire loads above. */
-  spawned = atomic_load_explicit(&rt->ext_spawned, memory_order_relaxed);
-  for (unsigned i = 0; i < rt->nworkers; i++)
-    /* relaxed: as above. */
-    spawned += atomic_load_explicit(&rt->workers[i]->n_spawned,
-                                    memory_order_relaxed);
+  weft__runtime_counts(rt, &spawned, &finished);
   return spawned > finished ? (size_t)(spawned - finished) : 0;
 }
 

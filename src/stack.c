@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -194,6 +195,20 @@ static weft__stack_t* get_custom(weft__stacks_t* st, size_t size) {
   return s;
 }
 
+/* Moves stacks from one free list to another until `from` is down to
+ * `keep` or `to` is up to `cap`. The caller holds st->lock. */
+static void move_stacks(weft__stack_t** from, size_t* nfrom, size_t keep,
+                        weft__stack_t** to, size_t* nto, size_t cap) {
+  while (*from != NULL && *nfrom > keep && *nto < cap) {
+    weft__stack_t* s = *from;
+    *from = s->next;
+    (*nfrom)--;
+    s->next = *to;
+    *to = s;
+    (*nto)++;
+  }
+}
+
 weft__stack_t* weft__stack_get(weft__stacks_t* st, weft__stack_pool_t* pool,
                                size_t size) {
   if (size != 0 && size != st->stack_size)
@@ -201,14 +216,8 @@ weft__stack_t* weft__stack_get(weft__stacks_t* st, weft__stack_pool_t* pool,
   if (WEFT_UNLIKELY(pool->free == NULL)) {
     pthread_mutex_lock(&st->lock);
     /* Take up to half a pool of spares before mapping more. */
-    while (st->spare != NULL && pool->nfree < kPoolMax / 2) {
-      weft__stack_t* s = st->spare;
-      st->spare = s->next;
-      st->nspare--;
-      s->next = pool->free;
-      pool->free = s;
-      pool->nfree++;
-    }
+    move_stacks(&st->spare, &st->nspare, 0, &pool->free, &pool->nfree,
+                kPoolMax / 2);
     pthread_mutex_unlock(&st->lock);
     if (pool->free == NULL && carve_region(st, pool) != 0)
       return NULL;
@@ -246,27 +255,15 @@ void weft__stack_put(weft__stacks_t* st, weft__stack_pool_t* pool,
     return;
   /* Hand the colder half to the runtime for other workers. */
   pthread_mutex_lock(&st->lock);
-  while (pool->nfree > kPoolMax / 2) {
-    weft__stack_t* x = pool->free;
-    pool->free = x->next;
-    pool->nfree--;
-    x->next = st->spare;
-    st->spare = x;
-    st->nspare++;
-  }
+  move_stacks(&pool->free, &pool->nfree, kPoolMax / 2, &st->spare,
+              &st->nspare, SIZE_MAX);
   pthread_mutex_unlock(&st->lock);
 }
 
 void weft__stack_pool_drain(weft__stacks_t* st, weft__stack_pool_t* pool) {
   pthread_mutex_lock(&st->lock);
-  while (pool->free != NULL) {
-    weft__stack_t* x = pool->free;
-    pool->free = x->next;
-    x->next = st->spare;
-    st->spare = x;
-    st->nspare++;
-  }
-  pool->nfree = 0;
+  move_stacks(&pool->free, &pool->nfree, 0, &st->spare, &st->nspare,
+              SIZE_MAX);
   pthread_mutex_unlock(&st->lock);
 }
 

@@ -32,6 +32,21 @@ typedef struct weft__slab_s {
   weft_task_t tasks[SLAB_TASKS];
 } weft__slab_t;
 
+/* Maps a new slab and pushes its headers on *list. slab_lock held. */
+static int add_slab(weft_runtime_t* rt, weft_task_t** list, size_t* n) {
+  weft__slab_t* s = calloc(1, sizeof(*s));
+  if (s == NULL)
+    return WEFT_ENOMEM;
+  s->next = rt->slabs;
+  rt->slabs = s;
+  for (size_t i = SLAB_TASKS; i-- > 0;) {
+    s->tasks[i].next = *list;
+    *list = &s->tasks[i];
+    (*n)++;
+  }
+  return 0;
+}
+
 /* Moves up to `max` headers from the runtime's free list to `w`, mapping a
  * new slab if it has none. slab_lock held. */
 static int refill_cache(weft_runtime_t* rt, weft__worker_t* w, size_t max) {
@@ -45,33 +60,14 @@ static int refill_cache(weft_runtime_t* rt, weft__worker_t* w, size_t max) {
   }
   if (w->task_cache != NULL)
     return 0;
-  weft__slab_t* s = calloc(1, sizeof(*s));
-  if (s == NULL)
-    return WEFT_ENOMEM;
-  s->next = rt->slabs;
-  rt->slabs = s;
-  for (size_t i = SLAB_TASKS; i-- > 0;) {
-    s->tasks[i].next = w->task_cache;
-    w->task_cache = &s->tasks[i];
-    w->ntask_cache++;
-  }
-  return 0;
+  return add_slab(rt, &w->task_cache, &w->ntask_cache);
 }
 
 /* A header for a thread outside the workers. slab_lock held. */
 static weft_task_t* alloc_shared(weft_runtime_t* rt) {
-  if (rt->free_tasks == NULL) {
-    weft__slab_t* s = calloc(1, sizeof(*s));
-    if (s == NULL)
-      return NULL;
-    s->next = rt->slabs;
-    rt->slabs = s;
-    for (size_t i = SLAB_TASKS; i-- > 0;) {
-      s->tasks[i].next = rt->free_tasks;
-      rt->free_tasks = &s->tasks[i];
-      rt->nfree_tasks++;
-    }
-  }
+  if (rt->free_tasks == NULL &&
+      add_slab(rt, &rt->free_tasks, &rt->nfree_tasks) != 0)
+    return NULL;
   weft_task_t* t = rt->free_tasks;
   rt->free_tasks = t->next;
   rt->nfree_tasks--;

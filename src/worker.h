@@ -157,5 +157,9 @@ void weft__worker_count_finished(weft__worker_t* w);
 
 /* The runtime's shutdown check (runtime.c). */
 void weft__runtime_check_done(weft_runtime_t* rt);
+/* Tasks spawned and finished so far. A task counted finished has its own
+ * spawns counted too (runtime.c), so spawned >= finished. Any thread. */
+void weft__runtime_counts(const weft_runtime_t* rt, uint64_t* spawned,
+                          uint64_t* finished);
 
 #endif /* WEFT_WORKER_H_ */

@@ -88,3 +88,19 @@ int weft_test_run_detached(unsigned workers, weft_task_fn fn, void* arg,
                            void** result) {
   return run_main(workers, fn, arg, result, 0);
 }
+
+int weft_test_ret_arg(void* arg, void** result) {
+  *result = arg;
+  return 0;
+}
+
+int weft_test_ret_status(void* arg, void** result) {
+  (void)result;
+  return (int)(intptr_t)arg;
+}
+
+int weft_test_sleep_hour(void* arg, void** result) {
+  (void)arg;
+  (void)result;
+  return weft_sleep_ms(3600 * 1000);
+}

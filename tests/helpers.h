@@ -91,6 +91,12 @@ void weft_test_assert_no_live_tasks(weft_runtime_t* rt);
  * await, where a task may change threads). */
 long weft_test_gettid(void);
 
+/* Task bodies many tests share: return arg as the result; return arg as
+ * the status; sleep an hour (until cancelled). */
+int weft_test_ret_arg(void* arg, void** result);
+int weft_test_ret_status(void* arg, void** result);
+int weft_test_sleep_hour(void* arg, void** result);
+
 /* Yields until `cond` holds: for a task that waits for another task's
  * progress without sleeping. Returns the last weft_yield() status (0 when
  * cond held). */

@@ -175,11 +175,6 @@ static void test_cancel_while_awaiting_child(void** state) {
 
 /* ---- After a cancel --------------------------------------------------- */
 
-static int ret_arg(void* arg, void** result) {
-  *result = arg;
-  return 0;
-}
-
 typedef struct {
   int cancels; /* requests to send */
   atomic_int rc[5];
@@ -194,7 +189,7 @@ static int cleaner(void* arg, void** result) {
   atomic_store(&c->rc[0], weft_sleep_ms(kHour));
   atomic_store(&c->rc[1], weft_sleep_ms(1));
   atomic_store(&c->rc[2], weft_yield());
-  WEFT_EXPECT_OK(weft_spawn(NULL, ret_arg, (void*)11, NULL, &t));
+  WEFT_EXPECT_OK(weft_spawn(NULL, weft_test_ret_arg, (void*)11, NULL, &t));
   WEFT_EXPECT_OK(weft_yield()); /* let it start on its own */
   atomic_store(&c->rc[3], weft_await(t, &r));
   atomic_store(&c->rc[4], r == (void*)11 ? 0 : -1);

@@ -13,22 +13,6 @@
 
 #include "helpers.h"
 
-static int ret_arg(void* arg, void** result) {
-  *result = arg;
-  return 0;
-}
-
-static int ret_status(void* arg, void** result) {
-  (void)result;
-  return (int)(intptr_t)arg;
-}
-
-static int sleep_long(void* arg, void** result) {
-  (void)arg;
-  (void)result;
-  return weft_sleep_ms(3600 * 1000);
-}
-
 static int count_cb(weft_task_t* t, void* arg) {
   (void)t;
   ++*(int*)arg;
@@ -39,7 +23,7 @@ static int main_run_inside(void* arg, void** result) {
   (void)arg;
   (void)result;
   void* r = NULL;
-  WEFT_EXPECT_ERR(weft_run(ret_arg, NULL, NULL, &r), WEFT_EPERM);
+  WEFT_EXPECT_ERR(weft_run(weft_test_ret_arg, NULL, NULL, &r), WEFT_EPERM);
   return 0;
 }
 
@@ -47,11 +31,11 @@ static void test_runtime_run_returns_main_status_and_result(void** state) {
   weft_config_t cfg = {.workers = 2, .stack_size = 0};
   void* r = NULL;
   (void)state;
-  WEFT_ASSERT_OK(weft_run(ret_arg, (void*)99, &cfg, &r));
+  WEFT_ASSERT_OK(weft_run(weft_test_ret_arg, (void*)99, &cfg, &r));
   assert_ptr_equal(r, (void*)99);
-  WEFT_ASSERT_OK(weft_run(ret_arg, (void*)5, NULL, &r)); /* defaults */
+  WEFT_ASSERT_OK(weft_run(weft_test_ret_arg, (void*)5, NULL, &r)); /* defaults */
   assert_ptr_equal(r, (void*)5);
-  WEFT_ASSERT_ERR(weft_run(ret_status, (void*)(intptr_t)-EIO, &cfg, NULL),
+  WEFT_ASSERT_ERR(weft_run(weft_test_ret_status, (void*)(intptr_t)-EIO, &cfg, NULL),
                   -EIO);
   WEFT_ASSERT_ERR(weft_run(NULL, NULL, &cfg, NULL), WEFT_EINVAL);
   weft_test_reset_failures();
@@ -76,7 +60,7 @@ static void* foreign_main(void* arg) {
   foreign_t* f = arg;
   weft_task_t* t[50];
   for (int i = 0; i < 50; i++)
-    WEFT_EXPECT_OK(weft_spawn(f->rt, i % 10 == 0 ? sleep_then_ret : ret_arg,
+    WEFT_EXPECT_OK(weft_spawn(f->rt, i % 10 == 0 ? sleep_then_ret : weft_test_ret_arg,
                               (void*)(intptr_t)(f->base + i), NULL, &t[i]));
   for (int i = 0; i < 50; i++) {
     void* r = NULL;
@@ -145,7 +129,7 @@ static void test_runtime_task_count_and_visit_see_live_tasks(void** state) {
   for (int i = 0; i < kSleepers; i++) {
     weft_spawn_opts_t opts = {.name = name, .stack_size = 0};
     snprintf(name, sizeof(name), "sleeper-%d", i);
-    WEFT_ASSERT_OK(weft_spawn(rt, sleep_long, NULL, &opts, &t[i]));
+    WEFT_ASSERT_OK(weft_spawn(rt, weft_test_sleep_hour, NULL, &opts, &t[i]));
   }
   assert_true(weft_task_count(rt) >= kSleepers);
   WEFT_ASSERT_OK(weft_task_visit(rt, find_sleepers, &mask));
@@ -177,7 +161,7 @@ static void test_runtime_task_count_zero_once_awaited(void** state) {
   WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
   for (int i = 0; i < 10000; i++) {
     weft_task_t* t;
-    WEFT_ASSERT_OK(weft_spawn(rt, ret_arg, NULL, NULL, &t));
+    WEFT_ASSERT_OK(weft_spawn(rt, weft_test_ret_arg, NULL, NULL, &t));
     WEFT_ASSERT_OK(weft_await(t, NULL));
     stale += weft_task_count(rt) != 0;
     weft_task_release(t);

@@ -17,22 +17,6 @@
 #include "helpers.h"
 #include "task.h"
 
-static int ret_arg(void* arg, void** result) {
-  *result = arg;
-  return 0;
-}
-
-static int ret_status(void* arg, void** result) {
-  (void)result;
-  return (int)(intptr_t)arg;
-}
-
-static int sleep_long(void* arg, void** result) {
-  (void)arg;
-  (void)result;
-  return weft_sleep_ms(3600 * 1000);
-}
-
 /* ---- Spawn, await, run ------------------------------------------------ */
 
 static int main_spawn_await(void* arg, void** result) {
@@ -40,7 +24,7 @@ static int main_spawn_await(void* arg, void** result) {
   void* r = NULL;
   (void)arg;
   (void)result;
-  WEFT_EXPECT_OK(weft_spawn(NULL, ret_arg, (void*)42, NULL, &t));
+  WEFT_EXPECT_OK(weft_spawn(NULL, weft_test_ret_arg, (void*)42, NULL, &t));
   WEFT_EXPECT_OK(weft_await(t, &r));
   WEFT_EXPECT(r == (void*)42);
   r = NULL;
@@ -49,13 +33,13 @@ static int main_spawn_await(void* arg, void** result) {
   WEFT_EXPECT_OK(weft_await(t, NULL)); /* again, and without a result */
   weft_task_release(t);
   /* A failing task's negative code is its status, wherever it is read. */
-  WEFT_EXPECT_OK(weft_spawn(NULL, ret_status, (void*)(intptr_t)-EIO, NULL, &t));
+  WEFT_EXPECT_OK(weft_spawn(NULL, weft_test_ret_status, (void*)(intptr_t)-EIO, NULL, &t));
   WEFT_EXPECT_ERR(weft_await(t, &r), -EIO);
   WEFT_EXPECT_ERR(weft_task_result(t, NULL), -EIO);
   WEFT_EXPECT(!weft_task_cancelled(t));
   weft_task_release(t);
   WEFT_EXPECT_OK(
-      weft_spawn(NULL, ret_status, (void*)(intptr_t)WEFT_ELIMIT, NULL, &t));
+      weft_spawn(NULL, weft_test_ret_status, (void*)(intptr_t)WEFT_ELIMIT, NULL, &t));
   WEFT_EXPECT_ERR(weft_await(t, NULL), WEFT_ELIMIT);
   weft_task_release(t);
   *result = (void*)7;
@@ -82,14 +66,14 @@ static int main_names(void* arg, void** result) {
   (void)result;
   WEFT_EXPECT(strcmp(weft_task_name(weft_current_task()), "main") == 0);
   snprintf(buf, sizeof(buf), "fetch-1");
-  WEFT_EXPECT_OK(weft_spawn(NULL, ret_arg, NULL, &opts, &t[0]));
+  WEFT_EXPECT_OK(weft_spawn(NULL, weft_test_ret_arg, NULL, &opts, &t[0]));
   buf[0] = 'X'; /* the name was copied */
   /* 40 bytes: kept to the first 31. */
   snprintf(buf, sizeof(buf), "0123456789abcdefghijklmnopqrstuvwxyzABCD");
-  WEFT_EXPECT_OK(weft_spawn(NULL, ret_arg, NULL, &opts, &t[1]));
+  WEFT_EXPECT_OK(weft_spawn(NULL, weft_test_ret_arg, NULL, &opts, &t[1]));
   opts.name = NULL;
-  WEFT_EXPECT_OK(weft_spawn(NULL, ret_arg, NULL, &opts, &t[2]));
-  WEFT_EXPECT_OK(weft_spawn(NULL, ret_arg, NULL, NULL, &t[3]));
+  WEFT_EXPECT_OK(weft_spawn(NULL, weft_test_ret_arg, NULL, &opts, &t[2]));
+  WEFT_EXPECT_OK(weft_spawn(NULL, weft_test_ret_arg, NULL, NULL, &t[3]));
   WEFT_EXPECT(strcmp(weft_task_name(t[0]), "fetch-1") == 0);
   WEFT_EXPECT(strcmp(weft_task_name(t[1]), "0123456789abcdefghijklmnopqrstu") ==
               0);
@@ -130,7 +114,7 @@ static int spawn_and_collect_ids(void* arg, void** result) {
   if (!WEFT_EXPECT(t != NULL))
     return WEFT_ENOMEM;
   for (int i = 0; i < b->n; i++)
-    WEFT_EXPECT_OK(weft_spawn(NULL, ret_arg, NULL, NULL, &t[i]));
+    WEFT_EXPECT_OK(weft_spawn(NULL, weft_test_ret_arg, NULL, NULL, &t[i]));
   for (int i = 0; i < b->n; i++) {
     WEFT_EXPECT_OK(weft_await(t[i], NULL));
     b->ids[i] = weft_task_id(t[i]);
@@ -159,7 +143,7 @@ static void test_task_ids_unique(void** state) {
                               &t[kFromThread + i]));
   }
   for (int i = 0; i < kFromThread; i++)
-    WEFT_ASSERT_OK(weft_spawn(rt, ret_arg, NULL, NULL, &t[i]));
+    WEFT_ASSERT_OK(weft_spawn(rt, weft_test_ret_arg, NULL, NULL, &t[i]));
   for (int i = 0; i < kFromThread + kSpawners; i++) {
     WEFT_ASSERT_OK(weft_await(t[i], NULL));
     if (i < kFromThread)
@@ -232,7 +216,7 @@ static int main_state(void* arg, void** result) {
   (void)arg;
   (void)result;
   /* One worker and no await yet: the child cannot have started. */
-  WEFT_EXPECT_OK(weft_spawn(NULL, sleep_long, NULL, NULL, &t));
+  WEFT_EXPECT_OK(weft_spawn(NULL, weft_test_sleep_hour, NULL, NULL, &t));
   WEFT_EXPECT_EQ(weft_task_state(t), WEFT_TASK_QUEUED);
   WEFT_EXPECT_EQ(weft_task_done(t), 0);
   WEFT_EXPECT_ERR(weft_task_result(t, &r), WEFT_EAGAIN);
@@ -277,7 +261,7 @@ static void test_task_retain_release(void** state) {
   assert_null(weft_task_retain(NULL));
   weft_task_release(NULL);
   WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
-  WEFT_ASSERT_OK(weft_spawn(rt, ret_arg, (void*)3, NULL, &t));
+  WEFT_ASSERT_OK(weft_spawn(rt, weft_test_ret_arg, (void*)3, NULL, &t));
   uint32_t refs = atomic_load(&t->refs);
   assert_ptr_equal(weft_task_retain(t), t);
   assert_int_equal(atomic_load(&t->refs), refs + 1);
