@@ -93,8 +93,8 @@ void* weft__deque_steal(weft__deque_t* dq);
 
 /* Number of items, as a hint. Any thread. */
 static inline int64_t weft__deque_len(weft__deque_t* dq) {
-  /* relaxed: a hint for load balancing and the park re-check (which adds
-   * its own seq_cst fence before reading). */
+  /* relaxed: a hint for load balancing and the park re-check (which runs
+   * after a seq_cst RMW on the idle word, see idle.c). */
   int64_t b = atomic_load_explicit(&dq->bottom, memory_order_relaxed);
   /* relaxed: as above. */
   int64_t t = atomic_load_explicit(&dq->top, memory_order_relaxed);

@@ -126,14 +126,14 @@ int weft__idle_start_searching(weft__idle_t* idle) {
   if (2 * SEARCHING(s) >= idle->nworkers)
     return 0;
   /* seq_cst: notifiers that see this searcher skip the wake-up, so it must
-   * be ordered with their fence (it will find their work or re-check). */
+   * be ordered with their RMW (it will find their work or re-check). */
   atomic_fetch_add_explicit(&idle->state, SEARCH_ONE, memory_order_seq_cst);
   return 1;
 }
 
 int weft__idle_stop_searching(weft__idle_t* idle) {
   /* seq_cst: see start_searching; the last searcher leaving must be
-   * ordered with notifiers' fences. */
+   * ordered with notifiers' RMWs. */
   uint32_t prev = atomic_fetch_sub_explicit(&idle->state, SEARCH_ONE,
                                             memory_order_seq_cst);
   return SEARCHING(prev) == 1;

@@ -23,8 +23,9 @@ int weft__idle_init(weft__idle_t* idle, unsigned nworkers);
 void weft__idle_term(weft__idle_t* idle);
 
 /* Work was made available; wake a parked worker if nobody is searching.
- * `fence`: 0 when the caller is a worker that will itself run or
- * re-advertise the work (see idle.c), 1 otherwise. Any thread. */
+ * `fence`: 1 orders the caller's queue store before the check (a seq_cst
+ * RMW on the idle word); 0 when the caller is a worker that will itself run
+ * or re-advertise the work (see idle.c). Any thread. */
 void weft__idle_notify(weft__idle_t* idle, int fence);
 
 /* A worker may start searching if fewer than half the workers are. */

@@ -20,7 +20,8 @@ void weft__inject_push(weft__inject_t* q, weft_task_t* first,
   else
     q->head = first;
   q->tail = last;
-  /* relaxed: written under the lock; readers treat it as a hint or fence. */
+  /* relaxed: written under the lock; readers treat it as a hint (idle.c
+   * orders the reads that must not miss work). */
   atomic_store_explicit(&q->len,
                         atomic_load_explicit(&q->len, memory_order_relaxed) + n,
                         memory_order_relaxed);

@@ -15,8 +15,8 @@ typedef struct {
   pthread_mutex_t lock;
   weft_task_t* head; /* protected by lock */
   weft_task_t* tail; /* protected by lock */
-  /* Written under lock; read without it as a hint (relaxed), or after a
-   * seq_cst fence by the park re-check (see idle.c). */
+  /* Written under lock; read without it as a hint (relaxed), or by the
+   * park re-check after a seq_cst RMW on the idle word (see idle.c). */
   _Atomic size_t len;
 } weft__inject_t;
 
@@ -29,7 +29,8 @@ void weft__inject_push(weft__inject_t* q, weft_task_t* first,
 size_t weft__inject_pop(weft__inject_t* q, size_t max, weft_task_t** out);
 
 static inline size_t weft__inject_len(weft__inject_t* q) {
-  /* relaxed: a hint; callers that must not miss work fence first. */
+  /* relaxed: a hint; callers that must not miss work order this load
+   * after a seq_cst RMW first (idle.c). */
   return atomic_load_explicit(&q->len, memory_order_relaxed);
 }
 

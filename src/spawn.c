@@ -80,7 +80,7 @@ int weft_spawn(weft_runtime_t* rt, weft_task_fn fn, void* arg,
         memory_order_relaxed);
     weft__worker_push(w, t);
   } else {
-    /* relaxed: read by shutdown checks after the fence and acquire loads
+    /* relaxed: read by shutdown checks after the RMW and acquire loads
      * described in runtime.c; the global-queue mutex orders it before the
      * task runs. */
     atomic_fetch_add_explicit(&rt->ext_spawned, 1, memory_order_relaxed);

@@ -4,7 +4,7 @@
  * One tick picks the next task:
  *   1. every 61st tick: maintenance: one task from the global queue, due
  *      timers and a non-blocking poll of the loop (at most every 200 us),
- *      and a fenced re-advertisement of queued work to idle workers; then,
+ *      and an ordered re-advertisement of queued work to idle workers; then,
  *      alternately, a task that yielded or the oldest task of our own deque
  *      (so the global queue, yielders and old local tasks cannot starve
  *      behind newest-first pops);

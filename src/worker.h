@@ -126,7 +126,8 @@ void weft__worker_join(weft__worker_t* w);
 void weft__worker_free(weft__worker_t* w);
 
 /* Queues a runnable task on `w` (owner only): deque, or half to the global
- * queue when full. Notifies an idle worker (no fence, see idle.c). */
+ * queue when full. Notifies an idle worker once two tasks are queued (see
+ * worker.c), without the ordering RMW (idle.c). */
 void weft__worker_push(weft__worker_t* w, weft_task_t* t);
 /* Queues a woken fiber in the LIFO slot. Owner only. */
 void weft__worker_push_lifo(weft__worker_t* w, weft_task_t* t);
