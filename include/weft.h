@@ -99,6 +99,11 @@ typedef struct weft_config_s {
   /* Bytes of stack per task, rounded up to pages; 0 means 256 KiB. Stacks
    * are reserved, not committed: a task costs the pages it touches. */
   size_t stack_size;
+  /* Most threads the blocking-call executor starts; 0 means 512. */
+  unsigned blocking_max_threads;
+  /* How long an idle executor thread waits for work before it leaves, in
+   * milliseconds; 0 means 10000. */
+  unsigned blocking_keepalive_ms;
 } weft_config_t;
 
 /* Creates a runtime and starts its workers. Call from outside any runtime's
@@ -253,6 +258,226 @@ WEFT_EXTERN int weft_sleep_ns(uint64_t ns);
 
 /* Monotonic clock in nanoseconds, as the timers see it. Any thread. */
 WEFT_EXTERN uint64_t weft_now_ns(void);
+
+/* ------------------------------------------------------------------------
+ * Futures
+ * ------------------------------------------------------------------------ */
+
+/* A one-shot result that any thread may complete and any task or thread
+ * may wait for (asyncio's Future, made thread-safe). Reference counted:
+ * weft_future_new gives the caller one reference. */
+typedef struct weft_future_s weft_future_t;
+
+/* Called once the future is done, on the thread that completed it (or at
+ * once, on the caller's thread, if it already was). Must not await. */
+typedef void (*weft_future_cb)(weft_future_t* future, void* arg);
+
+/* Creates a pending future. WEFT_EINVAL for a NULL out, WEFT_ENOMEM.
+ * Any thread. */
+WEFT_EXTERN int weft_future_new(weft_future_t** out);
+
+/* One more reference. Returns `future`. Any thread. */
+WEFT_EXTERN weft_future_t* weft_future_retain(weft_future_t* future);
+
+/* Gives back one reference; the last frees the future. A pending future
+ * whose last reference goes is freed without waking anyone: its waiters
+ * hold references, so that cannot happen while someone waits. NULL is a
+ * no-op. Any thread. */
+WEFT_EXTERN void weft_future_release(weft_future_t* future);
+
+/* Completes the future with a result (status 0). Exactly once: a second
+ * completion returns WEFT_EBUSY and changes nothing. Wakes every waiter and
+ * runs the callbacks on the calling thread. Any thread, including threads
+ * weft does not know (a foreign library's callback thread). */
+WEFT_EXTERN int weft_future_set_result(weft_future_t* future, void* result);
+
+/* Completes the future with a negative error code (an exception, in
+ * asyncio's terms). WEFT_EINVAL for err >= 0; WEFT_EBUSY as above. */
+WEFT_EXTERN int weft_future_set_error(weft_future_t* future, int err);
+
+/* Completes the future with WEFT_ECANCELED. WEFT_EBUSY if done. */
+WEFT_EXTERN int weft_future_cancel(weft_future_t* future);
+
+/* Waits for the future and returns its status (0, then *result holds the
+ * result if `result` is not NULL; or its error). In a task: awaits; if the
+ * awaiting task is cancelled, only this wait is withdrawn (WEFT_ECANCELED)
+ * and the future stays as it is (other waiters may still get it). From a
+ * thread outside the runtime: blocks it. WEFT_EPERM from a worker thread
+ * outside a task. */
+WEFT_EXTERN int weft_future_await(weft_future_t* future, void** result);
+
+/* weft_future_await() bounded by `timeout_ms`: WEFT_ETIMEDOUT when it
+ * passes first (the future is left pending). Awaits in a task. */
+WEFT_EXTERN int weft_future_wait(weft_future_t* future, uint64_t timeout_ms,
+                                 void** result);
+
+/* The status without waiting: WEFT_EAGAIN while pending. Any thread. */
+WEFT_EXTERN int weft_future_result(const weft_future_t* future,
+                                   void** result);
+
+/* 1 when done, 0 when pending (or NULL). Any thread. */
+WEFT_EXTERN int weft_future_done(const weft_future_t* future);
+
+/* Registers cb(future, arg) to run once the future is done (see
+ * weft_future_cb). WEFT_ENOMEM; if this returns an error cb never runs.
+ * Any thread. */
+WEFT_EXTERN int weft_future_add_callback(weft_future_t* future,
+                                         weft_future_cb cb, void* arg);
+
+/* The task's completion as a future (asyncio: a Task is a Future): it is
+ * done when the task ends, with the task's status and result. The caller
+ * gets a new reference. Any thread. */
+WEFT_EXTERN int weft_task_future(weft_task_t* task, weft_future_t** out);
+
+/* asyncio's call_soon_threadsafe: runs fn(arg) on one of the runtime's
+ * workers, soon, outside any task (fn must not await; spawn a task for
+ * that). WEFT_ECLOSED once the runtime shuts down, WEFT_ENOMEM.
+ * Any thread. (run_coroutine_threadsafe is weft_spawn from any thread,
+ * with weft_task_future or weft_await on the handle.) */
+WEFT_EXTERN int weft_call_soon(weft_runtime_t* rt, void (*fn)(void* arg),
+                               void* arg);
+
+/* ------------------------------------------------------------------------
+ * Timeouts and shielding
+ * ------------------------------------------------------------------------ */
+
+/* A deadline over a stretch of a task (asyncio 3.11's `async with
+ * asyncio.timeout(delay)`). */
+typedef struct weft_timeout_s weft_timeout_t;
+
+/* Starts a timeout scope: once `ms` milliseconds pass, the calling task is
+ * cancelled, so whatever it awaits then returns WEFT_ECANCELED. From a
+ * task only (WEFT_ENOTTASK). WEFT_ENOMEM. Scopes nest. */
+WEFT_EXTERN int weft_timeout_enter(uint64_t ms, weft_timeout_t** out);
+
+/* Ends the scope and frees it. Returns WEFT_ETIMEDOUT if the deadline
+ * passed (the cancellation it caused, if any, is taken back, so it reaches
+ * no later await), 0 otherwise. Call it on every path out of the scope.
+ * Deadlines act at awaits: a task that computes without awaiting is not
+ * interrupted (there is no preemption). */
+WEFT_EXTERN int weft_timeout_exit(weft_timeout_t* timeout);
+
+/* asyncio.wait_for(task, timeout): awaits `task` for at most timeout_ms;
+ * when that passes, cancels it, waits for it to end, and returns
+ * WEFT_ETIMEDOUT. Otherwise as weft_await. Awaits. */
+WEFT_EXTERN int weft_wait_for(weft_task_t* task, uint64_t timeout_ms,
+                              void** result);
+
+/* asyncio.shield(task): awaits `task`, but a cancellation of the caller
+ * does not reach it: the caller's wait ends with WEFT_ECANCELED and `task`
+ * runs on. Awaits. */
+WEFT_EXTERN int weft_await_shielded(weft_task_t* task, void** result);
+
+/* ------------------------------------------------------------------------
+ * Combinators and task groups
+ * ------------------------------------------------------------------------ */
+
+/* weft_gather flag: asyncio's return_exceptions=True. */
+#define WEFT_GATHER_COLLECT 1u
+
+/* asyncio.gather over tasks: waits for them and stores, in input order,
+ * results[i] and statuses[i] (either array may be NULL).
+ * Fail-fast (flags 0): the first task to fail makes weft_gather cancel the
+ * others, wait for them to end, and return that task's status.
+ * WEFT_GATHER_COLLECT: waits for every task and returns 0; statuses[]
+ * tells each one's fate. If the caller is cancelled, the tasks are
+ * cancelled and awaited, and WEFT_ECANCELED is returned. From a task only.
+ * Awaits. */
+WEFT_EXTERN int weft_gather(weft_task_t* const* tasks, size_t n,
+                            unsigned flags, void** results, int* statuses);
+
+typedef enum {
+  WEFT_ALL_COMPLETED = 0,
+  WEFT_FIRST_COMPLETED = 1,
+  WEFT_FIRST_EXCEPTION = 2 /* the first failure, or all completed */
+} weft_wait_mode_t;
+
+/* asyncio.wait: waits until `mode` is satisfied or timeout_ms passes
+ * (timeout_ms < 0: no timeout), then sorts the tasks into done[] and
+ * pending[] (arrays of n entries the caller provides; either may be NULL;
+ * the pointers are the caller's own, not new references) with their counts.
+ * Returns 0 (also on timeout: look at *npending), WEFT_ECANCELED if the
+ * caller was cancelled (the tasks are left running), WEFT_EINVAL.
+ * From a task only. Awaits. */
+WEFT_EXTERN int weft_wait(weft_task_t* const* tasks, size_t n,
+                          weft_wait_mode_t mode, int64_t timeout_ms,
+                          weft_task_t** done, size_t* ndone,
+                          weft_task_t** pending, size_t* npending);
+
+/* asyncio.as_completed: an iterator that hands out tasks in the order they
+ * finish. */
+typedef struct weft_as_completed_s weft_as_completed_t;
+
+/* Starts iterating over `tasks` (the caller keeps its references, and the
+ * tasks must outlive the iterator); timeout_ms < 0: no timeout, else a
+ * deadline for the whole iteration. Any thread. */
+WEFT_EXTERN int weft_as_completed_new(weft_task_t* const* tasks, size_t n,
+                                      int64_t timeout_ms,
+                                      weft_as_completed_t** out);
+
+/* The next task to finish (borrowed, one of the caller's). Returns 0,
+ * WEFT_ECLOSED once every task was handed out, WEFT_ETIMEDOUT after the
+ * deadline, WEFT_ECANCELED. Awaits. */
+WEFT_EXTERN int weft_as_completed_next(weft_as_completed_t* it,
+                                       weft_task_t** task);
+
+/* Frees the iterator; the tasks are untouched. NULL is a no-op. */
+WEFT_EXTERN void weft_as_completed_free(weft_as_completed_t* it);
+
+/* asyncio.TaskGroup: structured concurrency. Tasks spawned into a group
+ * are waited for by weft_group_wait; the first one to fail cancels the
+ * rest; cancelling the owner (the task in weft_group_wait) cancels them. */
+typedef struct weft_group_s weft_group_t;
+
+/* Creates a group. Any thread; usually the owner task. */
+WEFT_EXTERN int weft_group_new(weft_group_t** out);
+
+/* Spawns a task into the group (arguments as weft_spawn; `out` optional,
+ * a new reference). WEFT_ECLOSED once the group failed, was cancelled or
+ * was waited for. */
+WEFT_EXTERN int weft_group_spawn(weft_group_t* group, weft_task_fn fn,
+                                 void* arg, const weft_spawn_opts_t* opts,
+                                 weft_task_t** out);
+
+/* Leaves the group (the end of `async with`): waits for every task. Returns
+ * 0 if all succeeded; else the status of the first to fail (the others
+ * were cancelled and awaited); WEFT_ECANCELED if the caller was cancelled
+ * meanwhile (every task cancelled and awaited). Awaits (blocks a plain
+ * thread). */
+WEFT_EXTERN int weft_group_wait(weft_group_t* group);
+
+/* Frees the group. Tasks still running are cancelled and waited for
+ * first. NULL is a no-op. */
+WEFT_EXTERN void weft_group_free(weft_group_t* group);
+
+/* ------------------------------------------------------------------------
+ * Blocking calls
+ * ------------------------------------------------------------------------ */
+
+/* asyncio.to_thread: runs fn(arg, &result) on the runtime's blocking-call
+ * executor (its own elastic thread pool, not libuv's) and returns fn's
+ * status (0, then *result holds its result). In a task the task parks and
+ * its worker runs other tasks meanwhile; if the task is cancelled, it gets
+ * WEFT_ECANCELED at once while the call runs to its end and its result is
+ * dropped. From a plain thread: blocks it. */
+WEFT_EXTERN int weft_run_blocking(weft_task_fn fn, void* arg, void** result);
+
+/* run_in_executor: queues fn on `rt`'s executor (rt NULL: the current
+ * runtime) and gives a future for its status and result (a new reference).
+ * WEFT_ECLOSED once the runtime shuts down, WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_submit_blocking(weft_runtime_t* rt, weft_task_fn fn,
+                                     void* arg, weft_future_t** out);
+
+/* A snapshot of the executor. */
+typedef struct weft_blocking_stats_s {
+  size_t threads; /* started and not yet gone */
+  size_t busy;    /* running a call */
+  size_t queued;  /* calls waiting for a thread */
+} weft_blocking_stats_t;
+
+/* Fills *out. WEFT_EINVAL for NULL. Any thread. */
+WEFT_EXTERN int weft_blocking_stats(const weft_runtime_t* rt,
+                                    weft_blocking_stats_t* out);
 
 #ifdef __cplusplus
 }

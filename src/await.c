@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "future.h"
 #include "worker.h"
 
 static int closing(weft_runtime_t* rt) {
@@ -99,7 +100,7 @@ static int join_blocking(weft_task_t* t, void** result) {
   pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
   pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
   int done = 0;
-  weft__waiter_t node = {NULL, NULL, &mu, &cv, &done};
+  weft__waiter_t node = {.mu = &mu, .cv = &cv, .done = &done};
   weft__spin_lock(&t->lock);
   if (is_done(t)) {
     weft__spin_unlock(&t->lock);
@@ -229,9 +230,45 @@ static void on_cancel_sleep(weft__worker_t* w, weft__msg_t* m) {
   weft__task_release(t);
 }
 
+static void clear_cancel(weft_task_t* t) {
+  weft__spin_lock(&t->lock);
+  /* relaxed: under the task's lock. */
+  atomic_store_explicit(&t->cancel, 0, memory_order_relaxed);
+  weft__spin_unlock(&t->lock);
+}
+
+/* A withdrawn wait counts as the delivery: the request is taken before the
+ * task wakes, so its next await does not see it again. */
+static void deliver_by_withdrawal(weft_task_t* t, weft_task_t* fiber) {
+  if (fiber == NULL)
+    return; /* already woken by a completion: the request stays pending */
+  clear_cancel(t);
+  weft__wake_fiber(fiber);
+}
+
+static void withdraw_from_task(weft_task_t* awaited, weft_task_t* t) {
+  weft__spin_lock(&awaited->lock);
+  weft_task_t* fiber = weft__waiter_withdraw(&awaited->waiters, t);
+  weft__spin_unlock(&awaited->lock);
+  deliver_by_withdrawal(t, fiber);
+}
+
+static void forward_to(weft_task_t* t, weft_task_t* forward) {
+  if (weft_cancel(forward) == 0) {
+    /* Delivered by forwarding, unless the wait ended meanwhile. */
+    weft__spin_lock(&t->lock);
+    if (t->wait_kind == WEFT_WAIT_JOIN && t->wait_task == forward)
+      /* relaxed: under the task's lock. */
+      atomic_store_explicit(&t->cancel, 0, memory_order_relaxed);
+    weft__spin_unlock(&t->lock);
+  }
+}
+
 int weft_cancel(weft_task_t* t) {
   weft__worker_t* post_to = NULL;
   weft_task_t* forward = NULL;
+  weft_task_t* shielded = NULL;
+  weft_future_t* future = NULL;
   if (t == NULL)
     return WEFT_EINVAL;
   weft__spin_lock(&t->lock);
@@ -242,27 +279,90 @@ int weft_cancel(weft_task_t* t) {
   /* relaxed: under the task's lock; await points read it under the lock
    * too (weft__take_cancel's unlocked read is only a fast path). */
   atomic_store_explicit(&t->cancel, 1, memory_order_relaxed);
-  if (t->wait_kind == WEFT_WAIT_SLEEP && !t->cancel_msg_pending) {
-    t->cancel_msg_pending = 1;
-    t->cancel_msg.fn = on_cancel_sleep;
-    weft_task_retain(t);
-    post_to = t->wait_worker;
-  } else if (t->wait_kind == WEFT_WAIT_JOIN) {
-    forward = weft_task_retain(t->wait_task);
+  switch (t->wait_kind) {
+    case WEFT_WAIT_SLEEP:
+      if (!t->cancel_msg_pending) {
+        t->cancel_msg_pending = 1;
+        t->cancel_msg.fn = on_cancel_sleep;
+        weft_task_retain(t);
+        post_to = t->wait_worker;
+      }
+      break;
+    case WEFT_WAIT_JOIN:
+      forward = weft_task_retain(t->wait_task);
+      break;
+    case WEFT_WAIT_SHIELD:
+      shielded = weft_task_retain(t->wait_task);
+      break;
+    case WEFT_WAIT_FUTURE:
+      future = weft_future_retain(t->wait_future);
+      break;
   }
   weft__spin_unlock(&t->lock);
   if (post_to != NULL)
     weft__inbox_post(post_to, &t->cancel_msg);
   if (forward != NULL) {
-    if (weft_cancel(forward) == 0) {
-      /* Delivered by forwarding, unless the wait ended meanwhile. */
-      weft__spin_lock(&t->lock);
-      if (t->wait_kind == WEFT_WAIT_JOIN && t->wait_task == forward)
-        /* relaxed: under the task's lock. */
-        atomic_store_explicit(&t->cancel, 0, memory_order_relaxed);
-      weft__spin_unlock(&t->lock);
-    }
+    forward_to(t, forward);
     weft__task_release(forward);
   }
+  if (shielded != NULL) {
+    withdraw_from_task(shielded, t);
+    weft__task_release(shielded);
+  }
+  if (future != NULL) {
+    deliver_by_withdrawal(t, weft__future_withdraw(future, t));
+    weft_future_release(future);
+  }
   return 0;
+}
+
+int weft_await_shielded(weft_task_t* t, void** result) {
+  if (t == NULL)
+    return WEFT_EINVAL;
+  weft__worker_t* w = weft__worker_self();
+  if (w == NULL)
+    return join_blocking(t, result);
+  weft_task_t* cur = w->current;
+  if (cur == NULL)
+    return WEFT_EPERM;
+  if (t == cur)
+    return WEFT_EDEADLK;
+  if (is_done(t))
+    return collect(t, result);
+  if (closing(w->rt) || weft__take_cancel(cur))
+    return WEFT_ECANCELED;
+  /* Never inline: a shielded task must be able to run on without us. */
+  weft__waiter_t node;
+  memset(&node, 0, sizeof(node));
+  node.fiber = cur->host;
+  node.task = cur;
+  weft__spin_lock(&cur->lock);
+  cur->wait_kind = WEFT_WAIT_SHIELD;
+  cur->wait_task = t;
+  weft__spin_unlock(&cur->lock);
+  weft__spin_lock(&t->lock);
+  if (is_done(t)) {
+    weft__spin_unlock(&t->lock);
+  } else {
+    node.next = t->waiters;
+    t->waiters = &node;
+    weft__park(post_unlock, &t->lock);
+  }
+  clear_wait(cur);
+  if (node.withdrawn)
+    return WEFT_ECANCELED;
+  return collect(t, result);
+}
+
+int weft_wait_for(weft_task_t* t, uint64_t timeout_ms, void** result) {
+  weft_timeout_t* tm;
+  if (t == NULL)
+    return WEFT_EINVAL;
+  int err = weft_timeout_enter(timeout_ms, &tm);
+  if (err != 0)
+    return err;
+  /* On timeout the scope cancels us; weft_await forwards that to t and
+   * goes on waiting until t has ended. */
+  int status = weft_await(t, result);
+  return weft_timeout_exit(tm) == WEFT_ETIMEDOUT ? WEFT_ETIMEDOUT : status;
 }

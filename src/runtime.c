@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "blocking.h"
 #include "worker.h"
 
 #define WEFT_DEFAULT_STACK (256u * 1024u)
@@ -37,6 +38,8 @@ static unsigned cpu_count(void) {
 }
 
 static void runtime_destroy(weft_runtime_t* rt) {
+  if (rt->blocking != NULL)
+    weft__blocking_free(rt->blocking);
   for (unsigned i = 0; i < rt->nworkers; i++)
     if (rt->workers[i] != NULL)
       weft__worker_join(rt->workers[i]);
@@ -96,6 +99,13 @@ int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
   if (err != 0)
     return err;
   weft__overflow_install();
+  err = weft__blocking_new(config != NULL ? config->blocking_max_threads : 0,
+                           config != NULL ? config->blocking_keepalive_ms : 0,
+                           &rt->blocking);
+  if (err != 0) {
+    runtime_destroy(rt);
+    return err;
+  }
   for (unsigned i = 0; i < n; i++) {
     if (weft__worker_create(rt, i, &rt->workers[i]) != 0) {
       runtime_destroy(rt);
@@ -169,6 +179,10 @@ int weft_runtime_free(weft_runtime_t* rt) {
   while (!rt->all_done)
     pthread_cond_wait(&rt->done_cv, &rt->done_lock);
   pthread_mutex_unlock(&rt->done_lock);
+  /* Every task is done, so no task awaits a blocking call any more; calls
+   * still running finish, and their futures go with their last reference. */
+  weft__blocking_free(rt->blocking);
+  rt->blocking = NULL;
   for (unsigned i = 0; i < rt->nworkers; i++)
     weft__inbox_post(rt->workers[i], &rt->workers[i]->stop_msg);
   runtime_destroy(rt);

@@ -103,3 +103,37 @@ int weft_task_visit(weft_runtime_t* rt, weft_task_visit_cb cb, void* arg) {
     return WEFT_EINVAL;
   return weft__slabs_visit(rt, cb, arg);
 }
+
+/* weft_call_soon's message: runs fn(arg) on the worker that drains it. */
+typedef struct {
+  weft__msg_t msg;
+  void (*fn)(void* arg);
+  void* arg;
+} call_soon_t;
+
+static void on_call_soon(weft__worker_t* w, weft__msg_t* m) {
+  call_soon_t* c = weft__container_of(m, call_soon_t, msg);
+  (void)w;
+  c->fn(c->arg);
+  free(c);
+}
+
+int weft_call_soon(weft_runtime_t* rt, void (*fn)(void* arg), void* arg) {
+  if (rt == NULL || fn == NULL)
+    return WEFT_EINVAL;
+  /* acquire: as in weft_spawn; a call accepted before shutdown is in an
+   * inbox before the stop message that follows it. */
+  if (atomic_load_explicit(&rt->closing, memory_order_acquire))
+    return WEFT_ECLOSED;
+  call_soon_t* c = malloc(sizeof(*c));
+  if (c == NULL)
+    return WEFT_ENOMEM;
+  c->msg.fn = on_call_soon;
+  c->fn = fn;
+  c->arg = arg;
+  /* relaxed: round robin; any worker will do. */
+  unsigned i = atomic_fetch_add_explicit(&rt->next_call_soon, 1,
+                                         memory_order_relaxed);
+  weft__inbox_post(rt->workers[i % rt->nworkers], &c->msg);
+  return 0;
+}

@@ -23,6 +23,7 @@
 
 #include <string.h>
 
+#include "future.h"
 #include "worker.h"
 
 #define SLAB_TASKS 256
@@ -109,6 +110,7 @@ weft_task_t* weft__task_alloc(weft_runtime_t* rt, weft__worker_t* w) {
   t->wait_kind = WEFT_WAIT_NONE;
   t->cancel_msg_pending = 0;
   t->wait_task = NULL;
+  t->wait_future = NULL;
   t->wait_worker = NULL;
   /* relaxed: not yet visible to any other thread (refs is still 0, so a
    * visitor skips it; the queue push publishes it). */
@@ -119,6 +121,10 @@ weft_task_t* weft__task_alloc(weft_runtime_t* rt, weft__worker_t* w) {
 static void task_free(weft_task_t* t) {
   weft_runtime_t* rt = t->rt;
   weft__worker_t* w = weft__worker_self();
+  if (t->future != NULL) {
+    weft_future_release(t->future);
+    t->future = NULL;
+  }
   /* relaxed: refs is 0, nobody else can reach the header (a plain load
    * and store: an exchange would put a locked instruction on every free). */
   char* name = atomic_load_explicit(&t->name, memory_order_relaxed);
@@ -180,7 +186,19 @@ int weft__task_try_retain(weft_task_t* t) {
   return 0;
 }
 
-static void wake_waiter(weft__waiter_t* wt) {
+weft_task_t* weft__waiter_withdraw(weft__waiter_t** head, weft_task_t* task) {
+  for (weft__waiter_t** p = head; *p != NULL; p = &(*p)->next) {
+    weft__waiter_t* wt = *p;
+    if (wt->task == task) {
+      *p = wt->next;
+      wt->withdrawn = 1;
+      return wt->fiber;
+    }
+  }
+  return NULL;
+}
+
+void weft__waiter_wake(weft__waiter_t* wt) {
   if (wt->fiber != NULL) {
     weft__wake_fiber(wt->fiber);
     return;
@@ -200,14 +218,17 @@ void weft__task_complete(weft__worker_t* w, weft_task_t* t, int status) {
   weft__waiter_t* wt = t->waiters;
   t->waiters = NULL;
   t->wait_kind = WEFT_WAIT_NONE;
+  weft_future_t* f = t->future;
   /* release: publishes status and result to anyone who reads DONE with
    * acquire (weft_task_result, weft_await's fast check). */
   atomic_store_explicit(&t->phase, WEFT_PHASE_DONE, memory_order_release);
   weft__spin_unlock(&t->lock);
+  if (f != NULL)
+    weft__future_complete(f, status, status == 0 ? t->result : NULL);
   while (wt != NULL) {
     /* The node lives on the waiter's stack: read next before waking it. */
     weft__waiter_t* next = wt->next;
-    wake_waiter(wt);
+    weft__waiter_wake(wt);
     wt = next;
   }
 }

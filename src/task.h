@@ -33,7 +33,10 @@ enum {
 enum {
   WEFT_WAIT_NONE = 0,
   WEFT_WAIT_SLEEP = 1, /* a timer on wait_worker's heap */
-  WEFT_WAIT_JOIN = 2   /* wait_task's completion (also: running it inline) */
+  WEFT_WAIT_JOIN = 2,   /* wait_task's completion (also: running it inline);
+                           a cancel is forwarded to wait_task */
+  WEFT_WAIT_FUTURE = 3, /* wait_future; a cancel withdraws the wait */
+  WEFT_WAIT_SHIELD = 4  /* wait_task, shielded: a cancel withdraws the wait */
 };
 
 /* Someone waiting for a task to finish: a parked fiber, or a thread
@@ -42,9 +45,11 @@ enum {
 typedef struct weft__waiter_s {
   struct weft__waiter_s* next;
   weft_task_t* fiber;   /* fiber to wake, or NULL for a thread waiter */
+  weft_task_t* task;    /* the waiting task (inline child or fiber) */
   pthread_mutex_t* mu;  /* thread waiter: signalled under mu */
   pthread_cond_t* cv;
   int* done;
+  int withdrawn;        /* set (under the list's lock) by a cancellation */
 } weft__waiter_t;
 
 struct weft_task_s {
@@ -88,8 +93,10 @@ struct weft_task_s {
   weft__waiter_t* waiters;
   uint64_t wait_seq;          /* tells a stale timer entry from a live one */
   weft__worker_t* wait_worker;
-  weft_task_t* wait_task;
+  weft_task_t* wait_task;     /* JOIN, SHIELD */
+  weft_future_t* wait_future; /* FUTURE */
   weft__msg_t cancel_msg;
+  weft_future_t* future;      /* weft_task_future(); under `lock` */
 
   uint64_t id;               /* read-only after spawn */
   /* The name, malloc'd: at spawn when one is given, else on the first
@@ -110,6 +117,14 @@ int weft__task_try_retain(weft_task_t* t);
 /* Finishes `t` with `status`: publishes the result and wakes its waiters.
  * Called on a worker, off the task's own stack or at its very end. */
 void weft__task_complete(weft__worker_t* w, weft_task_t* t, int status);
+
+/* Wakes one waiter: makes its fiber runnable, or signals its thread. */
+void weft__waiter_wake(weft__waiter_t* wt);
+
+/* Unlinks the waiter of `task` from *head (the caller holds the list's
+ * lock) and marks it withdrawn. Returns its fiber, or NULL if it was not
+ * there (already woken). */
+weft_task_t* weft__waiter_withdraw(weft__waiter_t** head, weft_task_t* task);
 
 /* Makes a parked fiber runnable. Any thread. */
 void weft__wake_fiber(weft_task_t* fiber);

@@ -26,7 +26,15 @@
 
 #include "common.h"
 #include "task.h"
+#include "timeout.h"
 #include "worker.h"
+
+static weft_timeout_t* as_timeout(const weft__timer_entry_t* e) {
+  uintptr_t p = (uintptr_t)e->task;
+  if (!(p & WEFT_TIMER_TAG_TIMEOUT))
+    return NULL;
+  return (weft_timeout_t*)(p & ~WEFT_TIMER_TAG_TIMEOUT);
+}
 
 static void arm(weft__timers_t* tm, uint64_t deadline) {
   struct itimerspec its;
@@ -78,6 +86,11 @@ void weft__timers_close(weft__worker_t* w) {
 }
 
 void weft__timers_free(weft__worker_t* w) {
+  /* Scopes still in the heap (exited, deadline not reached) hold a
+   * reference each. */
+  for (size_t i = 0; i < w->timers.len; i++)
+    if (as_timeout(&w->timers.heap[i]) != NULL)
+      weft__timeout_drop(as_timeout(&w->timers.heap[i]));
   close(w->timers.fd);
   free(w->timers.heap);
   w->timers.heap = NULL;
@@ -133,8 +146,15 @@ int weft__timers_add(weft__worker_t* w, uint64_t deadline, weft_task_t* t,
   return 0;
 }
 
-/* The fiber to wake if `e`'s task still sleeps that sleep, else NULL. */
+
+/* The fiber to wake if `e`'s task still sleeps that sleep, else NULL. A
+ * timeout scope's entry is fired here and yields no fiber. */
 static weft_task_t* fire(weft__timer_entry_t* e) {
+  weft_timeout_t* tm = as_timeout(e);
+  if (tm != NULL) {
+    weft__timeout_fire(tm); /* counted like a sleep entry below */
+    return NULL;
+  }
   weft_task_t* t = e->task;
   int live;
   weft__spin_lock(&t->lock);
@@ -148,6 +168,9 @@ static weft_task_t* fire(weft__timer_entry_t* e) {
 }
 
 static int entry_live(weft__timer_entry_t* e) {
+  weft_timeout_t* tm = as_timeout(e);
+  if (tm != NULL)
+    return weft__timeout_live(tm);
   weft_task_t* t = e->task;
   int live;
   weft__spin_lock(&t->lock);
@@ -158,9 +181,12 @@ static int entry_live(weft__timer_entry_t* e) {
 
 static void rebuild(weft__timers_t* tm) {
   size_t n = 0;
-  for (size_t i = 0; i < tm->len; i++)
+  for (size_t i = 0; i < tm->len; i++) {
     if (entry_live(&tm->heap[i]))
       tm->heap[n++] = tm->heap[i];
+    else if (as_timeout(&tm->heap[i]) != NULL)
+      weft__timeout_drop(as_timeout(&tm->heap[i]));
+  }
   tm->len = n;
   tm->stale = 0;
   for (size_t i = n / 2; i-- > 0;)
@@ -184,6 +210,8 @@ size_t weft__timers_run(weft__worker_t* w, uint64_t now) {
       sift_down(tm->heap, tm->len, 0);
     weft_task_t* f = fire(&e);
     if (f == NULL) {
+      /* A stale entry left the heap (a fired scope is counted too: the
+       * count is a rebuild heuristic, never below zero). */
       if (tm->stale > 0)
         tm->stale--;
       continue;

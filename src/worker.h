@@ -90,6 +90,10 @@ struct weft_runtime_s {
   weft__idle_t idle;
   weft__stacks_t stacks;
   size_t stack_size;
+  /* The blocking-call executor (blocking.c); read-only pointer. */
+  struct weft__blocking_s* blocking;
+  /* weft_call_soon's round robin. relaxed: any worker will do. */
+  _Atomic unsigned next_call_soon;
 
   /* 1 once shutdown began: spawns fail and every await is cancelled.
    * Release store by weft_runtime_free; acquire/relaxed loads (see uses). */
