@@ -10,7 +10,12 @@
  *  - a task (weft_await, including a child running inline on the awaiter's
  *    stack): the request is forwarded to that task, as asyncio does, and the
  *    awaiter goes on waiting for it; a forwarded request counts as delivered;
+ *  - a future, or a task awaited with weft_await_shielded: the waiter's node
+ *    is taken off that object's list (others may still wait on it), the
+ *    request is taken, and the task wakes with WEFT_ECANCELED; if the
+ *    completion took the node first, the request stays for the next await;
  *  - nothing (running, or queued): the flag waits for the next await point.
+ * Timeout scopes (timeout.c) are cancellations made by a timer.
  * Every await point takes a pending request (weft__take_cancel) before it
  * waits, under the same lock the sleep or join registration takes, so a
  * request is either seen there or finds the registered wait: never lost.
