@@ -1,126 +1,151 @@
-/* weft-bench pingpong: pairs of tasks passing a turn back and forth.
+/* weft-bench pingpong: pairs of tasks making round trips.
  *
- * A yield-based exchange until the sync issue brings public channels: the
- * public API has no primitive yet that parks a task until another task
- * signals it (only await, sleep and yield), so each side waits for its turn
- * by calling weft_yield() until the pair's sequence number reaches it. That
- * measures a round trip through the scheduler (two hand-offs, each seen after
- * one or more yields), not a channel; replace it with the public channel when
- * there is one, and keep the parameters and the output.
+ * Until the sync issue brings public channels, a round trip goes through
+ * futures, the public primitive that parks a task until another signals
+ * it: ping sends a message by completing the pair's current request
+ * future; the message carries the future pong answers on and the next
+ * request future; ping awaits the answer. Each round trip therefore costs
+ * two future allocations and two park/wake hand-offs. A woken task goes to
+ * the waker's LIFO slot, so a pair settles on one worker and its round
+ * trips stay in one cache; pairs spread across workers by stealing.
+ * Replace the futures with the public channel when there is one, keeping
+ * the parameters and the output.
  */
-#include <stdalign.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "bench.h"
 
-/* One pair's shared state, a cache line each so that pairs on different
- * workers do not slow each other down. */
+typedef struct pp_msg_s {
+  weft_future_t* reply;        /* pong completes it */
+  weft_future_t* next_request; /* the next round's request */
+} pp_msg_t;
+
 typedef struct pp_pair_s {
-  /* Hand-offs so far: even means it is ping's turn, odd pong's. Each side
-   * stores it only when it is its turn; both read it. */
-  alignas(64) _Atomic uint64_t seq;
+  weft_future_t* first_request; /* set up before either side starts */
+  uint64_t rounds;
 } pp_pair_t;
 
-/* What one side's task gets. Written before the spawn, read-only after. */
-typedef struct pp_side_s {
-  pp_pair_t* pair;
-  uint64_t parity; /* 0: ping, which moves first; 1: pong */
-  uint64_t rounds;
-} pp_side_t;
-
-/* Yields until the pair's sequence number is `want`. */
-static int wait_turn(pp_pair_t* pair, uint64_t want) {
-  /* acquire: pairs with the peer's release store in side_task(), so what the
-   * peer did before passing the turn is visible here. */
-  while (atomic_load_explicit(&pair->seq, memory_order_acquire) != want) {
-    int err = weft_yield();
-    if (err != 0)
-      return err;
-  }
-  return 0;
-}
-
-static int side_task(void* arg, void** result) {
-  const pp_side_t* s = arg;
+static int ping(void* arg, void** result) {
+  pp_pair_t* p = arg;
+  weft_future_t* request = weft_future_retain(p->first_request);
+  pp_msg_t msg;
   uint64_t r;
   int err = 0;
-
-  for (r = 0; r < s->rounds; r++) {
-    uint64_t mine = 2 * r + s->parity;
-    err = wait_turn(s->pair, mine);
-    if (err != 0)
+  for (r = 0; r < p->rounds && err == 0; r++) {
+    weft_future_t* reply = NULL;
+    weft_future_t* next = NULL;
+    err = weft_future_new(&reply);
+    if (err == 0)
+      err = weft_future_new(&next);
+    if (err != 0) {
+      weft_future_release(reply);
+      weft_future_cancel(request); /* let pong stop too */
       break;
-    /* release: passes the turn; pairs with the peer's acquire load in
-     * wait_turn(). */
-    atomic_store_explicit(&s->pair->seq, mine + 1, memory_order_release);
+    }
+    msg.reply = reply;
+    msg.next_request = next;
+    err = weft_future_set_result(request, &msg);
+    weft_future_release(request);
+    request = next;
+    if (err == 0)
+      err = weft_future_await(reply, NULL);
+    weft_future_release(reply);
   }
+  /* Round `rounds` is never sent: its request tells pong to stop. */
+  weft_future_set_error(request, WEFT_ECLOSED);
+  weft_future_release(request);
   *result = (void*)(uintptr_t)r;
   return err;
 }
 
-/* Checks every pair made all its hand-offs. Returns 0, or 1 after saying
- * which did not. */
-static int check_pairs(pp_pair_t* pairs, size_t n, uint64_t rounds) {
+static int pong(void* arg, void** result) {
+  pp_pair_t* p = arg;
+  weft_future_t* request = weft_future_retain(p->first_request);
+  uint64_t answered = 0;
+  int err;
+  for (;;) {
+    void* m = NULL;
+    err = weft_future_await(request, &m);
+    if (err != 0)
+      break;
+    pp_msg_t* msg = m;
+    /* Take the next request before answering: once answered, ping's msg
+     * may be overwritten by its next round. */
+    weft_future_t* next = weft_future_retain(msg->next_request);
+    err = weft_future_set_result(msg->reply, NULL);
+    weft_future_release(request);
+    request = next;
+    if (err != 0)
+      break;
+    answered++;
+  }
+  weft_future_release(request);
+  *result = (void*)(uintptr_t)answered;
+  return err == WEFT_ECLOSED ? 0 : err;
+}
+
+static int spawn_pairs(pp_pair_t* pairs, size_t n, weft_task_t** h) {
   for (size_t i = 0; i < n; i++) {
-    /* relaxed: every side task has been joined, which ordered its stores. */
-    uint64_t seq = atomic_load_explicit(&pairs[i].seq, memory_order_relaxed);
-    if (seq != 2 * rounds)
-      return bench_wrong("pingpong", "pair %zu made %llu hand-offs, not %llu",
-                         i, (unsigned long long)seq,
-                         (unsigned long long)(2 * rounds));
+    int err = weft_spawn(NULL, pong, &pairs[i], NULL, &h[2 * i + 1]);
+    if (err == 0)
+      err = weft_spawn(NULL, ping, &pairs[i], NULL, &h[2 * i]);
+    if (err != 0)
+      return err; /* the caller stops; fewer handles were filled */
   }
   return 0;
 }
 
-/* Sides 2i (ping) and 2i+1 (pong) play on pairs[i]: spawned next to each
- * other, so a pair tends to start on one worker. */
-static void setup(pp_pair_t* pairs, pp_side_t* sides, size_t n,
-                  uint64_t rounds) {
-  for (size_t i = 0; i < 2 * n; i++) {
-    if (i % 2 == 0)
-      atomic_init(&pairs[i / 2].seq, 0);
-    sides[i] =
-        (pp_side_t){.pair = &pairs[i / 2], .parity = i % 2, .rounds = rounds};
-  }
-}
-
-static int play(pp_side_t* sides, size_t n, weft_task_t** h,
+static int play(pp_pair_t* pairs, size_t n, uint64_t rounds, weft_task_t** h,
                 bench_result_t* out) {
   uint64_t sum = 0;
-  size_t spawned;
-  int err;
-  int status;
+  int err = 0;
+  for (size_t i = 0; i < 2 * n; i++)
+    h[i] = NULL;
   uint64_t t0 = bench_now_ns();
-
-  spawned =
-      bench_spawn_n(side_task, (char*)sides, sizeof(*sides), 2 * n, h, &err);
-  status = bench_join(h, spawned, &sum);
+  err = spawn_pairs(pairs, n, h);
+  for (size_t i = 0; i < 2 * n; i++) {
+    void* r = NULL;
+    if (h[i] == NULL)
+      continue;
+    int status = weft_await(h[i], &r);
+    if (err == 0)
+      err = status;
+    sum += (uintptr_t)r;
+    weft_task_release(h[i]);
+  }
   out->seconds = bench_since(t0);
   out->result = sum / 2;
-  if (err == 0)
-    err = status;
-  return err != 0 ? bench_error("pingpong", err) : 0;
+  if (err != 0)
+    return bench_error("pingpong", err);
+  if (sum != 2 * n * rounds)
+    return bench_wrong("pingpong", "%llu round trips, expected %llu",
+                       (unsigned long long)(sum / 2),
+                       (unsigned long long)(n * rounds));
+  return 0;
 }
 
 static int run_pingpong(const uint64_t* p, bench_result_t* out) {
   size_t n = p[0];
   uint64_t rounds = p[1];
-  pp_pair_t* pairs = aligned_alloc(alignof(pp_pair_t), n * sizeof(*pairs));
-  pp_side_t* sides = malloc(2 * n * sizeof(*sides));
+  pp_pair_t* pairs = calloc(n, sizeof(*pairs));
   weft_task_t** h = malloc(2 * n * sizeof(*h));
   int err = WEFT_ENOMEM;
-
-  if (pairs != NULL && sides != NULL && h != NULL) {
-    setup(pairs, sides, n, rounds);
-    err = play(sides, n, h, out);
+  if (pairs != NULL && h != NULL) {
+    err = 0;
+    for (size_t i = 0; i < n && err == 0; i++) {
+      pairs[i].rounds = rounds;
+      err = weft_future_new(&pairs[i].first_request);
+    }
     if (err == 0)
-      err = check_pairs(pairs, n, rounds);
+      err = play(pairs, n, rounds, h, out);
+    else
+      bench_error("pingpong: futures", err);
+    for (size_t i = 0; i < n; i++)
+      weft_future_release(pairs[i].first_request);
   } else {
     bench_error("pingpong: pairs", err);
   }
   free(h);
-  free(sides);
   free(pairs);
   out->ops = n * rounds;
   return err;
@@ -128,8 +153,8 @@ static int run_pingpong(const uint64_t* p, bench_result_t* out) {
 
 const bench_t bench_pingpong = {
     .name = "pingpong",
-    .help = "pairs of tasks make round trips (yield-based for now); "
-            "ops = pairs*rounds",
+    .help = "pairs of tasks make round trips through futures (until public "
+            "channels); ops = pairs*rounds",
     .run = run_pingpong,
     .params = {{"pairs", 1000, 1u << 24}, {"rounds", 100, 1u << 30}},
 };

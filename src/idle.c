@@ -169,3 +169,10 @@ int weft__idle_unpark(weft__idle_t* idle, weft__worker_t* w) {
   pthread_mutex_unlock(&idle->lock);
   return notified;
 }
+
+int weft__idle_others_awake(weft__idle_t* idle) {
+  /* relaxed: a hint for the LIFO watch (worker.c), which only decides
+   * whether to wake up periodically. */
+  return UNPARKED(atomic_load_explicit(&idle->state, memory_order_relaxed)) >
+         0;
+}

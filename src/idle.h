@@ -41,4 +41,8 @@ int weft__idle_park(weft__idle_t* idle, weft__worker_t* w, int searching);
  * if a notifier took it off the list, which also made it a searcher. */
 int weft__idle_unpark(weft__idle_t* idle, weft__worker_t* w);
 
+/* 1 if some worker is not parked (called by a worker that is parking, so
+ * that means: another one is). Any thread. */
+int weft__idle_others_awake(weft__idle_t* idle);
+
 #endif /* WEFT_IDLE_H_ */

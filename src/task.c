@@ -106,12 +106,11 @@ weft_task_t* weft__task_alloc(weft_runtime_t* rt, weft__worker_t* w) {
   t->host = NULL;
   t->inner = NULL;
   t->outer = NULL;
-  t->waiters = NULL;
-  t->wait_kind = WEFT_WAIT_NONE;
-  t->cancel_msg_pending = 0;
-  t->wait_task = NULL;
-  t->wait_future = NULL;
-  t->wait_worker = NULL;
+  /* Not reset here: the fields under `lock` (waiters, wait_kind,
+   * cancel_msg_pending), which a stale timer entry may read under the lock
+   * at any time. They are already clean: completion empties the waiters
+   * and the wait under the lock, and a pending cancel message holds a
+   * reference, so the header is not freed before it is handled. */
   /* relaxed: not yet visible to any other thread (refs is still 0, so a
    * visitor skips it; the queue push publishes it). */
   atomic_store_explicit(&t->cancel, 0, memory_order_relaxed);

@@ -32,7 +32,8 @@ enum {
   kMaintenanceInterval = 61, /* prime, as tokio's and Go's */
   kLifoMax = 3,
   kPollIntervalNs = 200 * 1000,
-  kGlobalBatch = 64
+  kGlobalBatch = 64,
+  kLifoWatchMs = 1
 };
 
 /* initial-exec: one load from the thread pointer instead of a call to
@@ -81,6 +82,11 @@ void weft__worker_push(weft__worker_t* w, weft_task_t* t) {
     weft__idle_notify(&w->rt->idle, 0);
 }
 
+/* The LIFO slot's task runs as soon as the running task awaits or ends,
+ * unless that task computes for a long time without awaiting; then a
+ * parked worker's watch (sleep_in_loop) steals it. Waking a worker here
+ * instead would cost a system call per wake-up (a ping-pong between two
+ * tasks does one per round trip). */
 void weft__worker_push_lifo(weft__worker_t* w, weft_task_t* t) {
   /* acq_rel: the slot is shared with thieves (search_lifo); we publish t
    * and take whatever was there. */
@@ -503,6 +509,24 @@ static int park_recheck(weft__worker_t* w) {
   return 0;
 }
 
+static void on_lifo_watch(uv_timer_t* timer) {
+  (void)timer; /* only ends uv_run(ONCE); the worker then searches */
+}
+
+/* Sleeps in the loop. While another worker is awake (busy), the sleep is
+ * cut every kLifoWatchMs so that this worker searches again: a task woken
+ * into a LIFO slot whose owner then computes without awaiting is stolen
+ * after its owner's tick has stood still for one watch period (steal_lifo).
+ * Fully idle runtimes get no such wake-ups. */
+static void sleep_in_loop(weft__worker_t* w) {
+  int watch = weft__idle_others_awake(&w->rt->idle);
+  if (watch)
+    uv_timer_start(&w->lifo_watch, on_lifo_watch, kLifoWatchMs, 0);
+  uv_run(&w->loop, UV_RUN_ONCE);
+  if (watch)
+    uv_timer_stop(&w->lifo_watch);
+}
+
 static void park(weft__worker_t* w) {
   weft_runtime_t* rt = w->rt;
   weft__idle_park(&rt->idle, w, w->searching);
@@ -513,7 +537,7 @@ static void park(weft__worker_t* w) {
     /* seq_cst: see above. */
     if (atomic_load_explicit(&w->inbox, memory_order_seq_cst) == NULL &&
         !w->stop)
-      uv_run(&w->loop, UV_RUN_ONCE);
+      sleep_in_loop(w);
     /* relaxed: only makes posters send a needless async. */
     atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
   }
@@ -581,11 +605,13 @@ int weft__worker_create(weft_runtime_t* rt, unsigned index,
     goto error1;
   if (uv_async_init(&w->loop, &w->wake, on_async) != 0)
     goto error2;
+  uv_timer_init(&w->loop, &w->lifo_watch); /* cannot fail */
   if (weft__timers_init(w) != 0)
     goto error3;
   *out = w;
   return 0;
 error3:
+  uv_close((uv_handle_t*)&w->lifo_watch, NULL);
   uv_close((uv_handle_t*)&w->wake, NULL);
 error2:
   uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -613,6 +639,7 @@ void weft__worker_join(weft__worker_t* w) {
  * runtime is joined: a worker's shutdown check reads all the others. */
 void weft__worker_free(weft__worker_t* w) {
   uv_close((uv_handle_t*)&w->wake, NULL);
+  uv_close((uv_handle_t*)&w->lifo_watch, NULL);
   weft__timers_close(w);
   uv_run(&w->loop, UV_RUN_DEFAULT);
   WEFT_CHECK(uv_loop_close(&w->loop) == 0);

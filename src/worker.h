@@ -51,6 +51,9 @@ struct weft__worker_s {
   /* Everything below is owner-only. */
   uv_loop_t loop;
   uv_async_t wake;
+  /* Wakes a parked worker every kLifoWatchMs while another worker is
+   * awake, to steal a LIFO slot whose owner is stuck (worker.c). */
+  uv_timer_t lifo_watch;
   weft__timers_t timers;
   int parked;            /* protected by rt->idle.lock */
   int searching;

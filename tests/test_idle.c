@@ -88,11 +88,66 @@ static void test_idle_foreign_spawns_wake_workers(void** state) {
   WEFT_ASSERT_OK(weft_runtime_free(rt));
 }
 
+typedef struct {
+  weft_future_t* go; /* completed by the waker: wakes the sleeper */
+  atomic_int sleeper_ran;
+} lifo_t;
+
+static int sleeper(void* arg, void** result) {
+  lifo_t* l = arg;
+  (void)result;
+  int err = weft_future_await(l->go, NULL);
+  /* relaxed: the waker only spins on it. */
+  atomic_store_explicit(&l->sleeper_ran, 1, memory_order_relaxed);
+  return err;
+}
+
+/* Wakes the sleeper (into this worker's LIFO slot) and then computes
+ * without awaiting until the sleeper has run: only another worker, taking
+ * the slot from a stuck owner, can make that happen. */
+static int waker_that_hogs(void* arg, void** result) {
+  lifo_t* l = arg;
+  (void)result;
+  WEFT_EXPECT_OK(weft_future_set_result(l->go, NULL));
+  /* relaxed: set by the sleeper; no data depends on it. */
+  while (!atomic_load_explicit(&l->sleeper_ran, memory_order_relaxed)) {
+  }
+  return 0;
+}
+
+static int main_lifo_stuck(void* arg, void** result) {
+  lifo_t l;
+  weft_task_t *s, *w;
+  (void)arg;
+  (void)result;
+  atomic_init(&l.sleeper_ran, 0);
+  WEFT_EXPECT_OK(weft_future_new(&l.go));
+  WEFT_EXPECT_OK(weft_spawn(NULL, sleeper, &l, NULL, &s));
+  WEFT_EXPECT_EQ(WEFT_YIELD_UNTIL(weft_task_state(s) == WEFT_TASK_SUSPENDED),
+                 0);
+  WEFT_EXPECT_OK(weft_spawn(NULL, waker_that_hogs, &l, NULL, &w));
+  WEFT_EXPECT_OK(weft_await(w, NULL));
+  WEFT_EXPECT_OK(weft_await(s, NULL));
+  weft_task_release(s);
+  weft_task_release(w);
+  weft_future_release(l.go);
+  return 0;
+}
+
+/* A task woken into the LIFO slot of a worker that then stays busy is
+ * stolen by another worker (it would otherwise wait forever here). */
+static void test_idle_lifo_slot_stolen_from_stuck_owner(void** state) {
+  (void)state;
+  for (int i = 0; i < 20; i++)
+    WEFT_ASSERT_OK(weft_test_run(2, main_lifo_stuck, NULL, NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_idle_two_spawns_wake_a_second_worker),
       cmocka_unit_test(test_idle_ramp_up_to_every_worker),
       cmocka_unit_test(test_idle_foreign_spawns_wake_workers),
+      cmocka_unit_test(test_idle_lifo_slot_stolen_from_stuck_owner),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
