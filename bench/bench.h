@@ -51,6 +51,8 @@ extern const bench_t bench_chain;
 extern const bench_t bench_pingpong;
 extern const bench_t bench_sleep;
 extern const bench_t bench_switch;
+extern const bench_t bench_blocking;
+extern const bench_t bench_future_rtt;
 
 /* Monotonic time in nanoseconds. Integers, so that a difference of two
  * readings keeps every digit. */

@@ -22,6 +22,7 @@
 static const bench_t* const benches[] = {
     &bench_fib,   &bench_spawn,    &bench_yield,
     &bench_chain, &bench_pingpong, &bench_sleep, &bench_switch,
+    &bench_blocking, &bench_future_rtt,
 };
 
 #define NBENCHES (sizeof(benches) / sizeof(benches[0]))
@@ -164,10 +165,15 @@ static int body_task(void* arg, void** result) {
 static int run_body(body_t* body, unsigned* workers) {
   weft_config_t cfg = {.workers = body->args->threads};
   weft_runtime_t* rt;
+  const bench_t* b = body->args->bench;
   weft_task_t* task;
   int err;
   int status;
 
+  /* A benchmark's --pool option sizes the blocking-call executor. */
+  for (int i = 0; i < BENCH_MAX_PARAMS && b->params[i].name != NULL; i++)
+    if (strcmp(b->params[i].name, "pool") == 0)
+      cfg.blocking_max_threads = (unsigned)body->args->p[i];
   err = weft_runtime_new(&cfg, &rt);
   if (err != 0)
     return bench_error("weft_runtime_new", err);

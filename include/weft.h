@@ -116,7 +116,8 @@ WEFT_EXTERN int weft_runtime_new(const weft_config_t* config,
  * await in it returns WEFT_ECANCELED from then on, the workers wait for all
  * tasks to return, then stop. Task handles die with the runtime: release
  * them before. NULL is a no-op that returns 0. Returns WEFT_EPERM when
- * called from one of the runtime's own workers (or its tasks). */
+ * called from one of the runtime's own workers (or its tasks) or from a
+ * blocking call running on its executor: it would wait for itself. */
 WEFT_EXTERN int weft_runtime_free(weft_runtime_t* rt);
 
 /* Number of workers. 0 for NULL. Any thread. */

@@ -348,6 +348,12 @@ int weft_await_shielded(weft_task_t* t, void** result) {
   weft__spin_lock(&t->lock);
   if (is_done(t)) {
     weft__spin_unlock(&t->lock);
+  /* relaxed: as in future.c's cancel_requested(): a canceller that came
+   * between publishing the wait and listing the node found no node. */
+  } else if (atomic_load_explicit(&cur->cancel, memory_order_relaxed)) {
+    weft__spin_unlock(&t->lock);
+    node.withdrawn = 1;
+    weft__take_cancel(cur);
   } else {
     node.next = t->waiters;
     t->waiters = &node;

@@ -18,4 +18,8 @@ int weft__blocking_new(unsigned max_threads, unsigned keepalive_ms,
  * has finished, before the workers stop. */
 void weft__blocking_free(weft__blocking_t* b);
 
+/* 1 when called from one of `b`'s own threads (a blocking call): shutting
+ * the runtime down from there would wait for itself. */
+int weft__blocking_on_executor(const weft__blocking_t* b);
+
 #endif /* WEFT_BLOCKING_H_ */

@@ -214,6 +214,14 @@ static void post_unlock(weft__worker_t* w, void* lock) {
   weft__spin_unlock(lock);
 }
 
+static int cancel_requested(weft_task_t* t) {
+  /* relaxed: a canceller stores the flag under the task's lock before it
+   * takes the future's lock to look for our node; we hold the future's
+   * lock, so either it already looked (and we see the flag) or it will
+   * find the node. */
+  return atomic_load_explicit(&t->cancel, memory_order_relaxed);
+}
+
 static int await_in_task(weft__worker_t* w, weft_future_t* f, void** result) {
   weft_task_t* cur = w->current;
   weft__waiter_t node;
@@ -236,12 +244,18 @@ static int await_in_task(weft__worker_t* w, weft_future_t* f, void** result) {
   weft__spin_unlock(&cur->lock);
   weft__spin_lock(&f->lock);
   /* relaxed: under the future's lock. */
-  if (!atomic_load_explicit(&f->done, memory_order_relaxed)) {
+  if (atomic_load_explicit(&f->done, memory_order_relaxed)) {
+    weft__spin_unlock(&f->lock);
+  } else if (cancel_requested(cur)) {
+    /* A cancel that came between publishing the wait and listing the
+     * node looked for the node and found none: take it here. */
+    weft__spin_unlock(&f->lock);
+    node.withdrawn = 1;
+    weft__take_cancel(cur);
+  } else {
     node.next = f->waiters;
     f->waiters = &node;
     weft__park(post_unlock, &f->lock);
-  } else {
-    weft__spin_unlock(&f->lock);
   }
   weft__spin_lock(&cur->lock);
   cur->wait_kind = WEFT_WAIT_NONE;

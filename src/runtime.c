@@ -69,14 +69,21 @@ static int runtime_alloc(unsigned n, size_t stack, weft_runtime_t** out) {
   pthread_cond_init(&rt->done_cv, NULL);
   rt->workers = calloc(n, sizeof(*rt->workers));
   if (rt->workers == NULL || weft__inject_init(&rt->global) != 0)
-    goto error;
+    goto error1;
   if (weft__idle_init(&rt->idle, n) != 0)
-    goto error;
+    goto error2;
   if (weft__stacks_init(&rt->stacks, stack) != 0)
-    goto error;
+    goto error3;
   *out = rt;
   return 0;
-error:
+error3:
+  weft__idle_term(&rt->idle);
+error2:
+  weft__inject_term(&rt->global);
+error1:
+  pthread_cond_destroy(&rt->done_cv);
+  pthread_mutex_destroy(&rt->done_lock);
+  pthread_mutex_destroy(&rt->slab_lock);
   free(rt->workers);
   free(rt);
   return WEFT_ENOMEM;
@@ -167,7 +174,8 @@ static int cancel_one(weft_task_t* t, void* arg) {
 int weft_runtime_free(weft_runtime_t* rt) {
   if (rt == NULL)
     return 0;
-  if (weft__worker_self() != NULL)
+  if (weft__worker_self() != NULL ||
+      weft__blocking_on_executor(rt->blocking))
     return WEFT_EPERM;
   /* seq_cst: ordered before the task scan and the checks (file comment). */
   atomic_store_explicit(&rt->closing, 1, memory_order_seq_cst);
