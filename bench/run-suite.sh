@@ -20,6 +20,8 @@ cases=(
   "pingpong --pairs 1000 --rounds 100"
   "sleep --tasks 100000 --ms 1000"
   "switch --n 10000000"
+  "blocking --calls 1000 --ms 10 --pool 64"
+  "future-rtt --n 100000"
 )
 
 field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p"; }
