@@ -81,15 +81,31 @@ static int never_started(const weft_task_t* t) {
          WEFT_PHASE_QUEUED;
 }
 
-/* A task waits for another: registers on its waiter list and parks. */
-static int join_parked(weft_task_t* cur, weft_task_t* t, void** result) {
+/* A task waits for another: registers on its waiter list and parks.
+ * `kind` says what a cancellation of the waiter does: WEFT_WAIT_JOIN
+ * forwards it to t (the waiter goes on waiting), WEFT_WAIT_SHIELD withdraws
+ * the wait (the waiter returns WEFT_ECANCELED, t runs on). */
+static int join_parked(weft_task_t* cur, weft_task_t* t, uint8_t kind,
+                       void** result) {
   weft__waiter_t node;
   memset(&node, 0, sizeof(node));
   node.fiber = cur->host;
-  set_join_wait(cur, t);
+  node.task = cur;
+  weft__spin_lock(&cur->lock);
+  cur->wait_kind = kind;
+  cur->wait_task = t;
+  weft__spin_unlock(&cur->lock);
   weft__spin_lock(&t->lock);
   if (is_done(t)) {
     weft__spin_unlock(&t->lock);
+  /* relaxed: as in future.c's cancel_requested(): a withdrawing canceller
+   * that came between publishing the wait and listing the node found no
+   * node, so the request is taken here. (A forwarding one needs no node.) */
+  } else if (kind == WEFT_WAIT_SHIELD &&
+             atomic_load_explicit(&cur->cancel, memory_order_relaxed)) {
+    weft__spin_unlock(&t->lock);
+    node.withdrawn = 1;
+    weft__take_cancel(cur);
   } else {
     node.next = t->waiters;
     t->waiters = &node;
@@ -97,6 +113,8 @@ static int join_parked(weft_task_t* cur, weft_task_t* t, void** result) {
     weft__park(post_unlock, &t->lock);
   }
   clear_wait(cur);
+  if (node.withdrawn)
+    return WEFT_ECANCELED;
   return collect(t, result);
 }
 
@@ -155,7 +173,7 @@ int weft_await(weft_task_t* t, void** result) {
   for (weft_task_t* up = cur->outer; up != NULL; up = up->outer)
     if (up == t)
       return WEFT_EDEADLK;
-  return join_parked(cur, t, result);
+  return join_parked(cur, t, WEFT_WAIT_JOIN, result);
 }
 
 int weft_yield(void) {
@@ -337,32 +355,7 @@ int weft_await_shielded(weft_task_t* t, void** result) {
   if (closing(w->rt) || weft__take_cancel(cur))
     return WEFT_ECANCELED;
   /* Never inline: a shielded task must be able to run on without us. */
-  weft__waiter_t node;
-  memset(&node, 0, sizeof(node));
-  node.fiber = cur->host;
-  node.task = cur;
-  weft__spin_lock(&cur->lock);
-  cur->wait_kind = WEFT_WAIT_SHIELD;
-  cur->wait_task = t;
-  weft__spin_unlock(&cur->lock);
-  weft__spin_lock(&t->lock);
-  if (is_done(t)) {
-    weft__spin_unlock(&t->lock);
-  /* relaxed: as in future.c's cancel_requested(): a canceller that came
-   * between publishing the wait and listing the node found no node. */
-  } else if (atomic_load_explicit(&cur->cancel, memory_order_relaxed)) {
-    weft__spin_unlock(&t->lock);
-    node.withdrawn = 1;
-    weft__take_cancel(cur);
-  } else {
-    node.next = t->waiters;
-    t->waiters = &node;
-    weft__park(post_unlock, &t->lock);
-  }
-  clear_wait(cur);
-  if (node.withdrawn)
-    return WEFT_ECANCELED;
-  return collect(t, result);
+  return join_parked(cur, t, WEFT_WAIT_SHIELD, result);
 }
 
 int weft_wait_for(weft_task_t* t, uint64_t timeout_ms, void** result) {

@@ -41,8 +41,8 @@
  * and gather remembers to return WEFT_ECANCELED. weft_wait and
  * as_completed return WEFT_ECANCELED and leave the tasks running, as
  * asyncio.wait does. A runtime that shuts down makes every await fail at
- * once: the cleanup notices that (weft_call_soon says WEFT_ECLOSED) rather
- * than spinning, and leaves the tasks to the shutdown, which cancels them
+ * once: the cleanup notices that (weft__runtime_closing) rather than
+ * spinning, and leaves the tasks to the shutdown, which cancels them
  * and waits for them.
  */
 #include <pthread.h>
@@ -51,6 +51,7 @@
 #include <string.h>
 
 #include "weft.h"
+#include "worker.h"
 
 typedef struct watch_s watch_t;
 
@@ -206,17 +207,6 @@ static int watch_wait(watch_t* w, size_t need, int stop_on_error,
 
 /* ---- Shared checks and cleanup --------------------------------------- */
 
-static void noop(void* arg) {
-  (void)arg;
-}
-
-/* Whether the caller's runtime is shutting down, where every await fails
- * at once: probing with weft_call_soon is the public way to ask. */
-static int runtime_closing(void) {
-  weft_runtime_t* rt = weft_current_runtime();
-  return rt != NULL && weft_call_soon(rt, noop, NULL) == WEFT_ECLOSED;
-}
-
 /* Awaits t to its end (the fallback when no wake future can be made).
  * weft_await goes on waiting through cancellations that arrive while it
  * waits (it forwards them to t); one already pending when it starts makes
@@ -225,7 +215,7 @@ static void reap_one(weft_task_t* t) {
   while (!weft_task_done(t)) {
     if (weft_await(t, NULL) != WEFT_ECANCELED || weft_task_done(t))
       return;
-    if (runtime_closing())
+    if (weft__runtime_closing())
       return; /* the shutdown cancels t and waits for it */
     weft_cancel(t);
   }
@@ -248,7 +238,7 @@ static int cancel_and_reap(watch_t* w, weft_task_t* const* tasks, size_t n) {
     if (err != WEFT_ECANCELED)
       break; /* WEFT_ENOMEM */
     cancelled = 1;
-    if (runtime_closing())
+    if (weft__runtime_closing())
       return cancelled;
   }
   for (size_t i = 0; i < n; i++)

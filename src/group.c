@@ -37,13 +37,14 @@
  * Cancellation of the owner while it waits: the wait is withdrawn (the
  * request is spent), every child is cancelled and the wait resumes; each
  * further cancellation re-cancels them. In a runtime that shuts down every
- * await fails at once, so the owner stops waiting there (weft_call_soon
- * says WEFT_ECLOSED) and leaves the children to the shutdown.
+ * await fails at once, so the owner stops waiting there
+ * (weft__runtime_closing) and leaves the children to the shutdown.
  */
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "weft.h"
+#include "worker.h"
 
 struct weft_group_s {
   pthread_mutex_t lock;
@@ -244,17 +245,6 @@ int weft_group_spawn(weft_group_t* g, weft_task_fn fn, void* arg,
 
 /* ---- wait and free ----------------------------------------------------- */
 
-static void noop(void* arg) {
-  (void)arg;
-}
-
-/* Whether the caller's runtime is shutting down, where every await fails
- * at once: probing with weft_call_soon is the public way to ask. */
-static int runtime_closing(void) {
-  weft_runtime_t* rt = weft_current_runtime();
-  return rt != NULL && weft_call_soon(rt, noop, NULL) == WEFT_ECLOSED;
-}
-
 /* Closes the group if it is idle (pending == 0); otherwise installs `f`
  * as the owner's wake future. Returns 1 when idle. */
 static int close_or_arm(weft_group_t* g, weft_future_t* f) {
@@ -303,7 +293,7 @@ static void reap_one(weft_task_t* t) {
   while (!weft_task_done(t)) {
     if (weft_await(t, NULL) != WEFT_ECANCELED || weft_task_done(t))
       return;
-    if (runtime_closing())
+    if (weft__runtime_closing())
       return;
     weft_cancel(t);
   }
@@ -332,7 +322,7 @@ static int drain(weft_group_t* g, int cancel) {
     int err = wait_idle(g);
     if (err == WEFT_ECANCELED) {
       cancelled = cancel = 1;
-      if (!runtime_closing())
+      if (!weft__runtime_closing())
         continue;
       cancel_children(g); /* closes it; the shutdown awaits the children */
       return cancelled;

@@ -224,6 +224,13 @@ int weft_run(weft_task_fn main, void* arg, const weft_config_t* config,
   return status;
 }
 
+int weft__runtime_closing(void) {
+  weft__worker_t* w = weft__worker_self();
+  /* relaxed: a late view only costs the caller one more failed await. */
+  return w != NULL && atomic_load_explicit(&w->rt->closing,
+                                           memory_order_relaxed);
+}
+
 weft_runtime_t* weft_current_runtime(void) {
   weft__worker_t* w = weft__worker_self();
   return w != NULL ? w->rt : NULL;

@@ -163,6 +163,11 @@ int weft__worker_fault_context(const weft__stack_t** s, weft_task_t** task);
 /* Counts a finished task; during shutdown, checks whether it was the last. */
 void weft__worker_count_finished(weft__worker_t* w);
 
+/* 1 once the calling task's runtime is shutting down (every await then
+ * fails at once: cleanup loops must not spin on it). 0 outside a runtime.
+ * Any thread. */
+int weft__runtime_closing(void);
+
 /* The runtime's shutdown check (runtime.c). */
 void weft__runtime_check_done(weft_runtime_t* rt);
 /* Tasks spawned and finished so far. A task counted finished has its own
