@@ -480,6 +480,191 @@ typedef struct weft_blocking_stats_s {
 WEFT_EXTERN int weft_blocking_stats(const weft_runtime_t* rt,
                                     weft_blocking_stats_t* out);
 
+/* ------------------------------------------------------------------------
+ * Synchronisation (asyncio.Lock, Event, Condition, Semaphore, Barrier)
+ * ------------------------------------------------------------------------
+ * Usable by tasks on any worker. Every wait awaits (the task parks; from a
+ * thread outside the runtime it blocks), is FIFO-fair, and can be
+ * cancelled or bounded by a timeout scope; a cancelled waiter loses
+ * nothing: a permit, item or wake-up meant for it passes to the next
+ * waiter. Uncontended acquire/release take no lock and make no system
+ * call. Each object is created with weft_X_new and freed with weft_X_free
+ * (NULL is a no-op; freeing with waiters is the caller's bug and returns
+ * WEFT_EBUSY without freeing). */
+
+typedef struct weft_lock_s weft_lock_t;
+typedef struct weft_event_s weft_event_t;
+typedef struct weft_cond_s weft_cond_t;
+typedef struct weft_sem_s weft_sem_t;
+typedef struct weft_barrier_s weft_barrier_t;
+
+/* A mutual-exclusion lock for tasks, handed over FIFO. Not reentrant; as
+ * asyncio.Lock, it has no owner: any caller may release it. */
+/* A free lock in *out. 0, WEFT_EINVAL, WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_lock_new(weft_lock_t** out);
+/* 0 (NULL too), WEFT_EBUSY with waiters (nothing freed). */
+WEFT_EXTERN int weft_lock_free(weft_lock_t* lock);
+/* Acquires; awaits while held. 0, WEFT_ECANCELED (nothing acquired),
+ * WEFT_EINVAL, WEFT_ENOMEM. Awaits. */
+WEFT_EXTERN int weft_lock_acquire(weft_lock_t* lock);
+/* 0 if acquired, WEFT_EAGAIN if held (or others wait). Never waits. */
+WEFT_EXTERN int weft_lock_try_acquire(weft_lock_t* lock);
+/* Releases (to the longest waiter, if any). 0, WEFT_EPERM if not held,
+ * WEFT_EINVAL. Any thread. */
+WEFT_EXTERN int weft_lock_release(weft_lock_t* lock);
+/* 1 while held, 0 when free (or NULL). A snapshot. */
+WEFT_EXTERN int weft_lock_locked(const weft_lock_t* lock);
+
+/* A flag tasks wait for (asyncio.Event). */
+/* A clear event in *out. 0, WEFT_EINVAL, WEFT_ENOMEM. */
+WEFT_EXTERN int weft_event_new(weft_event_t** out);
+/* 0 (NULL too), WEFT_EBUSY with waiters (nothing freed). */
+WEFT_EXTERN int weft_event_free(weft_event_t* event);
+/* Sets the flag and wakes every waiter. 0, WEFT_EINVAL. Any thread. */
+WEFT_EXTERN int weft_event_set(weft_event_t* event);
+/* Clears the flag; waiters already woken stay woken. 0, WEFT_EINVAL. */
+WEFT_EXTERN int weft_event_clear(weft_event_t* event);
+/* 1 while set, 0 otherwise (or NULL). */
+WEFT_EXTERN int weft_event_is_set(const weft_event_t* event);
+/* Waits until the flag is set (returns at once if it is). 0,
+ * WEFT_ECANCELED, WEFT_EINVAL, WEFT_ENOMEM. Awaits. */
+WEFT_EXTERN int weft_event_wait(weft_event_t* event);
+
+/* A condition variable bound to a weft_lock_t (asyncio.Condition). The
+ * lock must outlive it. */
+/* 0, WEFT_EINVAL (NULL lock or out), WEFT_ENOMEM. */
+WEFT_EXTERN int weft_cond_new(weft_lock_t* lock, weft_cond_t** out);
+/* 0 (NULL too), WEFT_EBUSY with waiters (nothing freed). */
+WEFT_EXTERN int weft_cond_free(weft_cond_t* cond);
+/* With the lock held: releases it, waits for a notify, re-acquires it
+ * (also when cancelled, before returning WEFT_ECANCELED; a notify that
+ * reached a cancelled waiter passes to the next one). 0, WEFT_ECANCELED,
+ * WEFT_EPERM if the lock is not held, WEFT_EINVAL, WEFT_ENOMEM. Awaits. */
+WEFT_EXTERN int weft_cond_wait(weft_cond_t* cond);
+/* weft_cond_wait until pred(arg) is true (checked with the lock held).
+ * 0, or the first failing weft_cond_wait's code. Awaits. */
+WEFT_EXTERN int weft_cond_wait_for(weft_cond_t* cond, int (*pred)(void* arg),
+                                   void* arg);
+/* Wakes up to n waiters, oldest first. The lock must be held: WEFT_EPERM
+ * if it is not. 0, WEFT_EINVAL. */
+WEFT_EXTERN int weft_cond_notify(weft_cond_t* cond, size_t n);
+/* Wakes every waiter; as weft_cond_notify. */
+WEFT_EXTERN int weft_cond_notify_all(weft_cond_t* cond);
+
+/* A counting semaphore; `bounded` non-zero makes it a BoundedSemaphore
+ * that refuses releases past its initial value (WEFT_ELIMIT). */
+/* 0, WEFT_EINVAL (NULL out, value over SIZE_MAX / 4), WEFT_ENOMEM. */
+WEFT_EXTERN int weft_sem_new(size_t value, int bounded, weft_sem_t** out);
+/* 0 (NULL too), WEFT_EBUSY with waiters (nothing freed). */
+WEFT_EXTERN int weft_sem_free(weft_sem_t* sem);
+/* Takes a permit; awaits while there is none (FIFO). 0, WEFT_ECANCELED
+ * (nothing taken), WEFT_EINVAL, WEFT_ENOMEM. Awaits. */
+WEFT_EXTERN int weft_sem_acquire(weft_sem_t* sem);
+/* 0 if a permit was taken, WEFT_EAGAIN if none (or others wait). Never
+ * waits. */
+WEFT_EXTERN int weft_sem_try_acquire(weft_sem_t* sem);
+/* Gives a permit back (to the longest waiter, if any). 0, WEFT_ELIMIT
+ * (bounded, already at its initial value; nothing changes), WEFT_EINVAL.
+ * Any thread. */
+WEFT_EXTERN int weft_sem_release(weft_sem_t* sem);
+/* Free permits now (a snapshot); 0 for NULL. */
+WEFT_EXTERN size_t weft_sem_value(const weft_sem_t* sem);
+
+/* A barrier for `parties` tasks (asyncio.Barrier). */
+/* 0, WEFT_EINVAL (parties 0, NULL out), WEFT_ENOMEM. */
+WEFT_EXTERN int weft_barrier_new(size_t parties, weft_barrier_t** out);
+/* 0 (NULL too), WEFT_EBUSY with waiters (nothing freed). */
+WEFT_EXTERN int weft_barrier_free(weft_barrier_t* barrier);
+/* Waits until `parties` tasks wait, then all go on together (a new
+ * generation starts); *index (may be NULL) gets the arrival index,
+ * 0..parties-1. WEFT_ECLOSED once the barrier is broken: aborted, or a
+ * waiter was cancelled (it gets WEFT_ECANCELED, the others WEFT_ECLOSED).
+ * WEFT_EINVAL, WEFT_ENOMEM. Awaits. */
+WEFT_EXTERN int weft_barrier_wait(weft_barrier_t* barrier, size_t* index);
+/* Breaks the barrier for good: every waiter, now and later, gets
+ * WEFT_ECLOSED. 0, WEFT_EINVAL. Any thread. */
+WEFT_EXTERN int weft_barrier_abort(weft_barrier_t* barrier);
+/* 1 once broken, 0 otherwise (or NULL). */
+WEFT_EXTERN int weft_barrier_broken(const weft_barrier_t* barrier);
+
+/* ------------------------------------------------------------------------
+ * Queues and channels (asyncio.Queue, LifoQueue, PriorityQueue; async for)
+ * ------------------------------------------------------------------------
+ * Any thread: a wait parks a task and blocks a plain thread (WEFT_EPERM
+ * from a worker thread outside a task). Waiters are served FIFO; every wait
+ * can be cancelled or bounded by a timeout scope, and a cancelled put or
+ * get loses nothing: a cancelled put stored nothing, a cancelled get took
+ * nothing, and the item or slot set aside for it passes to the next
+ * waiter. An operation that need not wait never parks (it takes the
+ * object's mutex briefly). Items are the caller's pointers: the queue never
+ * frees them. */
+
+typedef struct weft_queue_s weft_queue_t;
+
+typedef enum {
+  WEFT_QUEUE_FIFO = 0,
+  WEFT_QUEUE_LIFO = 1,
+  WEFT_QUEUE_PRIORITY = 2 /* smallest priority first; FIFO among equals */
+} weft_queue_kind_t;
+
+/* A multi-producer multi-consumer queue of void* items. maxsize 0 means
+ * unbounded. WEFT_EINVAL (NULL out, unknown kind), WEFT_ENOMEM. */
+WEFT_EXTERN int weft_queue_new(weft_queue_kind_t kind, size_t maxsize,
+                               weft_queue_t** out);
+/* Frees it (items still in it are dropped). WEFT_EBUSY, without freeing,
+ * while a task waits on it. NULL is a no-op. */
+WEFT_EXTERN int weft_queue_free(weft_queue_t* q);
+/* Puts an item; awaits while full. `priority` is used by PRIORITY queues
+ * only. 0, WEFT_ECLOSED after weft_queue_shutdown (also for a waiting
+ * put), WEFT_ECANCELED (the item was not stored), WEFT_ENOMEM. Awaits. */
+WEFT_EXTERN int weft_queue_put(weft_queue_t* q, void* item, int64_t priority);
+/* As put, never waits: WEFT_EAGAIN when full (asyncio's QueueFull). */
+WEFT_EXTERN int weft_queue_try_put(weft_queue_t* q, void* item,
+                                   int64_t priority);
+/* Takes an item; awaits while empty. WEFT_ECLOSED once shut down and
+ * (for a draining shutdown) empty, WEFT_ECANCELED (nothing was taken).
+ * Awaits. */
+WEFT_EXTERN int weft_queue_get(weft_queue_t* q, void** item);
+/* As get, never waits: WEFT_EAGAIN when empty (asyncio's QueueEmpty),
+ * WEFT_ECLOSED when empty and shut down. */
+WEFT_EXTERN int weft_queue_try_get(weft_queue_t* q, void** item);
+/* Items in the queue now (a snapshot). 0 for NULL. */
+WEFT_EXTERN size_t weft_queue_size(const weft_queue_t* q);
+/* Marks one earlier get as processed (asyncio's task_done). WEFT_ELIMIT if
+ * called more times than items were put. */
+WEFT_EXTERN int weft_queue_task_done(weft_queue_t* q);
+/* Awaits until every item put has been marked done (asyncio's join);
+ * returns at once when none is unfinished. 0, WEFT_ECANCELED. Awaits. */
+WEFT_EXTERN int weft_queue_join(weft_queue_t* q);
+/* asyncio 3.13 shutdown: puts fail with WEFT_ECLOSED from now on; with
+ * `immediate`, the queue is emptied (the dropped items count as done, so
+ * join returns) and every waiting get fails too; without, gets drain what
+ * is left and then fail. Calling it again is harmless. */
+WEFT_EXTERN int weft_queue_shutdown(weft_queue_t* q, int immediate);
+
+/* A bounded MPMC FIFO channel (capacity >= 1): the C form of `async for`
+ * over an async iterator. A producer closes it; consumers drain what is
+ * left, then get WEFT_ECLOSED (StopAsyncIteration). */
+typedef struct weft_chan_s weft_chan_t;
+
+/* WEFT_EINVAL (capacity 0, NULL out), WEFT_ENOMEM. */
+WEFT_EXTERN int weft_chan_new(size_t capacity, weft_chan_t** out);
+/* WEFT_EBUSY, without freeing, while a task waits on it. NULL: no-op. */
+WEFT_EXTERN int weft_chan_free(weft_chan_t* ch);
+/* Sends; awaits while full. 0, WEFT_ECLOSED once closed (also for a
+ * waiting send), WEFT_ECANCELED (the item was not sent). Awaits. */
+WEFT_EXTERN int weft_chan_send(weft_chan_t* ch, void* item);
+/* Receives; awaits while empty. WEFT_ECLOSED once closed and drained,
+ * WEFT_ECANCELED (nothing was taken). Awaits. */
+WEFT_EXTERN int weft_chan_recv(weft_chan_t* ch, void** item);
+/* Never wait: WEFT_EAGAIN when full / empty; WEFT_ECLOSED once closed
+ * (for try_recv: closed and drained). */
+WEFT_EXTERN int weft_chan_try_send(weft_chan_t* ch, void* item);
+WEFT_EXTERN int weft_chan_try_recv(weft_chan_t* ch, void** item);
+/* Closes: senders (waiting or later) get WEFT_ECLOSED; receivers drain.
+ * Closing again is harmless. */
+WEFT_EXTERN int weft_chan_close(weft_chan_t* ch);
+
 #ifdef __cplusplus
 }
 #endif
