@@ -53,6 +53,8 @@ extern const bench_t bench_sleep;
 extern const bench_t bench_switch;
 extern const bench_t bench_blocking;
 extern const bench_t bench_future_rtt;
+extern const bench_t bench_lock;
+extern const bench_t bench_sem;
 
 /* Monotonic time in nanoseconds. Integers, so that a difference of two
  * readings keeps every digit. */

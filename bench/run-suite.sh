@@ -22,6 +22,8 @@ cases=(
   "switch --n 10000000"
   "blocking --calls 1000 --ms 10 --pool 64"
   "future-rtt --n 100000"
+  "lock --n 10000000"
+  "sem --tasks 1000 --value 10 --rounds 100"
 )
 
 field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p"; }
