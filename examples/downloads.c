@@ -1,7 +1,8 @@
 /* The guide's create_task section: downloading three files one after the
  * other, then concurrently. Each "download" sleeps 200 ms (2 s in the
  * guide). Sequential takes about three times as long as concurrent; the
- * printed comparison uses a wide margin so it holds on a busy machine.
+ * printed comparison only says which was faster, so it holds on a busy
+ * machine.
  *
  * One worker keeps the log lines in a fixed order (with more workers the
  * three downloads also start on other cores at once). Tasks start newest
@@ -63,8 +64,9 @@ static int main_task(void* arg, void** result) {
     return err;
   printf("Sequential took at least 0.6 s: %s\n",
          seq_ns >= 600000000u ? "yes" : "no");
-  printf("Concurrent was at least twice as fast: %s\n",
-         2 * conc_ns <= seq_ns ? "yes" : "no");
+  /* About 0.2 s against 0.6 s; the test compares only which is faster,
+   * so a loaded machine (or a sanitizer build) cannot flip it. */
+  printf("Concurrent was faster: %s\n", conc_ns < seq_ns ? "yes" : "no");
   return 0;
 }
 

@@ -587,6 +587,24 @@ WEFT_EXTERN int weft_barrier_abort(weft_barrier_t* barrier);
 /* 1 once broken, 0 otherwise (or NULL). */
 WEFT_EXTERN int weft_barrier_broken(const weft_barrier_t* barrier);
 
+/* A rate limiter (the guide's RateLimiter): at most max_per_period
+ * acquisitions in any sliding window of period_ms, granted FIFO. Nothing
+ * is given back: a slot frees itself when its acquisition leaves the
+ * window. Not lock-free: a short mutex guards the window. */
+typedef struct weft_ratelimit_s weft_ratelimit_t;
+
+/* 0, WEFT_EINVAL (max_per_period or period_ms 0, NULL out), WEFT_ENOMEM.
+ * Any thread. */
+WEFT_EXTERN int weft_ratelimit_new(size_t max_per_period, uint64_t period_ms,
+                                   weft_ratelimit_t** out);
+/* 0 (NULL too), WEFT_EBUSY with waiters (nothing freed). */
+WEFT_EXTERN int weft_ratelimit_free(weft_ratelimit_t* rl);
+/* Awaits until a slot in the sliding window is free, behind every earlier
+ * waiter, and takes it. 0, WEFT_ECANCELED (nothing taken; if it was first
+ * in line, the next waiter goes ahead), WEFT_EINVAL, WEFT_ENOMEM.
+ * From a task only (WEFT_ENOTTASK). Awaits. */
+WEFT_EXTERN int weft_ratelimit_acquire(weft_ratelimit_t* rl);
+
 /* ------------------------------------------------------------------------
  * Queues and channels (asyncio.Queue, LifoQueue, PriorityQueue; async for)
  * ------------------------------------------------------------------------

@@ -1,0 +1,233 @@
+/* weft_ratelimit_t: argument errors, the sliding-window bound (checked on
+ * the recorded acquisition times, not on speed), FIFO order among waiters,
+ * and cancelled waiters (direct, and by a timeout scope) that take nothing
+ * and let the next one go. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "helpers.h"
+
+#define NS_PER_MS 1000000ull
+
+static weft_task_t* spawn(weft_task_fn fn, void* arg) {
+  weft_task_t* t = NULL;
+  WEFT_EXPECT_OK(weft_spawn(NULL, fn, arg, NULL, &t));
+  return t;
+}
+
+static void until_parked(weft_task_t* t) {
+  WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft_task_state(t) == WEFT_TASK_SUSPENDED));
+}
+
+static int finish(weft_task_t* t) {
+  int rc = weft_await(t, NULL);
+  weft_task_release(t);
+  return rc;
+}
+
+static void test_errors(void** state) {
+  weft_ratelimit_t* rl;
+  (void)state;
+  WEFT_ASSERT_ERR(weft_ratelimit_new(1, 10, NULL), WEFT_EINVAL);
+  WEFT_ASSERT_ERR(weft_ratelimit_new(0, 10, &rl), WEFT_EINVAL);
+  WEFT_ASSERT_ERR(weft_ratelimit_new(1, 0, &rl), WEFT_EINVAL);
+  WEFT_ASSERT_ERR(weft_ratelimit_new(SIZE_MAX, 10, &rl), WEFT_EINVAL);
+  WEFT_ASSERT_ERR(weft_ratelimit_acquire(NULL), WEFT_EINVAL);
+  WEFT_ASSERT_OK(weft_ratelimit_free(NULL));
+  WEFT_ASSERT_OK(weft_ratelimit_new(1, 10, &rl));
+  /* The head waiter sleeps on the timers: tasks only. */
+  WEFT_ASSERT_ERR(weft_ratelimit_acquire(rl), WEFT_ENOTTASK);
+  WEFT_ASSERT_OK(weft_ratelimit_free(rl));
+}
+
+/* --- The window bound ----------------------------------------------------*/
+
+#define W_MAX 3
+#define W_PERIOD_MS 20
+#define W_TASKS 8
+#define W_EACH 3
+
+typedef struct {
+  weft_ratelimit_t* rl;
+  pthread_mutex_t mu;
+  uint64_t stamps[W_TASKS * W_EACH];
+  size_t n;
+} window_ctx_t;
+
+static int window_taker(void* arg, void** result) {
+  window_ctx_t* c = arg;
+  (void)result;
+  for (int i = 0; i < W_EACH; i++) {
+    int rc = weft_ratelimit_acquire(c->rl);
+    if (rc != 0)
+      return rc;
+    uint64_t now = weft_now_ns();
+    pthread_mutex_lock(&c->mu);
+    c->stamps[c->n++] = now;
+    pthread_mutex_unlock(&c->mu);
+  }
+  return 0;
+}
+
+static int cmp_u64(const void* a, const void* b) {
+  uint64_t x = *(const uint64_t*)a, y = *(const uint64_t*)b;
+  return (x > y) - (x < y);
+}
+
+static int main_window(void* arg, void** result) {
+  window_ctx_t c = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  weft_task_t* t[W_TASKS];
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT_OK(weft_ratelimit_new(W_MAX, W_PERIOD_MS, &c.rl));
+  for (int i = 0; i < W_TASKS; i++)
+    t[i] = spawn(window_taker, &c);
+  for (int i = 0; i < W_TASKS; i++)
+    WEFT_EXPECT_OK(finish(t[i]));
+  WEFT_EXPECT_EQ(c.n, W_TASKS * W_EACH);
+  qsort(c.stamps, c.n, sizeof(c.stamps[0]), cmp_u64);
+  /* Any W_MAX + 1 consecutive acquisitions span at least a period. Each
+   * stamp is read just after acquire returns, a little after the
+   * limiter's own; 1 ms of slack covers that gap. A limiter that let one
+   * too many through would show a gap near 0. */
+  for (size_t i = 0; i + W_MAX < c.n; i++) {
+    uint64_t span = c.stamps[i + W_MAX] - c.stamps[i];
+    if (!WEFT_EXPECT(span + NS_PER_MS >= W_PERIOD_MS * NS_PER_MS))
+      break;
+  }
+  WEFT_EXPECT_OK(weft_ratelimit_free(c.rl));
+  return 0;
+}
+
+static void test_window_never_exceeded(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(1, main_window, NULL, NULL));
+  WEFT_ASSERT_OK(weft_test_run(3, main_window, NULL, NULL));
+}
+
+/* --- FIFO and cancellation ----------------------------------------------*/
+
+typedef struct {
+  weft_ratelimit_t* rl;
+  int order[8];
+  int n;
+} fifo_ctx_t;
+
+typedef struct {
+  fifo_ctx_t* ctx;
+  int id;
+} fifo_arg_t;
+
+static int fifo_taker(void* arg, void** result) {
+  fifo_arg_t* a = arg;
+  (void)result;
+  int rc = weft_ratelimit_acquire(a->ctx->rl);
+  if (rc != 0)
+    return rc;
+  a->ctx->order[a->ctx->n++] = a->id;
+  return 0;
+}
+
+/* One slot per 10 ms, taken by main: waiters 0..3 queue in that order and
+ * are admitted in that order, one per period. */
+static int main_fifo(void* arg, void** result) {
+  fifo_ctx_t ctx = {0};
+  fifo_arg_t args[4];
+  weft_task_t* t[4];
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT_OK(weft_ratelimit_new(1, 10, &ctx.rl));
+  WEFT_EXPECT_OK(weft_ratelimit_acquire(ctx.rl));
+  for (int i = 0; i < 4; i++) {
+    args[i] = (fifo_arg_t){&ctx, i};
+    t[i] = spawn(fifo_taker, &args[i]);
+    until_parked(t[i]);
+  }
+  WEFT_EXPECT_ERR(weft_ratelimit_free(ctx.rl), WEFT_EBUSY);
+  for (int i = 0; i < 4; i++)
+    WEFT_EXPECT_OK(finish(t[i]));
+  WEFT_EXPECT_EQ(ctx.n, 4);
+  for (int i = 0; i < 4; i++)
+    WEFT_EXPECT_EQ(ctx.order[i], i);
+  WEFT_EXPECT_OK(weft_ratelimit_free(ctx.rl));
+  return 0;
+}
+
+static void test_fifo_order(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(1, main_fifo, NULL, NULL));
+  WEFT_ASSERT_OK(weft_test_run(2, main_fifo, NULL, NULL));
+}
+
+/* One slot per 20 ms, taken by main. Waiter 0 is first in line (asleep on
+ * the clock), 1 and 2 wait behind it. Cancelling 1 (not first) and then 0
+ * (first) leaves 2 alone in line: it alone is admitted, and the limiter
+ * is left with no waiter. */
+static int main_cancel(void* arg, void** result) {
+  fifo_ctx_t ctx = {0};
+  fifo_arg_t args[3];
+  weft_task_t* t[3];
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT_OK(weft_ratelimit_new(1, 20, &ctx.rl));
+  WEFT_EXPECT_OK(weft_ratelimit_acquire(ctx.rl));
+  for (int i = 0; i < 3; i++) {
+    args[i] = (fifo_arg_t){&ctx, i};
+    t[i] = spawn(fifo_taker, &args[i]);
+    until_parked(t[i]);
+  }
+  WEFT_EXPECT_OK(weft_cancel(t[1]));
+  WEFT_EXPECT_ERR(finish(t[1]), WEFT_ECANCELED);
+  WEFT_EXPECT_OK(weft_cancel(t[0]));
+  WEFT_EXPECT_ERR(finish(t[0]), WEFT_ECANCELED);
+  WEFT_EXPECT_OK(finish(t[2]));
+  WEFT_EXPECT_EQ(ctx.n, 1);
+  WEFT_EXPECT_EQ(ctx.order[0], 2);
+  WEFT_EXPECT_OK(weft_ratelimit_free(ctx.rl));
+  return 0;
+}
+
+static void test_cancelled_waiter_lets_next_go(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(1, main_cancel, NULL, NULL));
+  WEFT_ASSERT_OK(weft_test_run(2, main_cancel, NULL, NULL));
+}
+
+static int timed_taker(void* arg, void** result) {
+  weft_timeout_t* tm;
+  (void)result;
+  WEFT_EXPECT_OK(weft_timeout_enter(5, &tm));
+  WEFT_EXPECT_ERR(weft_ratelimit_acquire(arg), WEFT_ECANCELED);
+  WEFT_EXPECT_ERR(weft_timeout_exit(tm), WEFT_ETIMEDOUT);
+  return 0;
+}
+
+/* A slot per hour, taken: a timeout scope bounds the wait, and the
+ * limiter is left without waiters. */
+static int main_timeout(void* arg, void** result) {
+  weft_ratelimit_t* rl;
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT_OK(weft_ratelimit_new(1, 3600 * 1000, &rl));
+  WEFT_EXPECT_OK(weft_ratelimit_acquire(rl));
+  WEFT_EXPECT_OK(finish(spawn(timed_taker, rl)));
+  WEFT_EXPECT_OK(weft_ratelimit_free(rl));
+  return 0;
+}
+
+static void test_timeout_scope_bounds_wait(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(2, main_timeout, NULL, NULL));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_window_never_exceeded),
+      cmocka_unit_test(test_fifo_order),
+      cmocka_unit_test(test_cancelled_waiter_lets_next_go),
+      cmocka_unit_test(test_timeout_scope_bounds_wait),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
