@@ -487,8 +487,8 @@ WEFT_EXTERN int weft_blocking_stats(const weft_runtime_t* rt,
  * thread outside the runtime it blocks), is FIFO-fair, and can be
  * cancelled or bounded by a timeout scope; a cancelled waiter loses
  * nothing: a permit, item or wake-up meant for it passes to the next
- * waiter. Uncontended acquire/release take no lock and make no system
- * call. Each object is created with weft_X_new and freed with weft_X_free
+ * waiter. An uncontended lock or semaphore acquire or release is one
+ * compare-and-swap: no lock, no system call. Each object is created with weft_X_new and freed with weft_X_free
  * (NULL is a no-op; freeing with waiters is the caller's bug and returns
  * WEFT_EBUSY without freeing). */
 
