@@ -141,7 +141,14 @@ static int join_blocking(weft_task_t* t, void** result) {
   return collect(t, result);
 }
 
-int weft_await(weft_task_t* t, void** result) {
+/* What weft_await and weft_await_shielded do before they wait: argument
+ * and context checks, the plain-thread and already-done cases, and a
+ * pending cancellation. Returns the call's result, or kGoOn with the
+ * worker and the running task when the caller must wait. */
+enum { kGoOn = 1 };
+
+static int await_prologue(weft_task_t* t, void** result,
+                          weft__worker_t** wp, weft_task_t** curp) {
   if (t == NULL)
     return WEFT_EINVAL;
   weft__worker_t* w = weft__worker_self();
@@ -156,6 +163,17 @@ int weft_await(weft_task_t* t, void** result) {
     return collect(t, result);
   if (closing(w->rt) || weft__take_cancel(cur))
     return WEFT_ECANCELED;
+  *wp = w;
+  *curp = cur;
+  return kGoOn;
+}
+
+int weft_await(weft_task_t* t, void** result) {
+  weft__worker_t* w;
+  weft_task_t* cur;
+  int pre = await_prologue(t, result, &w, &cur);
+  if (pre != kGoOn)
+    return pre;
   /* Fork–join fast path: t is the newest task on our own deque and has
    * never run (the deque also holds woken fibers, which must resume on
    * their own stacks), so no other worker has it; pop it and run it here,
@@ -340,20 +358,11 @@ int weft_cancel(weft_task_t* t) {
 }
 
 int weft_await_shielded(weft_task_t* t, void** result) {
-  if (t == NULL)
-    return WEFT_EINVAL;
-  weft__worker_t* w = weft__worker_self();
-  if (w == NULL)
-    return join_blocking(t, result);
-  weft_task_t* cur = w->current;
-  if (cur == NULL)
-    return WEFT_EPERM;
-  if (t == cur)
-    return WEFT_EDEADLK;
-  if (is_done(t))
-    return collect(t, result);
-  if (closing(w->rt) || weft__take_cancel(cur))
-    return WEFT_ECANCELED;
+  weft__worker_t* w;
+  weft_task_t* cur;
+  int pre = await_prologue(t, result, &w, &cur);
+  if (pre != kGoOn)
+    return pre;
   /* Never inline: a shielded task must be able to run on without us. */
   return join_parked(cur, t, WEFT_WAIT_SHIELD, result);
 }
