@@ -59,7 +59,9 @@ extern "C" {
   XX(EPERM, -EPERM, "not allowed from this thread")                           \
   XX(ENOTTASK, -5000, "must be called from a task")                           \
   XX(ECLOSED, -5001, "runtime or object is closed")                           \
-  XX(ELIMIT, -5002, "limit exceeded")
+  XX(ELIMIT, -5002, "limit exceeded")                                         \
+  XX(EOF, -5003, "end of stream")                                             \
+  XX(ENOBUFS, -ENOBUFS, "buffer too small")
 
 typedef enum {
 #define WEFT_XX_(name, value, msg) WEFT_##name = (value),
@@ -682,6 +684,336 @@ WEFT_EXTERN int weft_chan_try_recv(weft_chan_t* ch, void** item);
 /* Closes: senders (waiting or later) get WEFT_ECLOSED; receivers drain.
  * Closing again is harmless. */
 WEFT_EXTERN int weft_chan_close(weft_chan_t* ch);
+
+/* ------------------------------------------------------------------------
+ * I/O
+ *
+ * Every I/O object (stream, server, UDP socket, file, process, signal
+ * watcher) lives on the worker that created it: its libuv handle belongs to
+ * that worker's loop. A task that has moved to another worker may still use
+ * it: the call moves the task to the object's home worker (through its
+ * inbox) and runs there. Every call below is made from a task and awaits,
+ * unless it says otherwise; each returns WEFT_ENOTTASK elsewhere. Failures
+ * are negative codes: WEFT_* or libuv's UV_* (which are -errno on Unix, so
+ * UV_ECONNRESET == -ECONNRESET). weft_strerror() knows both. Every waiting
+ * call can be cancelled (WEFT_ECANCELED) and bounded with
+ * weft_timeout_enter() or weft_wait_for(); a cancelled call loses no data.
+ * Objects still open when the runtime is freed are closed and freed by it.
+ * ------------------------------------------------------------------------ */
+
+struct uv_loop_s;
+struct sockaddr;
+struct sockaddr_storage;
+
+/* -- libuv interop -- */
+
+/* The loop of the worker running the calling task; NULL outside a task.
+ * Use it only until the task's next await (the task may then move). */
+WEFT_EXTERN struct uv_loop_s* weft_uv_loop(void);
+
+/* Moves the calling task to the worker that owns `loop` (one of the
+ * runtime's loops, from weft_uv_loop) and returns 0 once it runs there:
+ * until its next await the task may call libuv on that loop. A handle a
+ * task creates on weft_uv_loop() belongs to that loop: come back with
+ * weft_uv_enter(loop) before touching it after an await. WEFT_EINVAL for a
+ * loop that is not the runtime's. Awaits only when it has to move. */
+WEFT_EXTERN int weft_uv_enter(struct uv_loop_s* loop);
+
+/* One libuv operation being awaited (see weft_uv_await). */
+typedef struct weft_uv_op_s weft_uv_op_t;
+/* Starts the operation on `loop` (the worker's thread), passing `op` to its
+ * callback (through req->data, say). Returns 0, or a negative code that
+ * weft_uv_await then returns without waiting. */
+typedef int (*weft_uv_start_fn)(struct uv_loop_s* loop, weft_uv_op_t* op,
+                                void* arg);
+/* Asks the operation to end early (uv_cancel, uv_close, ...). Runs on the
+ * loop's thread; its callback must still call weft_uv_done. */
+typedef void (*weft_uv_cancel_fn)(weft_uv_op_t* op, void* arg);
+
+/* Awaits any libuv callback: moves to `loop`'s worker (NULL: the current
+ * one), calls start(loop, op, arg) there and parks until the operation's
+ * callback calls weft_uv_done(op, status); returns that status. The wait
+ * always lasts until the callback (libuv may still use the request); a
+ * cancellation calls `cancel` (when given) to hurry it, and the call then
+ * returns WEFT_ECANCELED if the status was UV_ECANCELED. Without `cancel`
+ * a cancellation is delivered at the task's next await. */
+WEFT_EXTERN int weft_uv_await(struct uv_loop_s* loop, weft_uv_start_fn start,
+                              weft_uv_cancel_fn cancel, void* arg);
+
+/* Ends a weft_uv_await: call it exactly once from the operation's libuv
+ * callback (or from start/cancel), on the loop's thread. */
+WEFT_EXTERN void weft_uv_done(weft_uv_op_t* op, int status);
+
+/* -- Streams (asyncio's StreamReader and StreamWriter in one object) -- */
+
+/* A connected byte stream: TCP, or a pipe to a subprocess. */
+typedef struct weft_stream_s weft_stream_t;
+
+#define WEFT_STREAM_LIMIT_DEFAULT (64u * 1024u)
+#define WEFT_HIGH_WATER_DEFAULT (64u * 1024u)
+#define WEFT_LOW_WATER_DEFAULT (16u * 1024u)
+
+/* Reads up to `n` bytes (n > 0): returns how many (> 0) as soon as any are
+ * buffered, 0 at end of stream, or an error. */
+WEFT_EXTERN ptrdiff_t weft_stream_read(weft_stream_t* s, void* buf, size_t n);
+
+/* Reads exactly `n` bytes. Returns 0; at end of stream first, WEFT_EOF
+ * with *got bytes (all that arrived, now in buf and consumed), as
+ * asyncio's IncompleteReadError. `got` may be NULL. */
+WEFT_EXTERN int weft_stream_readexactly(weft_stream_t* s, void* buf,
+                                        size_t n, size_t* got);
+
+/* Reads through the first `sep` (seplen > 0) and returns the length,
+ * separator included, copied to buf. If the separator is not within the
+ * stream's limit: WEFT_ELIMIT, and nothing is consumed (the bytes stay
+ * readable). If it is found but does not fit in `cap`: WEFT_ENOBUFS,
+ * nothing consumed. At end of stream without it: WEFT_EOF, nothing
+ * consumed (read the rest with weft_stream_read). */
+WEFT_EXTERN ptrdiff_t weft_stream_readuntil(weft_stream_t* s, const void* sep,
+                                            size_t seplen, void* buf,
+                                            size_t cap);
+
+/* readuntil "\n", except that at end of stream the last partial line is
+ * returned (0 once nothing is left), as asyncio's readline. */
+WEFT_EXTERN ptrdiff_t weft_stream_readline(weft_stream_t* s, char* buf,
+                                           size_t cap);
+
+/* 1 once the peer closed its side and the buffer is empty. Never waits. */
+WEFT_EXTERN int weft_stream_at_eof(weft_stream_t* s);
+
+/* The readuntil/readline limit (default WEFT_STREAM_LIMIT_DEFAULT; also
+ * how much is read ahead). WEFT_EINVAL for 0. */
+WEFT_EXTERN int weft_stream_set_limit(weft_stream_t* s, size_t limit);
+
+/* Buffered write: sends what the socket takes now and queues the rest
+ * (copied); never waits for the peer. Returns 0 or the stream's write
+ * error (WEFT_ECLOSED after close or shutdown, UV_EPIPE, ...). Pair with
+ * weft_stream_drain for backpressure. */
+WEFT_EXTERN int weft_stream_write(weft_stream_t* s, const void* data,
+                                  size_t len);
+
+/* Waits while more than the high watermark is queued, until at most the
+ * low watermark is; returns at once otherwise. 0 or the write error. */
+WEFT_EXTERN int weft_stream_drain(weft_stream_t* s);
+
+/* Watermarks for drain (defaults 64 KiB and 16 KiB); low <= high, else
+ * WEFT_EINVAL. (0, 0) makes drain wait until everything is sent. */
+WEFT_EXTERN int weft_stream_set_watermarks(weft_stream_t* s, size_t high,
+                                           size_t low);
+
+/* Bytes written but not yet handed to the kernel. Never waits. */
+WEFT_EXTERN size_t weft_stream_write_buffer_size(weft_stream_t* s);
+
+/* Half-close: sends what is queued, then end of stream (write_eof). Reading
+ * goes on. */
+WEFT_EXTERN int weft_stream_shutdown(weft_stream_t* s);
+
+/* Closes: sends what is queued (give up with a timeout or a cancellation),
+ * closes, waits until closed (wait_closed) and frees. Tasks waiting on the
+ * stream get WEFT_ECLOSED. Returns 0 or the error that lost queued data.
+ * NULL: no-op. Call it once; the stream is gone afterwards. */
+WEFT_EXTERN int weft_stream_close(weft_stream_t* s);
+
+/* Closes at once, dropping queued data (a TCP stream sends a reset), and
+ * frees. NULL: no-op. */
+WEFT_EXTERN int weft_stream_abort(weft_stream_t* s);
+
+/* TCP options and addresses (WEFT_EINVAL on a pipe). Never wait, but move
+ * to the stream's worker if needed. */
+WEFT_EXTERN int weft_stream_nodelay(weft_stream_t* s, int enable);
+WEFT_EXTERN int weft_stream_keepalive(weft_stream_t* s, int enable,
+                                      unsigned delay_s);
+WEFT_EXTERN int weft_stream_peername(weft_stream_t* s,
+                                     struct sockaddr_storage* addr);
+WEFT_EXTERN int weft_stream_sockname(weft_stream_t* s,
+                                     struct sockaddr_storage* addr);
+
+/* -- TCP -- */
+
+/* asyncio.open_connection: resolves `host` (a name or a literal address)
+ * and tries each address in turn; returns the first that connects, or the
+ * last error. */
+WEFT_EXTERN int weft_tcp_connect(const char* host, unsigned port,
+                                 weft_stream_t** out);
+
+/* A listening TCP server (asyncio.start_server). */
+typedef struct weft_server_s weft_server_t;
+
+/* The per-connection handler: runs as its own task, on the worker the
+ * connection was handed to. The server closes `conn` when it returns
+ * (unless the handler closed it). Its status becomes the task's. */
+typedef int (*weft_conn_fn)(weft_stream_t* conn, void* arg);
+
+typedef struct weft_server_config_s {
+  int backlog;           /* listen backlog; 0: 4096 */
+  /* 0: one listener accepts and hands connections to the workers in turn.
+   * WEFT_SERVE_REUSEPORT: one SO_REUSEPORT listener per worker, the
+   * kernel spreads connections (see docs/design.md for the comparison). */
+  unsigned flags;
+  size_t stack_size;     /* handler tasks' stacks; 0: the runtime's */
+} weft_server_config_t;
+
+#define WEFT_SERVE_REUSEPORT 1u
+
+/* Listens on host:port (host NULL: all interfaces; port 0: any, see
+ * weft_server_port) and serves each connection with handler(conn, arg).
+ * cfg may be NULL. */
+WEFT_EXTERN int weft_tcp_serve(const char* host, unsigned port,
+                               weft_conn_fn handler, void* arg,
+                               const weft_server_config_t* cfg,
+                               weft_server_t** out);
+/* The bound port. Any thread. */
+WEFT_EXTERN unsigned weft_server_port(const weft_server_t* srv);
+/* Connections accepted so far, and accept pauses for lack of descriptors
+ * (EMFILE/ENFILE: the server waits, then resumes). Any thread. */
+WEFT_EXTERN void weft_server_stats(const weft_server_t* srv,
+                                   uint64_t* accepted, uint64_t* fd_pauses);
+/* Stops accepting, closes the listeners and frees the server. Running
+ * handlers go on. NULL: no-op. */
+WEFT_EXTERN int weft_server_close(weft_server_t* srv);
+
+/* -- DNS -- */
+
+/* getaddrinfo through libuv: the addresses of host (a name or a literal)
+ * for `port`, up to `max` of them into addrs; *n gets how many. `family`
+ * 0 (any), AF_INET or AF_INET6. */
+WEFT_EXTERN int weft_getaddrinfo(const char* host, unsigned port, int family,
+                                 struct sockaddr_storage* addrs, size_t max,
+                                 size_t* n);
+/* getnameinfo: the host name (or literal, if it has none) of addr. */
+WEFT_EXTERN int weft_getnameinfo(const struct sockaddr* addr, char* host,
+                                 size_t cap);
+
+/* -- UDP -- */
+
+typedef struct weft_udp_s weft_udp_t;
+
+/* A UDP socket bound to host:port (host NULL: all interfaces of the
+ * family of "0.0.0.0"; port 0: any). */
+WEFT_EXTERN int weft_udp_bind(const char* host, unsigned port,
+                              weft_udp_t** out);
+/* Sends one datagram to addr; waits until it is handed to the kernel. */
+WEFT_EXTERN int weft_udp_send(weft_udp_t* u, const void* data, size_t len,
+                              const struct sockaddr* addr);
+/* Receives one datagram: its length (truncated to cap), sender in *from
+ * (may be NULL). Datagrams that arrive with nobody receiving are queued,
+ * up to 256 of them; more are dropped (counted in weft_udp_dropped). */
+WEFT_EXTERN ptrdiff_t weft_udp_recv(weft_udp_t* u, void* buf, size_t cap,
+                                    struct sockaddr_storage* from);
+WEFT_EXTERN uint64_t weft_udp_dropped(const weft_udp_t* u);
+WEFT_EXTERN int weft_udp_sockname(weft_udp_t* u,
+                                  struct sockaddr_storage* addr);
+/* Closes and frees. NULL: no-op. */
+WEFT_EXTERN int weft_udp_close(weft_udp_t* u);
+
+/* -- Files (libuv's fs, on libuv's thread pool) -- */
+
+typedef struct weft_file_s weft_file_t;
+
+/* open(2) flags and mode (O_RDONLY, O_WRONLY|O_CREAT|O_TRUNC, ...). */
+WEFT_EXTERN int weft_file_open(const char* path, int flags, int mode,
+                               weft_file_t** out);
+/* Reads/writes at the file position: bytes done (0 at end of file). */
+WEFT_EXTERN ptrdiff_t weft_file_read(weft_file_t* f, void* buf, size_t n);
+WEFT_EXTERN ptrdiff_t weft_file_write(weft_file_t* f, const void* buf,
+                                      size_t n);
+/* At an offset; the file position does not move. */
+WEFT_EXTERN ptrdiff_t weft_file_pread(weft_file_t* f, void* buf, size_t n,
+                                      int64_t offset);
+WEFT_EXTERN ptrdiff_t weft_file_pwrite(weft_file_t* f, const void* buf,
+                                       size_t n, int64_t offset);
+/* Reads one line ('\n' included) through an internal buffer, so a large
+ * file is read line by line without loading it whole: the length, 0 at
+ * end of file, WEFT_ELIMIT for a line longer than cap (nothing consumed). */
+WEFT_EXTERN ptrdiff_t weft_file_readline(weft_file_t* f, char* buf,
+                                         size_t cap);
+WEFT_EXTERN int weft_file_fsync(weft_file_t* f);
+/* Size in bytes. */
+WEFT_EXTERN int64_t weft_file_size(weft_file_t* f);
+/* Closes and frees. NULL: no-op. */
+WEFT_EXTERN int weft_file_close(weft_file_t* f);
+
+typedef struct weft_stat_s {
+  uint64_t size;
+  uint64_t mode;    /* st_mode */
+  int64_t mtime_ns; /* since the epoch */
+} weft_stat_t;
+
+WEFT_EXTERN int weft_fs_stat(const char* path, weft_stat_t* st);
+WEFT_EXTERN int weft_fs_rename(const char* from, const char* to);
+WEFT_EXTERN int weft_fs_unlink(const char* path);
+WEFT_EXTERN int weft_fs_mkdir(const char* path, int mode);
+WEFT_EXTERN int weft_fs_rmdir(const char* path);
+/* Calls fn(name, is_dir, arg) for each entry of a directory (not "." or
+ * ".."), in the order the system gives; fn returning non-zero stops the
+ * scan and becomes the result. */
+WEFT_EXTERN int weft_fs_scandir(const char* path,
+                                int (*fn)(const char* name, int is_dir,
+                                          void* arg),
+                                void* arg);
+/* Reads a whole (small) file into a malloc'd, NUL-terminated buffer; *len
+ * gets its length. Free it with free(). */
+WEFT_EXTERN int weft_fs_read_file(const char* path, char** data,
+                                  size_t* len);
+/* Creates or truncates path and writes data. */
+WEFT_EXTERN int weft_fs_write_file(const char* path, const void* data,
+                                   size_t len);
+
+/* -- Subprocesses -- */
+
+typedef struct weft_process_s weft_process_t;
+
+#define WEFT_STDIO_INHERIT 0 /* the child shares the parent's */
+#define WEFT_STDIO_PIPE 1    /* a stream to the child (weft_process_stdin...) */
+#define WEFT_STDIO_NULL 2    /* /dev/null */
+
+typedef struct weft_process_opts_s {
+  const char* cwd;  /* NULL: the parent's */
+  char** env;       /* NULL-terminated "K=V"; NULL: the parent's */
+  int stdin_mode;   /* WEFT_STDIO_* */
+  int stdout_mode;
+  int stderr_mode;
+} weft_process_opts_t;
+
+/* create_subprocess_exec: runs argv[0] (searched in PATH) with argv
+ * (NULL-terminated). opts may be NULL (inherit everything). */
+WEFT_EXTERN int weft_process_exec(char* const argv[],
+                                  const weft_process_opts_t* opts,
+                                  weft_process_t** out);
+/* create_subprocess_shell: /bin/sh -c cmd. */
+WEFT_EXTERN int weft_process_shell(const char* cmd,
+                                   const weft_process_opts_t* opts,
+                                   weft_process_t** out);
+/* The pipes (NULL unless WEFT_STDIO_PIPE). They belong to the process:
+ * do not close them, except stdin (close it to send end of file). Never
+ * wait. */
+WEFT_EXTERN weft_stream_t* weft_process_stdin(weft_process_t* p);
+WEFT_EXTERN weft_stream_t* weft_process_stdout(weft_process_t* p);
+WEFT_EXTERN weft_stream_t* weft_process_stderr(weft_process_t* p);
+WEFT_EXTERN int weft_process_pid(const weft_process_t* p);
+/* Waits for the exit: *exit_status the exit code, or 128 + the signal
+ * number for a child killed by a signal (either may be NULL). */
+WEFT_EXTERN int weft_process_wait(weft_process_t* p, int* exit_status);
+/* Sends a signal (SIGTERM: terminate, SIGKILL: kill). Never waits.
+ * WEFT_ESRCH-like UV_ESRCH once it has exited. */
+WEFT_EXTERN int weft_process_kill(weft_process_t* p, int signum);
+/* communicate: writes `input` (may be NULL) to stdin and closes it, reads
+ * stdout and stderr to the end (concurrently) into malloc'd buffers
+ * (free() them; out/err may be NULL to discard), then waits for the exit. */
+WEFT_EXTERN int weft_process_communicate(weft_process_t* p, const void* input,
+                                         size_t input_len, char** out,
+                                         size_t* out_len, char** err,
+                                         size_t* err_len, int* exit_status);
+/* Frees the process (and its pipes). If it is still running it is killed
+ * (SIGKILL) and reaped first: no zombie is left. NULL: no-op. */
+WEFT_EXTERN int weft_process_free(weft_process_t* p);
+
+/* -- Signals -- */
+
+/* Waits until the process receives `signum` (SIGINT, SIGTERM, ...) and
+ * returns 0. While a task waits, the signal no longer does its default
+ * action (the process is not killed by it). */
+WEFT_EXTERN int weft_signal_wait(int signum);
 
 #ifdef __cplusplus
 }

@@ -329,6 +329,14 @@ int weft_cancel(weft_task_t* t) {
         post_to = t->wait_worker;
       }
       break;
+    case WEFT_WAIT_IO:
+      if (!t->cancel_msg_pending) {
+        t->cancel_msg_pending = 1;
+        t->cancel_msg.fn = weft__io_on_cancel;
+        weft_task_retain(t);
+        post_to = t->wait_worker;
+      }
+      break;
     case WEFT_WAIT_JOIN:
       forward = weft_task_retain(t->wait_task);
       break;

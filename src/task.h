@@ -36,7 +36,9 @@ enum {
   WEFT_WAIT_JOIN = 2,   /* wait_task's completion (also: running it inline);
                            a cancel is forwarded to wait_task */
   WEFT_WAIT_FUTURE = 3, /* wait_future; a cancel withdraws the wait */
-  WEFT_WAIT_SHIELD = 4  /* wait_task, shielded: a cancel withdraws the wait */
+  WEFT_WAIT_SHIELD = 4, /* wait_task, shielded: a cancel withdraws the wait */
+  WEFT_WAIT_IO = 5      /* wait_io on wait_worker's loop: a cancel message
+                           there hurries the operation (io.c) */
 };
 
 /* Someone waiting for a task to finish: a parked fiber, or a thread
@@ -94,7 +96,10 @@ struct weft_task_s {
   uint64_t wait_seq;          /* tells a stale timer entry from a live one */
   weft__worker_t* wait_worker;
   weft_task_t* wait_task;     /* JOIN, SHIELD */
-  weft_future_t* wait_future; /* FUTURE */
+  union {
+    weft_future_t* wait_future; /* FUTURE */
+    struct weft_uv_op_s* wait_io; /* IO */
+  };
   weft__msg_t cancel_msg;
   weft_future_t* future;      /* weft_task_future(); under `lock` */
 

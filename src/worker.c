@@ -641,6 +641,7 @@ void weft__worker_free(weft__worker_t* w) {
   uv_close((uv_handle_t*)&w->wake, NULL);
   uv_close((uv_handle_t*)&w->lifo_watch, NULL);
   weft__timers_close(w);
+  weft__io_close_all(w);
   uv_run(&w->loop, UV_RUN_DEFAULT);
   WEFT_CHECK(uv_loop_close(&w->loop) == 0);
   weft__timers_free(w);

@@ -55,6 +55,7 @@ struct weft__worker_s {
    * awake, to steal a LIFO slot whose owner is stuck (worker.c). */
   uv_timer_t lifo_watch;
   weft__timers_t timers;
+  struct weft__io_obj_s* io_objs; /* open I/O objects (io.c) */
   int parked;            /* protected by rt->idle.lock */
   int searching;
   unsigned lifo_streak;
@@ -162,6 +163,11 @@ int weft__worker_fault_context(const weft__stack_t** s, weft_task_t** task);
 
 /* Counts a finished task; during shutdown, checks whether it was the last. */
 void weft__worker_count_finished(weft__worker_t* w);
+
+/* The cancel message of a task waiting in an I/O operation (io.c). */
+void weft__io_on_cancel(weft__worker_t* w, weft__msg_t* m);
+/* Closes the I/O objects and handles left on the loop (io.c). */
+void weft__io_close_all(weft__worker_t* w);
 
 /* 1 once the calling task's runtime is shutting down (every await then
  * fails at once: cleanup loops must not spin on it). 0 outside a runtime.

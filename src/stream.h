@@ -1,0 +1,30 @@
+/* Streams (stream.c): the byte-stream object behind TCP connections and
+ * subprocess pipes. Other files make the libuv handle; stream.c does the
+ * reading, writing and closing. */
+#ifndef WEFT_STREAM_H_
+#define WEFT_STREAM_H_
+
+#include <uv.h>
+
+#include "io.h"
+
+enum { WEFT__STREAM_TCP = 1, WEFT__STREAM_PIPE = 2 };
+
+/* A stream for worker `w` (the caller's), not yet usable: initialise its
+ * handle (uv_tcp_init / uv_pipe_init on w's loop, uv_tcp_open, ...), then
+ * weft__stream_attach. NULL when out of memory. Owner only. */
+weft_stream_t* weft__stream_alloc(weft__worker_t* w, int kind);
+/* The handle to initialise: a uv_tcp_t or uv_pipe_t by kind. */
+uv_stream_t* weft__stream_handle(weft_stream_t* s);
+/* The handle is initialised: the stream is usable and will be closed at
+ * runtime end if nobody closes it. Owner only. */
+void weft__stream_attach(weft_stream_t* s);
+/* Frees a stream whose handle was never initialised. */
+void weft__stream_discard(weft_stream_t* s);
+/* When the stream is freed, *slot becomes NULL (an owner such as a
+ * process can tell that the user closed it). Owner only. */
+void weft__stream_set_slot(weft_stream_t* s, weft_stream_t** slot);
+/* The stream's home worker. Any thread (read-only after alloc). */
+weft__worker_t* weft__stream_home(const weft_stream_t* s);
+
+#endif /* WEFT_STREAM_H_ */
