@@ -22,6 +22,8 @@ typedef struct bench_param_s {
   const char* name; /* the option without "--", and its key in "params" */
   uint64_t def;     /* the value when the option is not given */
   uint64_t max;     /* the largest value accepted; the least is 1 */
+  /* Non-zero: a switch, given as "--name" with no value; it sets 1. */
+  int flag;
 } bench_param_t;
 
 typedef struct bench_result_s {
@@ -37,11 +39,17 @@ typedef struct bench_result_s {
  * Returns 0, or non-zero after printing why to stderr. */
 typedef int (*bench_fn)(const uint64_t* p, bench_result_t* out);
 
+/* Runs after the runtime is freed, when every task has returned: for
+ * results that tasks the body did not join add to (a server's connection
+ * handlers). Returns 0, or non-zero after printing why to stderr. */
+typedef int (*bench_finish_fn)(const uint64_t* p, bench_result_t* out);
+
 typedef struct bench_s {
   const char* name;
   const char* help; /* one line for the usage text */
   bench_fn run;
   bench_param_t params[BENCH_MAX_PARAMS]; /* ends at the first NULL name */
+  bench_finish_fn finish; /* NULL: nothing to do after the runtime ends */
 } bench_t;
 
 extern const bench_t bench_fib;
@@ -55,6 +63,8 @@ extern const bench_t bench_blocking;
 extern const bench_t bench_future_rtt;
 extern const bench_t bench_lock;
 extern const bench_t bench_sem;
+extern const bench_t bench_echo_server;
+extern const bench_t bench_http_server;
 
 /* Monotonic time in nanoseconds. Integers, so that a difference of two
  * readings keeps every digit. */
@@ -89,5 +99,20 @@ size_t bench_spawn_n(weft_task_fn fn, char* base, size_t stride, size_t n,
  * failure. Adds each task's result, read as an integer, to *sum. Returns 0,
  * or the first status that was not 0. */
 int bench_join(weft_task_t** h, size_t n, uint64_t* sum);
+
+/* The network servers (bench_net.c, bench_http.c). */
+
+/* Serves handler(conn, arg) on 127.0.0.1:port (0: any free port) until the
+ * process gets SIGINT or SIGTERM: announces "weft-bench: <name> listening
+ * on 127.0.0.1:<port>" on stderr once connections are accepted, then waits
+ * for the signal and closes the server (its handlers go on until the
+ * runtime ends and cancels them). out->seconds is the serving time,
+ * out->ops the connections accepted. From the body's task. */
+int bench_serve(const char* name, unsigned port, int reuseport,
+                weft_conn_fn handler, void* arg, bench_result_t* out);
+
+/* Whether a stream error ends a connection in a normal way for a server:
+ * the peer reset or went away, or the runtime is shutting down. */
+int bench_net_benign(ptrdiff_t err);
 
 #endif /* WEFT_BENCH_H_ */

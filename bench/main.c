@@ -23,6 +23,7 @@ static const bench_t* const benches[] = {
     &bench_fib,   &bench_spawn,    &bench_yield,
     &bench_chain, &bench_pingpong, &bench_sleep, &bench_switch,
     &bench_blocking, &bench_future_rtt, &bench_lock, &bench_sem,
+    &bench_echo_server, &bench_http_server,
 };
 
 #define NBENCHES (sizeof(benches) / sizeof(benches[0]))
@@ -50,8 +51,12 @@ static void usage(FILE* f) {
   for (size_t i = 0; i < NBENCHES; i++) {
     const bench_t* b = benches[i];
     fprintf(f, "  %-9s", b->name);
-    for (const bench_param_t* q = b->params; q->name != NULL; q++)
-      fprintf(f, " [--%s %llu]", q->name, (unsigned long long)q->def);
+    for (const bench_param_t* q = b->params; q->name != NULL; q++) {
+      if (q->flag)
+        fprintf(f, " [--%s]", q->name);
+      else
+        fprintf(f, " [--%s %llu]", q->name, (unsigned long long)q->def);
+    }
     fprintf(f, "\n      %s\n", b->help);
   }
 }
@@ -96,8 +101,11 @@ static int parse_count(const char* s, uint64_t max, uint64_t* out) {
 }
 
 /* Finds where option `name` goes: a parameter slot, or the thread count
- * (returned as BENCH_MAX_PARAMS). -1 when the benchmark has no such option. */
-static int find_option(const bench_t* b, const char* name, uint64_t* max) {
+ * (returned as BENCH_MAX_PARAMS). -1 when the benchmark has no such option.
+ * *flag tells whether it is a switch, which takes no value. */
+static int find_option(const bench_t* b, const char* name, uint64_t* max,
+                       int* flag) {
+  *flag = 0;
   if (strcmp(name, "threads") == 0) {
     *max = MAX_THREADS;
     return BENCH_MAX_PARAMS;
@@ -105,6 +113,7 @@ static int find_option(const bench_t* b, const char* name, uint64_t* max) {
   for (int i = 0; i < BENCH_MAX_PARAMS && b->params[i].name != NULL; i++) {
     if (strcmp(b->params[i].name, name) == 0) {
       *max = b->params[i].max;
+      *flag = b->params[i].flag;
       return i;
     }
   }
@@ -114,14 +123,17 @@ static int find_option(const bench_t* b, const char* name, uint64_t* max) {
 static int parse_options(int argc, char** argv, args_t* a) {
   for (int i = 2; i < argc; i += 2) {
     uint64_t max;
-    uint64_t v;
+    uint64_t v = 1;
+    int flag = 0;
     int slot = -1;
 
     if (strncmp(argv[i], "--", 2) == 0)
-      slot = find_option(a->bench, argv[i] + 2, &max);
+      slot = find_option(a->bench, argv[i] + 2, &max, &flag);
     if (slot < 0)
       return usage_error("unknown option '%s'", argv[i]);
-    if (parse_count(i + 1 < argc ? argv[i + 1] : NULL, max, &v) != 0)
+    if (flag)
+      i--; /* a switch: no value to skip */
+    else if (parse_count(i + 1 < argc ? argv[i + 1] : NULL, max, &v) != 0)
       return usage_error("%s takes a whole number from 1 to %llu", argv[i],
                          (unsigned long long)max);
     if (slot == BENCH_MAX_PARAMS)
@@ -190,6 +202,8 @@ static int run_body(body_t* body, unsigned* workers) {
     return bench_error("body task", status);
   if (err != 0)
     return bench_error("weft_runtime_free", err);
+  if (body->rc == 0 && b->finish != NULL)
+    return b->finish(body->args->p, &body->res);
   return body->rc;
 }
 

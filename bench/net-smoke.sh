@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# net-smoke.sh echo|http SERVER [ARGS...]
+#
+# The bench-smoke test of a network server (weft-bench echo-server or
+# http-server, or ref_echo). Starts `SERVER ARGS` with no --port, so it
+# binds any free port (no race with another test for a port picked here),
+# and waits until it prints "... listening on 127.0.0.1:PORT" on stderr,
+# which it does once the socket accepts connections. Then talks to it with
+# bash's /dev/tcp, sends SIGTERM, and checks that it exits 0 and that its
+# JSON line counts exactly what was sent (echo: bytes; http: requests
+# answered and rejected). No step waits a fixed time: every wait is for an
+# event, bounded by a generous timeout.
+set -euo pipefail
+
+mode=$1
+shift
+tmp=$(mktemp -d /tmp/weft-net-smoke.XXXXXX)
+pid=
+
+cleanup() {
+  if [ -n "$pid" ]; then
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "net-smoke: FAIL: $*" >&2
+  echo "--- server stderr:" >&2
+  cat "$tmp/err" >&2 || true
+  exit 1
+}
+
+# Starts the server and sets $port once it listens (30 s at most).
+start_server() {
+  "$@" >"$tmp/out" 2>"$tmp/err" &
+  pid=$!
+  for ((i = 0; i < 3000; i++)); do
+    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' \
+      "$tmp/err")
+    if [ -n "$port" ]; then
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || fail "the server exited before listening"
+    sleep 0.01
+  done
+  fail "the server did not listen within 30 s"
+}
+
+# SIGTERM, then the exit status must be 0 and the JSON line there.
+stop_server() {
+  local rc=0
+  kill -TERM "$pid"
+  wait "$pid" || rc=$?
+  pid=
+  [ "$rc" -eq 0 ] || fail "the server exited with $rc after SIGTERM"
+  json=$(cat "$tmp/out")
+  echo "$json"
+  [[ "$json" == "{"*"}" ]] || fail "no JSON line: '$json'"
+  [[ "$json" == *'"errors":0'* ]] || fail "errors reported: $json"
+}
+
+# The JSON member $1 of $json.
+member() {
+  sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$json"
+}
+
+# -- echo ------------------------------------------------------------------
+
+echo_test() {
+  local conns=8 rounds=20 big=1000000 sent=0 fds=() fd line
+  for ((c = 0; c < conns; c++)); do
+    exec {fd}<>"/dev/tcp/127.0.0.1/$port"
+    fds+=("$fd")
+  done
+  # Rounds on every connection at once: the line must come back whole.
+  for ((r = 0; r < rounds; r++)); do
+    for ((c = 0; c < conns; c++)); do
+      printf 'round %d on connection %d\n' "$r" "$c" >&"${fds[c]}"
+    done
+    for ((c = 0; c < conns; c++)); do
+      read -r -t 30 -u "${fds[c]}" line || fail "no echo (round $r, conn $c)"
+      [ "$line" = "round $r on connection $c" ] ||
+        fail "echo '$line' for round $r on connection $c"
+      sent=$((sent + ${#line} + 1))
+    done
+  done
+  for fd in "${fds[@]}"; do
+    exec {fd}>&-
+  done
+  # 1 MB both ways at once: the server's writes outrun the socket, so this
+  # goes through its queued writes and drain.
+  head -c "$big" /dev/urandom >"$tmp/big"
+  exec {fd}<>"/dev/tcp/127.0.0.1/$port"
+  cat "$tmp/big" >&"$fd" &
+  local writer=$!
+  timeout 30 head -c "$big" <&"$fd" >"$tmp/back" || fail "1 MB echo timed out"
+  wait "$writer"
+  exec {fd}>&-
+  cmp -s "$tmp/big" "$tmp/back" || fail "1 MB echo differs"
+  sent=$((sent + big))
+  stop_server
+  [ "$(member result)" = "$sent" ] ||
+    fail "result $(member result), expected $sent bytes"
+  [ "$(member ops)" = $((conns + 1)) ] ||
+    fail "ops $(member ops), expected $((conns + 1)) connections"
+}
+
+# -- http ------------------------------------------------------------------
+
+# Reads one response from fd $1: sets $status (the status line) and $body.
+read_response() {
+  local fd=$1 line len=0
+  read -r -t 30 -u "$fd" status || fail "no response"
+  status=${status%$'\r'}
+  while read -r -t 30 -u "$fd" line; do
+    line=${line%$'\r'}
+    [ -n "$line" ] || break
+    if [[ "${line,,}" == content-length:* ]]; then
+      len=${line#*:}
+      len=${len// /}
+    fi
+  done
+  body=
+  if [ "$len" -gt 0 ]; then
+    read -r -t 30 -N "$len" -u "$fd" body || fail "short body"
+  fi
+}
+
+# Sends $2 on a new connection and reads until the server closes it.
+exchange_to_eof() {
+  local fd
+  exec {fd}<>"/dev/tcp/127.0.0.1/$port"
+  printf '%b' "$1" >&"$fd"
+  timeout 30 cat <&"$fd" >"$tmp/reply" || fail "$2: no close from the server"
+  exec {fd}>&-
+  tr -d '\r' <"$tmp/reply"
+}
+
+count() {
+  grep -o "$1" <<<"$2" | wc -l
+}
+
+http_test() {
+  local fd reply requests=0 get='GET / HTTP/1.1\r\nHost: x\r\n\r\n'
+  # Keep-alive: three requests, one at a time, on one connection.
+  exec {fd}<>"/dev/tcp/127.0.0.1/$port"
+  for ((r = 0; r < 3; r++)); do
+    printf '%b' "$get" >&"$fd"
+    read_response "$fd"
+    [ "$status" = "HTTP/1.1 200 OK" ] || fail "keep-alive: '$status'"
+    [ "$body" = hello ] || fail "keep-alive: body '$body'"
+  done
+  exec {fd}>&-
+  requests=$((requests + 3))
+  # Pipelined: three in one write, the last asking to close.
+  reply=$(exchange_to_eof "$get$get"'GET /x HTTP/1.1\r\nConnection: close\r\n\r\n' \
+    pipelined)
+  [ "$(count '200 OK' "$reply")" = 3 ] || fail "pipelined: $reply"
+  [ "$(count hello "$reply")" = 3 ] || fail "pipelined: $reply"
+  requests=$((requests + 3))
+  # A body (read and dropped), then a request that closes.
+  reply=$(exchange_to_eof 'POST /p HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello worldGET / HTTP/1.1\r\nconnection: Close\r\n\r\n' \
+    body)
+  [ "$(count '200 OK' "$reply")" = 2 ] || fail "body: $reply"
+  requests=$((requests + 2))
+  # HTTP/1.0 closes by default.
+  reply=$(exchange_to_eof 'GET / HTTP/1.0\r\n\r\n' http10)
+  [ "$(count '200 OK' "$reply")" = 1 ] || fail "HTTP/1.0: $reply"
+  requests=$((requests + 1))
+  # Malformed: 400, then the server closes (what follows is not answered).
+  reply=$(exchange_to_eof "BLAH\\r\\n\\r\\n$get" malformed)
+  [ "$(count '400 Bad Request' "$reply")" = 1 ] || fail "malformed: $reply"
+  [ "$(count '200 OK' "$reply")" = 0 ] || fail "malformed: $reply"
+  reply=$(exchange_to_eof 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n' \
+    chunked)
+  [ "$(count '400 Bad Request' "$reply")" = 1 ] || fail "chunked: $reply"
+  # A connection that closes without a request.
+  exec {fd}<>"/dev/tcp/127.0.0.1/$port"
+  exec {fd}>&-
+  stop_server
+  [ "$(member result)" = "$requests" ] ||
+    fail "result $(member result), expected $requests requests"
+  [ "$(member bad)" = 2 ] || fail "bad $(member bad), expected 2"
+}
+
+start_server "$@"
+case $mode in
+echo) echo_test ;;
+http) http_test ;;
+*) fail "unknown mode '$mode'" ;;
+esac
+echo "net-smoke: $mode: ok"
