@@ -107,7 +107,8 @@ int bench_join(weft_task_t** h, size_t n, uint64_t* sum);
  * on 127.0.0.1:<port>" on stderr once connections are accepted, then waits
  * for the signal and closes the server (its handlers go on until the
  * runtime ends and cancels them). out->seconds is the serving time,
- * out->ops the connections accepted. From the body's task. */
+ * out->ops the connections accepted, out->extra ",\"port\":<port>" (a
+ * finish function appends to it). From the body's task. */
 int bench_serve(const char* name, unsigned port, int reuseport,
                 weft_conn_fn handler, void* arg, bench_result_t* out);
 

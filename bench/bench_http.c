@@ -267,14 +267,13 @@ static ptrdiff_t serve_one(weft_stream_t* conn, const http_opts_t* o,
   n = weft_stream_readuntil(conn, "\r\n\r\n", 4, head, HEAD_MAX);
   if (n == WEFT_EOF)
     return HTTP_CLOSE; /* between requests, or inside a head: drop it */
-  if (n == WEFT_ENOBUFS || n == WEFT_ELIMIT ||
-      (n > 0 && parse_head(head, (size_t)n, &r) != 0)) {
-    *bad = 1;
+  if (n < 0 && n != WEFT_ENOBUFS && n != WEFT_ELIMIT)
+    return n;
+  if (n < 0 || parse_head(head, (size_t)n, &r) != 0) {
+    *bad = 1; /* too long, or malformed */
     reject(conn, head, HEAD_MAX);
     return HTTP_CLOSE;
   }
-  if (n < 0)
-    return n;
   if ((n = skip_body(conn, r.body, head, HEAD_MAX)) != 0)
     return n == WEFT_EOF ? HTTP_CLOSE : n;
   if ((n = do_work(o)) != 0)
@@ -328,8 +327,10 @@ static int finish_http(const uint64_t* p, bench_result_t* out) {
 
   (void)p;
   out->result = atomic_load_explicit(&http_requests, memory_order_relaxed);
-  snprintf(out->extra, sizeof(out->extra), ",\"bad\":%llu,\"errors\":%llu",
-           (unsigned long long)bad, (unsigned long long)errors);
+  size_t used = strlen(out->extra);
+  snprintf(out->extra + used, sizeof(out->extra) - used,
+           ",\"bad\":%llu,\"errors\":%llu", (unsigned long long)bad,
+           (unsigned long long)errors);
   if (errors != 0)
     return bench_wrong("http-server", "%llu connections failed",
                        (unsigned long long)errors);

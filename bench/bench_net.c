@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <uv.h>
 
@@ -151,6 +152,9 @@ int bench_serve(const char* name, unsigned port, int reuseport,
   }
   fprintf(stderr, "weft-bench: %s listening on 127.0.0.1:%u\n", name,
           weft_server_port(srv));
+  /* finish() appends its members to this one. */
+  snprintf(out->extra, sizeof(out->extra), ",\"port\":%u",
+           weft_server_port(srv));
   t0 = bench_now_ns();
   err = weft_uv_await(st.loop, start_stop_wait, cancel_stop_wait, &st);
   out->seconds = bench_since(t0);
@@ -208,7 +212,8 @@ static int finish_echo(const uint64_t* p, bench_result_t* out) {
   (void)p;
   /* relaxed: as above. */
   out->result = atomic_load_explicit(&echo_bytes, memory_order_relaxed);
-  snprintf(out->extra, sizeof(out->extra), ",\"errors\":%llu",
+  size_t used = strlen(out->extra);
+  snprintf(out->extra + used, sizeof(out->extra) - used, ",\"errors\":%llu",
            (unsigned long long)errors);
   if (errors != 0)
     return bench_wrong("echo-server", "%llu connections failed",

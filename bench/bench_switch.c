@@ -45,8 +45,8 @@ static int run_switch(const uint64_t* p, bench_result_t* out) {
 }
 
 const bench_t bench_switch = {
-    "switch",
-    "raw context switches between two contexts on one thread",
-    run_switch,
-    {{"n", 10000000, 1000000000}, {NULL, 0, 0}},
+    .name = "switch",
+    .help = "raw context switches between two contexts on one thread",
+    .run = run_switch,
+    .params = {{"n", 10000000, 1000000000}},
 };
