@@ -92,12 +92,15 @@ cc -O2 -o "$echoload" "$echoload_src" || die "cannot build echoload"
 
 # Starts the server (pinned) and sets $port once it listens.
 start_server() {
+  # Gone first: the poll below must not read the last server's port before
+  # the shell truncates the file for this one.
+  rm -f "$tmp/server.out" "$tmp/server.err"
   # shellcheck disable=SC2086
   taskset -c "$server_cpus" $1 >"$tmp/server.out" 2>"$tmp/server.err" &
   server_pid=$!
   for ((i = 0; i < 3000; i++)); do
     port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' \
-      "$tmp/server.err")
+      "$tmp/server.err" 2>/dev/null || true)
     [ -n "$port" ] && return 0
     kill -0 "$server_pid" 2>/dev/null || die "server died: $(cat "$tmp/server.err")"
     sleep 0.01
