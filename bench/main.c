@@ -51,7 +51,8 @@ static void usage(FILE* f) {
   for (size_t i = 0; i < NBENCHES; i++) {
     const bench_t* b = benches[i];
     fprintf(f, "  %-9s", b->name);
-    for (const bench_param_t* q = b->params; q->name != NULL; q++) {
+    for (int j = 0; j < BENCH_MAX_PARAMS && b->params[j].name != NULL; j++) {
+      const bench_param_t* q = &b->params[j];
       if (q->flag)
         fprintf(f, " [--%s]", q->name);
       else
