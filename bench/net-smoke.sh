@@ -34,11 +34,12 @@ fail() {
 
 # Starts the server and sets $port once it listens (30 s at most).
 start_server() {
+  : >"$tmp/err" # there for sed before the server's shell opens it
   "$@" >"$tmp/out" 2>"$tmp/err" &
   pid=$!
   for ((i = 0; i < 3000; i++)); do
     port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' \
-      "$tmp/err")
+      "$tmp/err" || true)
     if [ -n "$port" ]; then
       return 0
     fi

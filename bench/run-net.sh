@@ -92,9 +92,10 @@ cc -O2 -o "$echoload" "$echoload_src" || die "cannot build echoload"
 
 # Starts the server (pinned) and sets $port once it listens.
 start_server() {
-  # Gone first: the poll below must not read the last server's port before
-  # the shell truncates the file for this one.
-  rm -f "$tmp/server.out" "$tmp/server.err"
+  # Emptied first: the poll below must not read the last server's port
+  # before the server's shell truncates the file for this one.
+  rm -f "$tmp/server.out"
+  : >"$tmp/server.err"
   # shellcheck disable=SC2086
   taskset -c "$server_cpus" $1 >"$tmp/server.out" 2>"$tmp/server.err" &
   server_pid=$!
