@@ -89,6 +89,11 @@ int bench_wrong(const char* name, const char* fmt, ...)
 /* Peak resident set of the process so far, in KiB (getrusage). */
 long bench_max_rss_kb(void);
 
+/* CPU time the process has used so far, user plus system, in seconds
+ * (getrusage): a server's cost per request that a busy machine distorts
+ * far less than its throughput. */
+double bench_cpu_s(void);
+
 /* Spawns n tasks fn(base + i * stride) from a task, their handles in
  * h[0..n). Stops at the first failure, which goes to *err (0 when none).
  * Returns how many were spawned: those must still be joined. */

@@ -10,7 +10,8 @@
  * from wrk (bench/run-net.sh). The JSON line: "seconds" the serving time,
  * "ops" the connections accepted, "result" the requests answered with 200,
  * "bad" those answered with 400, "errors" the connections that failed
- * otherwise (the run fails if there are any).
+ * otherwise (the run fails if there are any), "cpu_s" the process's user
+ * plus system CPU seconds.
  *
  * What it understands, and no more: a request line "METHOD TARGET
  * HTTP/1.x", header lines "Name: value", a body only when Content-Length
@@ -329,8 +330,9 @@ static int finish_http(const uint64_t* p, bench_result_t* out) {
   out->result = atomic_load_explicit(&http_requests, memory_order_relaxed);
   size_t used = strlen(out->extra);
   snprintf(out->extra + used, sizeof(out->extra) - used,
-           ",\"bad\":%llu,\"errors\":%llu", (unsigned long long)bad,
-           (unsigned long long)errors);
+           ",\"bad\":%llu,\"errors\":%llu,\"cpu_s\":%.6f",
+           (unsigned long long)bad, (unsigned long long)errors,
+           bench_cpu_s());
   if (errors != 0)
     return bench_wrong("http-server", "%llu connections failed",
                        (unsigned long long)errors);

@@ -9,7 +9,8 @@
  * then prints the JSON line: "seconds" the serving time, "ops" the
  * connections accepted, "result" the bytes echoed, and "errors" the
  * connections that ended with an error other than a reset, a broken pipe
- * or the shutdown (the run fails if there are any). The load comes from
+ * or the shutdown (the run fails if there are any), and "cpu_s" the
+ * process's user plus system CPU seconds. The load comes from
  * another program (echoload, see bench/run-net.sh); bench/ref_echo.c is the
  * same server in plain libuv.
  *
@@ -213,8 +214,9 @@ static int finish_echo(const uint64_t* p, bench_result_t* out) {
   /* relaxed: as above. */
   out->result = atomic_load_explicit(&echo_bytes, memory_order_relaxed);
   size_t used = strlen(out->extra);
-  snprintf(out->extra + used, sizeof(out->extra) - used, ",\"errors\":%llu",
-           (unsigned long long)errors);
+  snprintf(out->extra + used, sizeof(out->extra) - used,
+           ",\"errors\":%llu,\"cpu_s\":%.6f", (unsigned long long)errors,
+           bench_cpu_s());
   if (errors != 0)
     return bench_wrong("echo-server", "%llu connections failed",
                        (unsigned long long)errors);

@@ -30,6 +30,15 @@ long bench_max_rss_kb(void) {
   return ru.ru_maxrss; /* KiB on Linux */
 }
 
+double bench_cpu_s(void) {
+  struct rusage ru;
+
+  if (getrusage(RUSAGE_SELF, &ru) != 0)
+    return -1;
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 size_t bench_spawn_n(weft_task_fn fn, char* base, size_t stride, size_t n,
                      weft_task_t** h, int* err) {
   size_t i;

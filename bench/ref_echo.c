@@ -7,7 +7,7 @@
  * to stderr once it accepts connections, and echoes every byte back until
  * SIGINT or SIGTERM; then closes everything, prints weft-bench's JSON line
  * with "runtime":"libuv" ("ops": connections accepted, "result": bytes
- * echoed) and exits 0.
+ * echoed, "cpu_s": user plus system CPU seconds) and exits 0.
  *
  * It is the straightforward libuv server, the code weft's must approach:
  * reads go into one 64 KiB buffer (the size weft-bench echo-server reads
@@ -255,9 +255,11 @@ int main(int argc, char** argv) {
   printf("{\"runtime\":\"libuv\",\"bench\":\"echo-server\",\"threads\":1,"
          "\"params\":{\"port\":%d},\"seconds\":%.9g,\"ops\":%llu,"
          "\"ops_per_s\":%.4g,\"max_rss_kb\":%ld,\"result\":%llu,"
-         "\"port\":%d,\"errors\":%llu}\n",
+         "\"port\":%d,\"errors\":%llu,\"cpu_s\":%.6f}\n",
          port, secs, (unsigned long long)accepted,
          secs > 0 ? (double)accepted / secs : 0.0, ru.ru_maxrss,
-         (unsigned long long)echoed, bound, (unsigned long long)errors);
+         (unsigned long long)echoed, bound, (unsigned long long)errors,
+         (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+             (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
   return errors == 0 ? 0 : 1;
 }

@@ -6,7 +6,9 @@
 # echoload, and the HTTP server (1 and 2 workers; then --work-us 1000) under
 # wrk. Runs every case once per round, interleaved (A B C ... A B C ...) so
 # that machine noise hits all alike, ROUNDS rounds (default 5), and prints
-# the median of each case (and each weft echo case over ref_echo).
+# the median of each case: throughput, mean latency and the server's CPU
+# microseconds per operation (round trip or request), and each weft echo
+# case over ref_echo. All medians are per column, over the rounds.
 #
 # Every server is pinned to SERVER_CPUS and every client to CLIENT_CPUS
 # (taskset), so client and server do not fight over a core; on a 2-core
@@ -24,6 +26,10 @@
 #   WRK [wrk]                          installed with apt-get if missing
 #   CASES                              a space-separated subset of the case
 #                                      names below (default: all)
+#   QUIET_BUSY [15]  QUIET_MAX [120]   before each run, wait up to QUIET_MAX
+#                                      s until the machine was at most
+#                                      QUIET_BUSY % busy over one second (a
+#                                      shared machine); the log shows it
 # Needs: the release build (weft-bench, ref_echo), cc, taskset, wrk.
 set -euo pipefail
 
@@ -40,6 +46,8 @@ work_us=${WORK_US:-1000}
 work_conns=${WORK_CONNS:-64}
 echoload_src=${ECHOLOAD_SRC:-$root/../shared/tools/echoload.c}
 wrk=${WRK:-wrk}
+quiet_busy=${QUIET_BUSY:-15}
+quiet_max=${QUIET_MAX:-120}
 bench="$build/bench/weft-bench"
 ref="$build/bench/ref_echo"
 echoload="$build/bench/echoload"
@@ -90,6 +98,29 @@ cc -O2 -o "$echoload" "$echoload_src" || die "cannot build echoload"
 
 # -- one run --
 
+# How busy every CPU together was over the next second, in percent.
+cpu_busy() {
+  local a b total=0 idle
+  read -r -a a </proc/stat
+  sleep 1
+  read -r -a b </proc/stat
+  for k in 1 2 3 4 5 6 7 8; do
+    total=$((total + b[k] - a[k]))
+  done
+  idle=$((b[4] - a[4] + b[5] - a[5]))
+  echo $(((total - idle) * 100 / (total > 0 ? total : 1)))
+}
+
+# Waits for a quiet machine (QUIET_BUSY, QUIET_MAX); sets $busy to the last
+# reading, which the round's log line shows.
+wait_quiet() {
+  local t0=$SECONDS
+  busy=$(cpu_busy)
+  while [ "$busy" -gt "$quiet_busy" ] && [ $((SECONDS - t0)) -lt "$quiet_max" ]; do
+    busy=$(cpu_busy)
+  done
+}
+
 # Starts the server (pinned) and sets $port once it listens.
 start_server() {
   # Emptied first: the poll below must not read the last server's port
@@ -117,7 +148,7 @@ stop_server() {
   [ "$rc" -eq 0 ] || die "server exited $rc: $(cat "$tmp/server.err")"
 }
 
-# Runs the client; prints "<throughput> <mean latency in µs>".
+# Runs the client; prints "<throughput> <mean latency in µs> <operations>".
 run_client() {
   local kind=$1 out
   case $kind in
@@ -126,7 +157,8 @@ run_client() {
       "$secs" "$echo_size" run)
     [[ "$out" == *'"errors":0'* ]] || die "echoload errors: $out"
     echo "$(sed -n 's/.*"rtt_per_sec":\([^,]*\).*/\1/p' <<<"$out")" \
-      "$(sed -n 's/.*"lat_mean_us":\([^,]*\).*/\1/p' <<<"$out")"
+      "$(sed -n 's/.*"lat_mean_us":\([^,]*\).*/\1/p' <<<"$out")" \
+      "$(sed -n 's/.*"round_trips":\([^,]*\).*/\1/p' <<<"$out")"
     ;;
   http | work)
     local c=$http_conns
@@ -137,9 +169,10 @@ run_client() {
       die "wrk reports errors: $out"
     fi
     awk '/Requests\/sec:/ {r = $2}
+         / requests in / {n = $1}
          /^ +Latency/ {l = $2; u = l; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", l);
                        l *= (u == "ms" ? 1000 : u == "s" ? 1e6 : 1)}
-         END {print r, l}' <<<"$out"
+         END {print r, l, n}' <<<"$out"
     ;;
   esac
 }
@@ -149,25 +182,39 @@ run_client() {
 for ((r = 1; r <= rounds; r++)); do
   for c in "${cases[@]}"; do
     IFS='|' read -r name kind cmd <<<"$c"
+    wait_quiet
     start_server "$cmd"
-    run_client "$kind" >>"$tmp/$name"
+    read -r thr lat ops < <(run_client "$kind")
     stop_server
-    echo "round $r $name: $(tail -n 1 "$tmp/$name")" >&2
+    # The server's CPU time per operation: what a busy machine distorts
+    # far less than the throughput.
+    cpu=$(sed -n 's/.*"cpu_s":\([^,}]*\).*/\1/p' "$tmp/server.out")
+    cpu_op=$(awk -v c="$cpu" -v n="$ops" 'BEGIN {printf "%.3f", c * 1e6 / n}')
+    echo "$thr $lat $cpu_op" >>"$tmp/$name"
+    echo "round $r $name: $thr/s, $lat us, $cpu_op cpu-us/op" \
+      "(busy before: $busy%)" >&2
   done
 done
 
-printf '%-18s %14s %14s  %s\n' case median_per_s median_lat_us "vs echo-ref"
-ref_med=
+printf '%-18s %12s %9s %10s  %s\n' case per_s lat_us cpu_us_op \
+  "vs echo-ref (per_s, cpu)"
+ref_thr=
+ref_cpu=
 for c in "${cases[@]}"; do
   name=${c%%|*}
   thr=$(awk '{print $1}' "$tmp/$name" | median)
   lat=$(awk '{print $2}' "$tmp/$name" | median)
-  [ "$name" = echo-ref ] && ref_med=$thr
-  ratio=
-  if [[ "$name" == echo-* && -n "$ref_med" && "$name" != echo-ref ]]; then
-    ratio=$(awk -v a="$thr" -v b="$ref_med" 'BEGIN {printf "%.3f", a / b}')
+  cpu=$(awk '{print $3}' "$tmp/$name" | median)
+  if [ "$name" = echo-ref ]; then
+    ref_thr=$thr
+    ref_cpu=$cpu
   fi
-  printf '%-18s %14.1f %14.1f  %s\n' "$name" "$thr" "$lat" "$ratio"
+  ratio=
+  if [[ "$name" == echo-* && -n "$ref_thr" && "$name" != echo-ref ]]; then
+    ratio=$(awk -v a="$thr" -v b="$ref_thr" -v c="$cpu" -v d="$ref_cpu" \
+      'BEGIN {printf "%.3f %.3f", a / b, c / d}')
+  fi
+  printf '%-18s %12.1f %9.1f %10.3f  %s\n' "$name" "$thr" "$lat" "$cpu" "$ratio"
 done
 echo "(rounds $rounds, $secs s each; server on CPUs $server_cpus, client on" \
   "CPUs $client_cpus; echo: $echo_conns conns x $echo_size B;" \
