@@ -7,12 +7,12 @@
  * runs one handler task per connection, which reads into a 64 KiB buffer,
  * writes what it read back and drains. It serves until SIGINT or SIGTERM,
  * then prints the JSON line: "seconds" the serving time, "ops" the
- * connections accepted, "result" the bytes echoed, and "errors" the
+ * connections accepted, "result" the bytes echoed, "port", "errors" the
  * connections that ended with an error other than a reset, a broken pipe
  * or the shutdown (the run fails if there are any), and "cpu_s" the
- * process's user plus system CPU seconds. The load comes from
- * another program (echoload, see bench/run-net.sh); bench/ref_echo.c is the
- * same server in plain libuv.
+ * process's user plus system CPU seconds. The load comes from another
+ * program (echoload, see bench/run-net.sh); bench/ref_echo.c is the same
+ * server in plain libuv.
  *
  * DESIGN
  * The signal is caught with a uv_signal_t on the body task's loop through
