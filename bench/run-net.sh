@@ -3,8 +3,8 @@
 #
 # The network benchmarks: the TCP echo server (plain libuv ref_echo, then
 # weft-bench echo-server at 1 and 2 workers, and 2 with --reuseport) under
-# echoload, and the HTTP server (1 and 2 workers; then --work-us 1000) under
-# wrk. Runs every case once per round, interleaved (A B C ... A B C ...) so
+# echoload, and the HTTP server (1 and 2 workers; then --work-us 1000, then
+# --delay-ms 10) under wrk. Runs every case once per round, interleaved (A B C ... A B C ...) so
 # that machine noise hits all alike, ROUNDS rounds (default 5), and prints
 # the median of each case: throughput, mean latency and the server's CPU
 # microseconds per operation (round trip or request), and each weft echo
@@ -22,6 +22,7 @@
 #   ECHO_CONNS [100]  ECHO_SIZE [64]   echoload connections, message bytes
 #   HTTP_CONNS [100]                   wrk connections (-t1) for plain hello
 #   WORK_US [1000]  WORK_CONNS [64]    the CPU-work case
+#   DELAY_MS [10]                      the sleeping case (HTTP_CONNS conns)
 #   ECHOLOAD_SRC [../shared/tools/echoload.c from the repository root]
 #   WRK [wrk]                          installed with apt-get if missing
 #   CASES                              a space-separated subset of the case
@@ -44,6 +45,7 @@ echo_size=${ECHO_SIZE:-64}
 http_conns=${HTTP_CONNS:-100}
 work_us=${WORK_US:-1000}
 work_conns=${WORK_CONNS:-64}
+delay_ms=${DELAY_MS:-10}
 echoload_src=${ECHOLOAD_SRC:-$root/../shared/tools/echoload.c}
 wrk=${WRK:-wrk}
 quiet_busy=${QUIET_BUSY:-15}
@@ -62,6 +64,8 @@ all_cases=(
   "http-w2|http|$bench http-server --threads 2"
   "http-work-w1|work|$bench http-server --threads 1 --work-us $work_us"
   "http-work-w2|work|$bench http-server --threads 2 --work-us $work_us"
+  "http-delay-w1|http|$bench http-server --threads 1 --delay-ms $delay_ms"
+  "http-delay-w2|http|$bench http-server --threads 2 --delay-ms $delay_ms"
 )
 cases=()
 for c in "${all_cases[@]}"; do
@@ -218,4 +222,5 @@ for c in "${cases[@]}"; do
 done
 echo "(rounds $rounds, $secs s each; server on CPUs $server_cpus, client on" \
   "CPUs $client_cpus; echo: $echo_conns conns x $echo_size B;" \
-  "http: wrk -t1 -c$http_conns; work: --work-us $work_us, wrk -t1 -c$work_conns)"
+  "http: wrk -t1 -c$http_conns; work: --work-us $work_us, wrk -t1 -c$work_conns;" \
+  "delay: --delay-ms $delay_ms, wrk -t1 -c$http_conns)"
