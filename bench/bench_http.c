@@ -270,9 +270,11 @@ static const char* ok_response(const http_req_t* r, size_t* len) {
 /* Serves one request: HTTP_NEXT when it was answered and the connection
  * stays, HTTP_SERVED_CLOSE when it was answered last, HTTP_CLOSE when the
  * connection ends without an answer (end of stream, or a 400: *bad), or a
- * negative error. */
+ * negative error. *served counts the answer as soon as it is written: the
+ * client may have it before the drain returns (and a shutdown may cancel
+ * the drain). */
 static ptrdiff_t serve_one(weft_stream_t* conn, const http_opts_t* o,
-                           char* head, int* bad) {
+                           char* head, int* bad, uint64_t* served) {
   http_req_t r;
   ptrdiff_t n;
   const char* resp;
@@ -293,8 +295,10 @@ static ptrdiff_t serve_one(weft_stream_t* conn, const http_opts_t* o,
   if ((n = do_work(o)) != 0)
     return n;
   resp = ok_response(&r, &len);
-  if ((n = weft_stream_write(conn, resp, len)) != 0 ||
-      (n = weft_stream_drain(conn)) != 0)
+  if ((n = weft_stream_write(conn, resp, len)) != 0)
+    return n;
+  (*served)++;
+  if ((n = weft_stream_drain(conn)) != 0)
     return n;
   return r.keep_alive ? HTTP_NEXT : HTTP_SERVED_CLOSE;
 }
@@ -306,13 +310,10 @@ static int http_conn(weft_stream_t* conn, void* arg) {
   ptrdiff_t n;
 
   weft_stream_nodelay(conn, 1);
-  while ((n = serve_one(conn, arg, head, &bad)) > 0) {
-    served++;
-    if (n == HTTP_SERVED_CLOSE) {
-      n = 0;
-      break;
-    }
+  while ((n = serve_one(conn, arg, head, &bad, &served)) == HTTP_NEXT) {
   }
+  if (n == HTTP_SERVED_CLOSE)
+    n = 0;
   /* relaxed: sums read after the runtime has joined every worker. */
   atomic_fetch_add_explicit(&http_requests, served, memory_order_relaxed);
   /* relaxed: as above. */

@@ -101,11 +101,18 @@ echo_test() {
   exec {fd}>&-
   cmp -s "$tmp/big" "$tmp/back" || fail "1 MB echo differs"
   sent=$((sent + big))
+  # A connection still open at SIGTERM: its handler is cancelled by the
+  # shutdown, which must still be clean (and count its bytes).
+  exec {fd}<>"/dev/tcp/127.0.0.1/$port"
+  printf 'still here\n' >&"$fd"
+  read -r -t 30 -u "$fd" line || fail "no echo on the last connection"
+  sent=$((sent + 11))
   stop_server
+  exec {fd}>&-
   [ "$(member result)" = "$sent" ] ||
     fail "result $(member result), expected $sent bytes"
-  [ "$(member ops)" = $((conns + 1)) ] ||
-    fail "ops $(member ops), expected $((conns + 1)) connections"
+  [ "$(member ops)" = $((conns + 2)) ] ||
+    fail "ops $(member ops), expected $((conns + 2)) connections"
 }
 
 # -- http ------------------------------------------------------------------
@@ -180,7 +187,15 @@ http_test() {
   # A connection that closes without a request.
   exec {fd}<>"/dev/tcp/127.0.0.1/$port"
   exec {fd}>&-
+  # A keep-alive connection still open at SIGTERM: the shutdown cancels
+  # its handler, and must still be clean.
+  exec {fd}<>"/dev/tcp/127.0.0.1/$port"
+  printf '%b' "$get" >&"$fd"
+  read_response "$fd"
+  [ "$status" = "HTTP/1.1 200 OK" ] || fail "last connection: '$status'"
+  requests=$((requests + 1))
   stop_server
+  exec {fd}>&-
   [ "$(member result)" = "$requests" ] ||
     fail "result $(member result), expected $requests requests"
   [ "$(member bad)" = 2 ] || fail "bad $(member bad), expected 2"
