@@ -12,6 +12,9 @@
  * is returned, and the cancellation waits for the task's next await (io.c).
  * Every request is cleaned up (uv_fs_req_cleanup) once its results are
  * read, on any thread: cleaning touches the request only, not the loop.
+ * A running request cannot be interrupted: a read of a FIFO nobody writes
+ * to holds its task (and a runtime shutting down) until data comes; such
+ * files are better read as streams.
  *
  * Path calls (weft_fs_*) run on whichever worker the task is on. A file
  * lives on its home worker, the one that opened it. Its fields are touched
