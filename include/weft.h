@@ -778,7 +778,8 @@ WEFT_EXTERN ptrdiff_t weft_stream_readuntil(weft_stream_t* s, const void* sep,
 WEFT_EXTERN ptrdiff_t weft_stream_readline(weft_stream_t* s, char* buf,
                                            size_t cap);
 
-/* 1 once the peer closed its side and the buffer is empty. Never waits. */
+/* 1 once the peer closed its side and the buffer is empty, else 0 (or an
+ * error such as WEFT_ECLOSED). Never waits. */
 WEFT_EXTERN int weft_stream_at_eof(weft_stream_t* s);
 
 /* The readuntil/readline limit (default WEFT_STREAM_LIMIT_DEFAULT; also

@@ -24,6 +24,14 @@ void weft__stream_discard(weft_stream_t* s);
 /* When the stream is freed, *slot becomes NULL (an owner such as a
  * process can tell that the user closed it). Owner only. */
 void weft__stream_set_slot(weft_stream_t* s, weft_stream_t** slot);
+/* Starts closing (from a cancel hook or callback on home): waiters get
+ * WEFT_ECLOSED; `reset` sends a TCP reset. Idempotent. */
+void weft__stream_close_start(weft_stream_t* s, int reset);
+/* Closes (if not closing yet), waits until closed and frees: for a stream
+ * its creator never handed out. From a task. */
+void weft__stream_destroy(weft_stream_t* s);
+/* Closes and frees a stream nobody was given (outside a task). */
+void weft__stream_drop(weft_stream_t* s);
 /* The stream's home worker. Any thread (read-only after alloc). */
 weft__worker_t* weft__stream_home(const weft_stream_t* s);
 
