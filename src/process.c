@@ -183,8 +183,8 @@ static void drop_pipes(spawn_pipes_t* sp) {
     if (sp->streams[i] == NULL)
       continue;
     if (sp->opened[i]) {
-      weft__stream_attach(sp->streams[i]);
-      weft_stream_abort(sp->streams[i]);
+      weft__stream_attach(sp->streams[i]); /* so it can be closed */
+      weft__stream_destroy(sp->streams[i]);
     } else {
       weft__stream_discard(sp->streams[i]);
     }
