@@ -35,10 +35,17 @@
  * makes short; the streams are closed by their own shutdown.
  *
  * communicate feeds stdin, and reads stdout and stderr to their ends, at
- * the same time: each but the last of these jobs runs as its own task, the
- * last one in the caller. A child that fills one pipe while we wait on
+ * the same time: each but the last of these jobs runs in a helper task,
+ * the last one in the caller. A child that fills one pipe while we wait on
  * another therefore never blocks us both (test_process's big-output test
- * writes megabytes to each).
+ * writes megabytes to each). The helpers work on the caller's stack, so
+ * the caller never returns before they end, not even in a runtime that
+ * shuts down, where weft_await gives up at once: each helper's task
+ * future has a callback that posts a message to home, and the caller
+ * waits (weft__io_wait) until home has heard from all of them. A helper
+ * cancelled before it started never runs its function, but its future
+ * still completes, so it is counted all the same. A cancellation of the
+ * caller cancels the helpers and the wait goes on until they end.
  *
  * SIGPIPE: writing to a pipe whose reader has gone raises it; stream.c
  * decides how weft treats it (see weft_stream_write). communicate ignores
@@ -405,71 +412,162 @@ static int drain(void* arg, void** result) {
   return 0;
 }
 
+typedef struct comm_s comm_t;
+
+/* One job of communicate; all but the last run in helper tasks. */
 typedef struct {
   weft_task_fn fn;
   pipe_job_t job;
-  weft_task_t* task;
+  comm_t* comm;
+  weft_task_t* task;   /* a helper's handle */
+  weft_future_t* done; /* a helper's completion, NULL: not tracked */
+  weft__msg_t msg;     /* tells home that the helper ended */
+  int status;
 } comm_part_t;
 
-/* Runs parts[0..n) at the same time: all but the last as tasks. Returns
- * the first error in part order, after every part has ended. */
-static int run_parts(comm_part_t* parts, size_t n) {
-  int err = 0;
-  size_t spawned = 0;
-  for (; spawned + 1 < n; spawned++) {
-    comm_part_t* c = &parts[spawned];
-    if ((err = weft_spawn(NULL, c->fn, &c->job, NULL, &c->task)) != 0)
-      break;
+struct comm_s {
+  weft__worker_t* home; /* the process's worker */
+  comm_part_t parts[NSTDIO];
+  size_t n;
+  /* Home's thread only: helpers whose end home has not heard of yet, and
+   * the caller waiting for them to reach 0. */
+  size_t running;
+  weft__io_op_t* joiner;
+};
+
+/* On home: a helper ended. The last one ends the caller's join. */
+static void on_helper_msg(weft__worker_t* w, weft__msg_t* m) {
+  (void)w;
+  comm_part_t* c = weft__container_of(m, comm_part_t, msg);
+  comm_t* cm = c->comm;
+  c->status = weft_future_result(c->done, NULL);
+  if (--cm->running == 0 && cm->joiner != NULL) {
+    weft__io_op_t* op = cm->joiner;
+    cm->joiner = NULL;
+    weft__io_done(op, op->cancel_sent ? UV_ECANCELED : 0);
   }
-  int own = 0;
-  if (err == 0 && n > 0)
-    own = parts[n - 1].fn(&parts[n - 1].job, NULL);
-  for (size_t i = 0; i < spawned; i++) {
-    if (err != 0 || own != 0)
-      weft_cancel(parts[i].task);
-    int st = weft_await(parts[i].task, NULL);
-    weft_task_release(parts[i].task);
-    if (err == 0)
-      err = st;
-  }
-  return err != 0 ? err : own;
 }
 
-/* Lists the jobs communicate needs; stdin's first, so that feeding starts
- * in a task while the caller drains. */
-static size_t plan_parts(weft_process_t* p, const void* input,
-                         size_t input_len, int keep_out, int keep_err,
-                         comm_part_t parts[NSTDIO]) {
-  size_t n = 0;
-  memset(parts, 0, NSTDIO * sizeof(*parts));
+/* The helper's future is done, on whatever thread ended the task (or on
+ * ours, at once, if it had already ended). */
+static void on_helper_done(weft_future_t* f, void* arg) {
+  comm_part_t* c = arg;
+  (void)f;
+  weft__inbox_post(c->comm->home, &c->msg);
+}
+
+static void cancel_helpers(comm_t* cm) {
+  for (size_t i = 0; i < cm->n; i++)
+    if (cm->parts[i].task != NULL)
+      weft_cancel(cm->parts[i].task); /* WEFT_EBUSY once done: fine */
+}
+
+static void cancel_join(weft__io_op_t* op) {
+  cancel_helpers(op->data);
+}
+
+/* Awaits a helper that could not be tracked (out of memory): the plain
+ * way, which a runtime shutting down cuts short. */
+static void reap_untracked(comm_part_t* c) {
+  weft_cancel(c->task);
+  while (!weft_task_done(c->task) &&
+         weft_await(c->task, NULL) == WEFT_ECANCELED &&
+         !weft__runtime_closing()) {
+  }
+  c->status = weft_task_result(c->task, NULL);
+}
+
+/* Spawns c as a helper and has home told when it ends, however it ends
+ * (a task cancelled before it starts never runs its function). On home. */
+static int start_helper(comm_t* cm, comm_part_t* c) {
+  c->comm = cm;
+  c->msg.fn = on_helper_msg;
+  int err = weft_spawn(NULL, c->fn, &c->job, NULL, &c->task);
+  if (err != 0)
+    return err;
+  cm->running++; /* home cannot hear of its end before we await */
+  if ((err = weft_task_future(c->task, &c->done)) == 0 &&
+      (err = weft_future_add_callback(c->done, on_helper_done, c)) == 0)
+    return 0;
+  cm->running--;
+  weft_future_release(c->done);
+  c->done = NULL;
+  reap_untracked(c);
+  return err;
+}
+
+/* Waits until every tracked helper has ended. A cancellation of the
+ * caller cancels them, and the wait still lasts until they end: they use
+ * the caller's stack. 0 or WEFT_ECANCELED. */
+static int join_helpers(comm_t* cm) {
+  weft__io_enter(cm->home);
+  if (cm->running == 0)
+    return 0;
+  weft__io_op_t op;
+  weft__io_op_init(&op, cancel_join, cm);
+  cm->joiner = &op;
+  return weft__io_wait(&op);
+}
+
+/* Runs the parts at the same time and waits for all of them. Returns a
+ * spawn's error, else WEFT_ECANCELED if the caller was cancelled, else
+ * the first part's error in part order. */
+static int run_parts(comm_t* cm) {
+  int err = 0;
+  comm_part_t* own = &cm->parts[cm->n - 1];
+  for (size_t i = 0; i + 1 < cm->n && err == 0; i++)
+    err = start_helper(cm, &cm->parts[i]);
+  if (err == 0)
+    own->status = own->fn(&own->job, NULL);
+  if (err != 0 || own->status != 0)
+    cancel_helpers(cm);
+  int jerr = join_helpers(cm);
+  for (size_t i = 0; i < cm->n; i++) {
+    weft_future_release(cm->parts[i].done);
+    weft_task_release(cm->parts[i].task);
+  }
+  if (err != 0)
+    return err;
+  if (own->status == WEFT_ECANCELED || jerr != 0)
+    return WEFT_ECANCELED;
+  for (size_t i = 0; i < cm->n && err == 0; i++)
+    err = cm->parts[i].status;
+  return err;
+}
+
+/* Lists the jobs communicate needs; stdin's first, so that feeding runs
+ * in a helper while the caller drains. On home. */
+static void plan_parts(comm_t* cm, weft_process_t* p, const void* input,
+                       size_t input_len, int keep_out, int keep_err) {
+  memset(cm, 0, sizeof(*cm));
+  cm->home = p->home;
   if (p->pipes[STDIN_I] != NULL) {
-    parts[n].fn = feed;
-    parts[n].job.s = p->pipes[STDIN_I];
-    parts[n].job.input = input;
-    parts[n++].job.input_len = input_len;
+    pipe_job_t* j = &cm->parts[cm->n].job;
+    cm->parts[cm->n++].fn = feed;
+    j->s = p->pipes[STDIN_I];
+    j->input = input;
+    j->input_len = input_len;
   }
   for (int i = STDOUT_I; i <= STDERR_I; i++) {
     if (p->pipes[i] == NULL)
       continue;
-    parts[n].fn = drain;
-    parts[n].job.s = p->pipes[i];
-    parts[n++].job.keep = i == STDOUT_I ? keep_out : keep_err;
+    pipe_job_t* j = &cm->parts[cm->n].job;
+    cm->parts[cm->n++].fn = drain;
+    j->s = p->pipes[i];
+    j->keep = i == STDOUT_I ? keep_out : keep_err;
   }
-  return n;
 }
 
-/* Hands a drained buffer to the caller (or frees it). */
-static void give(comm_part_t* parts, size_t n, weft_stream_t* s, char** out,
-                 size_t* out_len) {
-  for (size_t i = 0; i < n; i++) {
-    if (parts[i].fn != drain || parts[i].job.s != s)
+/* Hands the bytes drained from s to the caller. */
+static void give(comm_t* cm, weft_stream_t* s, char** out, size_t* out_len) {
+  for (size_t i = 0; i < cm->n; i++) {
+    pipe_job_t* j = &cm->parts[i].job;
+    if (cm->parts[i].fn != drain || j->s != s || out == NULL)
       continue;
-    if (out != NULL) {
-      *out = parts[i].job.buf;
-      parts[i].job.buf = NULL;
-      if (out_len != NULL)
-        *out_len = parts[i].job.len;
-    }
+    *out = j->buf;
+    j->buf = NULL;
+    if (out_len != NULL)
+      *out_len = j->len;
   }
 }
 
@@ -498,19 +596,20 @@ int weft_process_communicate(weft_process_t* p, const void* input,
     return WEFT_EINVAL;
   if ((rc = weft__io_check_cancel()) != 0)
     return rc;
-  comm_part_t parts[NSTDIO];
+  comm_t cm;
   weft_stream_t* sout = p->pipes[STDOUT_I];
   weft_stream_t* serr = p->pipes[STDERR_I];
-  size_t n = plan_parts(p, input, input_len, out != NULL, err != NULL, parts);
-  rc = run_parts(parts, n);
+  plan_parts(&cm, p, input, input_len, out != NULL, err != NULL);
+  if (cm.n > 0)
+    rc = run_parts(&cm);
   if (rc == 0)
     rc = weft_process_wait(p, exit_status);
   if (rc == 0) {
-    give(parts, n, sout, out, out_len);
-    give(parts, n, serr, err, err_len);
+    give(&cm, sout, out, out_len);
+    give(&cm, serr, err, err_len);
   }
-  for (size_t i = 0; i < n; i++)
-    free(parts[i].job.buf);
+  for (size_t i = 0; i < cm.n; i++)
+    free(cm.parts[i].job.buf);
   return rc;
 }
 

@@ -323,6 +323,66 @@ static void test_process_runtime_end_reaps(void** state) {
   assert_true(reaped(pid));
 }
 
+/* Tasks still in communicate and in wait when the runtime ends: the
+ * shutdown cancels them; communicate returns only after its helper tasks
+ * ended (they use its stack), then frees its process during the shutdown;
+ * the other process is left to the runtime. */
+typedef struct {
+  weft_process_t* p;
+  _Atomic int started;
+} busy_t;
+
+static int busy_communicate(void* arg, void** result) {
+  busy_t* b = arg;
+  char* out = NULL;
+  (void)result;
+  atomic_store(&b->started, 1);
+  WEFT_EXPECT_ERR(weft_process_communicate(b->p, "x", 1, &out, NULL, NULL,
+                                           NULL, NULL),
+                  WEFT_ECANCELED);
+  WEFT_EXPECT(out == NULL);
+  WEFT_EXPECT_OK(weft_process_free(b->p));
+  return 0;
+}
+
+static int busy_wait(void* arg, void** result) {
+  busy_t* b = arg;
+  (void)result;
+  atomic_store(&b->started, 1);
+  WEFT_EXPECT_ERR(weft_process_wait(b->p, NULL), WEFT_ECANCELED);
+  return 0;
+}
+
+static int leave_busy(void* arg, void** result) {
+  int* pids = arg;
+  char* argv[] = {"sleep", "100", NULL};
+  static busy_t b[2];
+  weft_task_fn fns[2] = {busy_communicate, busy_wait};
+  (void)result;
+  for (int i = 0; i < 2; i++) {
+    atomic_store(&b[i].started, 0);
+    if (!WEFT_EXPECT_OK(weft_process_exec(argv, &kPipeAll, &b[i].p)))
+      return 0;
+    pids[i] = weft_process_pid(b[i].p);
+    WEFT_EXPECT_OK(weft_spawn(NULL, fns[i], &b[i], NULL, NULL));
+  }
+  WEFT_YIELD_UNTIL(atomic_load(&b[0].started) && atomic_load(&b[1].started));
+  for (int i = 0; i < 8; i++) /* most often they wait by now */
+    weft_yield();
+  return 0;
+}
+
+static void test_process_runtime_end_cancels_waits(void** state) {
+  (void)state;
+  for (int i = 0; i < 10; i++) {
+    int pids[2] = {0, 0};
+    WEFT_ASSERT_OK(weft_test_run_detached(1 + i % 3, leave_busy, pids, NULL));
+    assert_true(pids[0] > 0 && pids[1] > 0);
+    assert_true(reaped(pids[0]));
+    assert_true(reaped(pids[1]));
+  }
+}
+
 /* ---- waiting --------------------------------------------------------- */
 
 typedef struct {
@@ -498,6 +558,7 @@ int main(void) {
       cmocka_unit_test(test_process_kill_sigterm),
       cmocka_unit_test(test_process_free_running_leaves_no_zombie),
       cmocka_unit_test(test_process_runtime_end_reaps),
+      cmocka_unit_test(test_process_runtime_end_cancels_waits),
       cmocka_unit_test(test_process_wait_from_other_worker),
       cmocka_unit_test(test_process_wait_timeout_then_again),
       cmocka_unit_test(test_process_env_and_cwd),
