@@ -23,6 +23,15 @@
  * (cancel_wait), so the process can be waited for again. The status stays
  * until the process is freed.
  *
+ * A SIGCHLD can reach libuv late: under TSan, a signal that lands on a
+ * worker while a task's fiber runs is deferred until that fiber runs
+ * again, and when that fiber is the one waiting for the exit, never. So,
+ * while a task waits, a timer on home looks every EXIT_POLL_MS whether the
+ * child is a zombie (waitid with WNOWAIT, which does not reap it) and if
+ * so sends its own thread a SIGCHLD, outside any fiber. libuv stays the
+ * only one to reap: reaping behind its back would leave it a pid to
+ * waitpid that may later be another process's.
+ *
  * Freeing. weft_process_free kills a child still running (SIGKILL) and
  * waits for on_exit, so no zombie is left; that wait ignores cancellation
  * (it cannot last: SIGKILL cannot be caught), and a cancellation that
@@ -53,6 +62,7 @@
  * without reading all its input.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,8 +76,13 @@
 
 enum { STDIN_I = 0, STDOUT_I = 1, STDERR_I = 2, NSTDIO = 3 };
 
+/* While a task waits for the exit, how often we look whether the child
+ * has exited without libuv hearing of it (see DESIGN). */
+#define EXIT_POLL_MS 100
+
 struct weft_process_s {
   uv_process_t handle;   /* handle.data == this */
+  uv_timer_t exit_poll;  /* exit_poll.data == this */
   weft__io_obj_t obj;    /* on home's list from spawn to close */
   weft__worker_t* home;  /* read-only after spawn */
   int pid;               /* read-only after spawn: any thread */
@@ -76,6 +91,7 @@ struct weft_process_s {
   int exited;
   int status;              /* exit code or 128 + signal, once exited */
   weft__io_op_t* waiters;  /* tasks awaiting the exit */
+  int open_handles;        /* the last close callback frees */
 };
 
 /* ---- Exit ------------------------------------------------------------ */
@@ -84,11 +100,24 @@ static void on_exit_cb(uv_process_t* h, int64_t code, int signum) {
   weft_process_t* p = h->data;
   p->exited = 1;
   p->status = signum != 0 ? 128 + signum : (int)code;
+  uv_timer_stop(&p->exit_poll);
   while (p->waiters != NULL) {
     weft__io_op_t* op = p->waiters;
     p->waiters = op->next;
     weft__io_done(op, 0);
   }
+}
+
+/* The child has exited (it is a zombie: nobody reaped it) but libuv has
+ * not heard: send this thread, which runs no task now, a SIGCHLD. libuv's
+ * handler then has the loop reap it and call on_exit_cb. */
+static void on_exit_poll(uv_timer_t* t) {
+  weft_process_t* p = t->data;
+  siginfo_t info;
+  memset(&info, 0, sizeof(info));
+  if (waitid(P_PID, (id_t)p->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+      info.si_pid == p->pid)
+    pthread_kill(pthread_self(), SIGCHLD);
 }
 
 /* A cancelled wait leaves the list; the exit may still come for others. */
@@ -97,6 +126,8 @@ static void cancel_wait(weft__io_op_t* op) {
   for (weft__io_op_t** pp = &p->waiters; *pp != NULL; pp = &(*pp)->next) {
     if (*pp == op) {
       *pp = op->next;
+      if (p->waiters == NULL)
+        uv_timer_stop(&p->exit_poll);
       weft__io_done(op, UV_ECANCELED);
       return;
     }
@@ -110,13 +141,23 @@ static int await_exit(weft_process_t* p, void (*cancel)(weft__io_op_t*)) {
   weft__io_op_init(&op, cancel, p);
   op.next = p->waiters;
   p->waiters = &op;
+  if (!uv_is_active((uv_handle_t*)&p->exit_poll))
+    uv_timer_start(&p->exit_poll, on_exit_poll, EXIT_POLL_MS, EXIT_POLL_MS);
   int err = weft__io_wait(&op);
   weft__io_enter(p->home);
   return err;
 }
 
 static void on_close_free(uv_handle_t* h) {
-  free(h->data);
+  weft_process_t* p = h->data;
+  if (--p->open_handles == 0)
+    free(p);
+}
+
+/* Closes both handles; the last close callback frees p. */
+static void close_process(weft_process_t* p) {
+  uv_close((uv_handle_t*)&p->handle, on_close_free);
+  uv_close((uv_handle_t*)&p->exit_poll, on_close_free);
 }
 
 /* ---- Spawning -------------------------------------------------------- */
@@ -244,11 +285,14 @@ static int spawn(weft__worker_t* w, const char* file, char* const args[],
       .stdio = sp.stdio,
   };
   p->handle.data = p;
+  p->exit_poll.data = p;
+  p->open_handles = 2;
+  uv_timer_init(&w->loop, &p->exit_poll); /* cannot fail */
   err = uv_spawn(&w->loop, &p->handle, &o);
   close_child_ends(&sp);
   if (err != 0) {
     /* uv_spawn initialised the handle even so: close it to free p. */
-    uv_close((uv_handle_t*)&p->handle, on_close_free);
+    close_process(p);
     drop_pipes(&sp);
     return err;
   }
@@ -641,7 +685,7 @@ int weft_process_free(weft_process_t* p) {
   }
   abort_pipes(p);
   weft__io_obj_remove(p->home, &p->obj);
-  uv_close((uv_handle_t*)&p->handle, on_close_free);
+  close_process(p);
   return 0;
 }
 
@@ -658,5 +702,5 @@ static void shutdown_process(weft__io_obj_t* obj) {
     while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR) {
     }
   }
-  uv_close((uv_handle_t*)&p->handle, on_close_free);
+  close_process(p);
 }
