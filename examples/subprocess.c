@@ -18,28 +18,38 @@ typedef struct {
   const char* cmd;
   const char* cwd;   /* NULL: ours */
   const char* input; /* NULL: no stdin */
+  weft_process_t* p;
   char* out;
   char* err;
   int status;
 } run_t;
 
-/* async def run(cmd): create_subprocess_shell with pipes, communicate. */
-static int run(void* arg, void** result) {
-  run_t* r = arg;
-  (void)result;
+/* create_subprocess_shell(cmd, stdout=PIPE, stderr=PIPE). Never waits. */
+static int start(run_t* r) {
   weft_process_opts_t opts = {
       .cwd = r->cwd,
       .stdin_mode = r->input != NULL ? WEFT_STDIO_PIPE : WEFT_STDIO_NULL,
       .stdout_mode = WEFT_STDIO_PIPE,
       .stderr_mode = WEFT_STDIO_PIPE};
-  weft_process_t* p;
-  int err = weft_process_shell(r->cmd, &opts, &p);
+  return weft_process_shell(r->cmd, &opts, &r->p);
+}
+
+/* stdout, stderr = await proc.communicate(input) */
+static int finish(void* arg, void** result) {
+  run_t* r = arg;
+  (void)result;
+  size_t len = r->input != NULL ? strlen(r->input) : 0;
+  return weft_process_communicate(r->p, r->input, len, &r->out, NULL,
+                                  &r->err, NULL, &r->status);
+}
+
+/* async def run(cmd): start, communicate, and free the process. */
+static int run(run_t* r) {
+  int err = start(r);
   if (err != 0)
     return err;
-  size_t len = r->input != NULL ? strlen(r->input) : 0;
-  err = weft_process_communicate(p, r->input, len, &r->out, NULL, &r->err,
-                                 NULL, &r->status);
-  weft_process_free(p);
+  err = finish(r, NULL);
+  weft_process_free(r->p);
   return err;
 }
 
@@ -55,7 +65,7 @@ static void report(run_t* r) {
 }
 
 static int run_and_report(run_t* r) {
-  int err = run(r, NULL);
+  int err = run(r);
   if (err == 0)
     report(r);
   return err;
@@ -85,8 +95,10 @@ static int exec_lines(void) {
   return err;
 }
 
-/* ---- 5. asyncio.gather(run(...), run(...), run(...)) ----------------- */
+/* ---- 5. asyncio.gather(*(p.communicate() for p in procs)) ---------- */
 
+/* Spawning never waits: start every command, then communicate with each
+ * in a task of its own. */
 static int concurrently(void) {
   /* The first finishes last, the last first. */
   run_t runs[3] = {{.cmd = "sleep 0.3; echo first"},
@@ -94,25 +106,27 @@ static int concurrently(void) {
                    {.cmd = "echo third; exit 1"}};
   weft_task_t* tasks[3];
   int statuses[3];
-  size_t n = 0;
+  size_t started = 0, spawned = 0;
   int err = 0;
-  for (; n < 3 && err == 0; n++)
-    err = weft_spawn(NULL, run, &runs[n], NULL, &tasks[n]);
-  if (err != 0)
-    n--; /* the spawn that failed */
-  int gerr = weft_gather(tasks, n, WEFT_GATHER_COLLECT, NULL, statuses);
-  for (size_t i = 0; i < n; i++) {
-    weft_task_release(tasks[i]);
-    if (err == 0 && gerr == 0 && statuses[i] == 0) {
+  while (started < 3 && (err = start(&runs[started])) == 0)
+    started++;
+  while (err == 0 && spawned < started &&
+         (err = weft_spawn(NULL, finish, &runs[spawned], NULL,
+                           &tasks[spawned])) == 0)
+    spawned++;
+  int gerr = weft_gather(tasks, spawned, WEFT_GATHER_COLLECT, NULL, statuses);
+  for (size_t i = 0; i < started; i++) {
+    if (i < spawned)
+      weft_task_release(tasks[i]);
+    if (err == 0 && gerr == 0 && statuses[i] == 0)
       report(&runs[i]);
-    } else {
-      free(runs[i].out);
-      free(runs[i].err);
-    }
+    free(runs[i].out);
+    free(runs[i].err);
+    weft_process_free(runs[i].p);
   }
   if (err == 0)
     err = gerr;
-  for (size_t i = 0; i < n && err == 0; i++)
+  for (size_t i = 0; i < spawned && err == 0; i++)
     err = statuses[i];
   return err;
 }
