@@ -228,6 +228,37 @@ static void test_process_communicate_discards(void** state) {
   WEFT_ASSERT_OK(weft_test_run(2, communicate_discards, NULL, NULL));
 }
 
+/* A child that exits without reading its input: writing to its stdin
+ * fails (UV_EPIPE, not a SIGPIPE that ends the test), and communicate
+ * ignores that. More than a socket buffer holds, so a write must fail. */
+static int input_not_read(void* arg, void** result) {
+  weft_process_t* p;
+  char* out;
+  size_t out_len = 1;
+  int status = -1;
+  size_t n = 4u << 20;
+  (void)arg;
+  (void)result;
+  char* input = calloc(1, n);
+  if (!WEFT_EXPECT(input != NULL))
+    return 0;
+  if (WEFT_EXPECT_OK(weft_process_shell("exec true", &kPipeAll, &p))) {
+    WEFT_EXPECT_OK(weft_process_communicate(p, input, n, &out, &out_len,
+                                            NULL, NULL, &status));
+    WEFT_EXPECT_EQ(status, 0);
+    WEFT_EXPECT_EQ(out_len, 0);
+    free(out);
+    WEFT_EXPECT_OK(weft_process_free(p));
+  }
+  free(input);
+  return 0;
+}
+
+static void test_process_input_not_read(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(2, input_not_read, NULL, NULL));
+}
+
 /* A communicate cut by a timeout gives back nothing, and the process can
  * still be freed (killed) afterwards. */
 static int communicate_cancelled(void* arg, void** result) {
@@ -555,6 +586,7 @@ int main(void) {
       cmocka_unit_test(test_process_big_output_both_pipes),
       cmocka_unit_test(test_process_communicate_discards),
       cmocka_unit_test(test_process_communicate_cancelled),
+      cmocka_unit_test(test_process_input_not_read),
       cmocka_unit_test(test_process_kill_sigterm),
       cmocka_unit_test(test_process_free_running_leaves_no_zombie),
       cmocka_unit_test(test_process_runtime_end_reaps),
