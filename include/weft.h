@@ -909,29 +909,45 @@ WEFT_EXTERN int weft_udp_close(weft_udp_t* u);
 
 /* -- Files (libuv's fs, on libuv's thread pool) -- */
 
+/* An open file. It lives on the worker that opened it; a task on any other
+ * worker may use it (the call moves there). read, write and readline use
+ * the file's own position and, when tasks share a file, run one at a time
+ * in call order; pread, pwrite, fsync and size run concurrently. */
 typedef struct weft_file_s weft_file_t;
 
-/* open(2) flags and mode (O_RDONLY, O_WRONLY|O_CREAT|O_TRUNC, ...). */
+/* open(2) flags and mode (O_RDONLY, O_WRONLY|O_CREAT|O_TRUNC, ...); the
+ * descriptor is close-on-exec. *out is NULL on failure. */
 WEFT_EXTERN int weft_file_open(const char* path, int flags, int mode,
                                weft_file_t** out);
-/* Reads/writes at the file position: bytes done (0 at end of file). */
+/* Reads at the file position: bytes read (maybe fewer than n; what
+ * readline read ahead comes first), 0 at end of file. */
 WEFT_EXTERN ptrdiff_t weft_file_read(weft_file_t* f, void* buf, size_t n);
+/* Writes all n bytes at the file position (O_APPEND: at the end of the
+ * file; the position stays) and returns n. Fewer only when an error or a
+ * cancellation stopped it part way, as write(2) reports it; a
+ * cancellation is then delivered at the next await. */
 WEFT_EXTERN ptrdiff_t weft_file_write(weft_file_t* f, const void* buf,
                                       size_t n);
-/* At an offset; the file position does not move. */
+/* At an offset (>= 0); the file position does not move. pread may return
+ * fewer than n; pwrite writes all of it, as weft_file_write. */
 WEFT_EXTERN ptrdiff_t weft_file_pread(weft_file_t* f, void* buf, size_t n,
                                       int64_t offset);
 WEFT_EXTERN ptrdiff_t weft_file_pwrite(weft_file_t* f, const void* buf,
                                        size_t n, int64_t offset);
-/* Reads one line ('\n' included) through an internal buffer, so a large
- * file is read line by line without loading it whole: the length, 0 at
- * end of file, WEFT_ELIMIT for a line longer than cap (nothing consumed). */
+/* Reads one line ('\n' included, no NUL added) through an internal buffer
+ * (64 KiB, grown for longer lines up to cap), so a large file is read line
+ * by line without loading it whole: the length, the last line even without
+ * '\n', 0 at end of file, WEFT_ELIMIT for a line longer than cap (nothing
+ * consumed: weft_file_read gets it). */
 WEFT_EXTERN ptrdiff_t weft_file_readline(weft_file_t* f, char* buf,
                                          size_t cap);
 WEFT_EXTERN int weft_file_fsync(weft_file_t* f);
-/* Size in bytes. */
+/* Size in bytes, or a negative error. */
 WEFT_EXTERN int64_t weft_file_size(weft_file_t* f);
-/* Closes and frees. NULL: no-op. */
+/* Closes and frees. Calls already running on the file finish first; calls
+ * waiting for their turn, and calls made meanwhile, get WEFT_ECLOSED. Not
+ * cancellable: a cancellation is delivered at the next await. NULL: no-op.
+ * A file never closed is closed when the runtime is freed. */
 WEFT_EXTERN int weft_file_close(weft_file_t* f);
 
 typedef struct weft_stat_s {
@@ -940,23 +956,25 @@ typedef struct weft_stat_s {
   int64_t mtime_ns; /* since the epoch */
 } weft_stat_t;
 
+/* Follows symbolic links. */
 WEFT_EXTERN int weft_fs_stat(const char* path, weft_stat_t* st);
 WEFT_EXTERN int weft_fs_rename(const char* from, const char* to);
 WEFT_EXTERN int weft_fs_unlink(const char* path);
 WEFT_EXTERN int weft_fs_mkdir(const char* path, int mode);
 WEFT_EXTERN int weft_fs_rmdir(const char* path);
 /* Calls fn(name, is_dir, arg) for each entry of a directory (not "." or
- * ".."), in the order the system gives; fn returning non-zero stops the
- * scan and becomes the result. */
+ * ".."), in the order the system gives; is_dir follows symbolic links. fn
+ * may await; fn returning non-zero stops the scan and becomes the result. */
 WEFT_EXTERN int weft_fs_scandir(const char* path,
                                 int (*fn)(const char* name, int is_dir,
                                           void* arg),
                                 void* arg);
 /* Reads a whole (small) file into a malloc'd, NUL-terminated buffer; *len
- * gets its length. Free it with free(). */
+ * gets its length (len may be NULL). Free it with free(). *data is NULL on
+ * failure. */
 WEFT_EXTERN int weft_fs_read_file(const char* path, char** data,
                                   size_t* len);
-/* Creates or truncates path and writes data. */
+/* Creates (mode 0666 less the umask) or truncates path and writes data. */
 WEFT_EXTERN int weft_fs_write_file(const char* path, const void* data,
                                    size_t len);
 
