@@ -995,7 +995,10 @@ typedef struct weft_process_opts_s {
 } weft_process_opts_t;
 
 /* create_subprocess_exec: runs argv[0] (searched in PATH) with argv
- * (NULL-terminated). opts may be NULL (inherit everything). */
+ * (NULL-terminated). opts may be NULL (inherit everything). The process
+ * and its pipes belong to the calling task's worker. A program that cannot
+ * be run gives libuv's error (UV_ENOENT, UV_EACCES, ...); a NULL or empty
+ * argv or an unknown stdio mode, WEFT_EINVAL. */
 WEFT_EXTERN int weft_process_exec(char* const argv[],
                                   const weft_process_opts_t* opts,
                                   weft_process_t** out);
@@ -1011,20 +1014,31 @@ WEFT_EXTERN weft_stream_t* weft_process_stdout(weft_process_t* p);
 WEFT_EXTERN weft_stream_t* weft_process_stderr(weft_process_t* p);
 WEFT_EXTERN int weft_process_pid(const weft_process_t* p);
 /* Waits for the exit: *exit_status the exit code, or 128 + the signal
- * number for a child killed by a signal (either may be NULL). */
+ * number for a child killed by a signal (either may be NULL). Several
+ * tasks may wait at once, from any worker; once the child has exited it
+ * returns at once, as often as asked. A cancelled wait can be retried. */
 WEFT_EXTERN int weft_process_wait(weft_process_t* p, int* exit_status);
-/* Sends a signal (SIGTERM: terminate, SIGKILL: kill). Never waits.
- * WEFT_ESRCH-like UV_ESRCH once it has exited. */
+/* Sends a signal (SIGTERM: terminate, SIGKILL: kill). Never waits, but
+ * moves to the process's worker. UV_ESRCH once it has exited. */
 WEFT_EXTERN int weft_process_kill(weft_process_t* p, int signum);
 /* communicate: writes `input` (may be NULL) to stdin and closes it, reads
  * stdout and stderr to the end (concurrently) into malloc'd buffers
- * (free() them; out/err may be NULL to discard), then waits for the exit. */
+ * (free() them; out/err may be NULL to discard), then waits for the exit.
+ * The buffers are NUL-terminated (the lengths leave the NUL out); a stream
+ * that is not a pipe gives NULL and 0. A child that exits without reading
+ * all its input is no error (UV_EPIPE is ignored). Up to two helper tasks
+ * do the work beside the caller. WEFT_EINVAL for input when stdin is not a
+ * pipe. On an error or a cancellation nothing is returned, the pipes may
+ * have lost data, and the process is left to wait for or free. */
 WEFT_EXTERN int weft_process_communicate(weft_process_t* p, const void* input,
                                          size_t input_len, char** out,
                                          size_t* out_len, char** err,
                                          size_t* err_len, int* exit_status);
 /* Frees the process (and its pipes). If it is still running it is killed
- * (SIGKILL) and reaped first: no zombie is left. NULL: no-op. */
+ * (SIGKILL) and reaped first: no zombie is left. That wait cannot be
+ * cancelled (a cancellation stays pending for the next await); pipes left
+ * open are aborted, dropping what stdin had queued. No other task may use
+ * the process then. NULL: no-op. */
 WEFT_EXTERN int weft_process_free(weft_process_t* p);
 
 /* -- Signals -- */
