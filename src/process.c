@@ -56,10 +56,8 @@
  * still completes, so it is counted all the same. A cancellation of the
  * caller cancels the helpers and the wait goes on until they end.
  *
- * SIGPIPE: writing to a pipe whose reader has gone raises it, and its
- * default action ends the program. The first spawn with a pipe sets it to
- * be ignored, unless the program handles it (ignore_sigpipe), so such a
- * write fails with UV_EPIPE instead. communicate ignores UV_EPIPE and
+ * SIGPIPE: the runtime ignores it (weft__io_ignore_sigpipe), so writing
+ * to a pipe whose reader has gone fails with UV_EPIPE. communicate ignores UV_EPIPE and
  * UV_ECONNRESET on stdin, as asyncio does: a child may exit without
  * reading all its input.
  */
@@ -198,21 +196,6 @@ static int make_pipe(weft__worker_t* w, spawn_pipes_t* sp, int i) {
   return err;
 }
 
-/* A write to a pipe whose reader has gone must fail with UV_EPIPE, not
- * kill the program (Python ignores SIGPIPE for the same reason). Only the
- * default action is replaced: a handler the program set stays. Children
- * start with the default again (libuv resets every disposition). */
-static void ignore_sigpipe(void) {
-  struct sigaction sa;
-  if (sigaction(SIGPIPE, NULL, &sa) == 0 && !(sa.sa_flags & SA_SIGINFO) &&
-      sa.sa_handler == SIG_DFL) {
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-  }
-}
-
-static pthread_once_t sigpipe_once = PTHREAD_ONCE_INIT;
-
 static int make_pipes(weft__worker_t* w, const int modes[NSTDIO],
                       spawn_pipes_t* sp) {
   memset(sp, 0, sizeof(*sp));
@@ -227,7 +210,6 @@ static int make_pipes(weft__worker_t* w, const int modes[NSTDIO],
   }
   for (int i = 0; i < NSTDIO; i++) {
     if (modes[i] == WEFT_STDIO_PIPE) {
-      pthread_once(&sigpipe_once, ignore_sigpipe);
       int err = make_pipe(w, sp, i);
       if (err != 0)
         return err;
