@@ -140,8 +140,8 @@ static int lookup(weft__worker_t* w, const char* host, unsigned port,
   g.res = NULL;
   weft__io_op_init(&g.op, cancel_req, &g.req);
   /* libuv copies host and hints; on an error the callback never runs. */
-  int err = uv_getaddrinfo(&w->loop, &g.req, on_getaddrinfo, host, NULL,
-                           &hints);
+  int err =
+      uv_getaddrinfo(&w->loop, &g.req, on_getaddrinfo, host, NULL, &hints);
   if (err != 0)
     return err;
   err = weft__io_wait(&g.op);

@@ -57,8 +57,7 @@ static void close_watcher(weft__worker_t* home, uv_signal_t* h) {
 }
 
 static int valid_signum(int signum) {
-  return signum >= 1 && signum < NSIG && signum != SIGKILL &&
-         signum != SIGSTOP;
+  return signum >= 1 && signum < NSIG && signum != SIGKILL && signum != SIGSTOP;
 }
 
 int weft_signal_wait(int signum) {

@@ -67,12 +67,12 @@ typedef struct dgram_s {
 } dgram_t;
 
 struct weft_udp_s {
-  weft__io_obj_t obj;     /* on home's list until closed */
-  weft__worker_t* home;   /* read-only after bind */
+  weft__io_obj_t obj;   /* on home's list until closed */
+  weft__worker_t* home; /* read-only after bind */
   uv_udp_t handle;
   weft__io_op_t* rx_head; /* waiting receivers (op.next), FIFO */
   weft__io_op_t* rx_tail;
-  dgram_t* q_head;        /* datagrams nobody received yet, FIFO */
+  dgram_t* q_head; /* datagrams nobody received yet, FIFO */
   dgram_t* q_tail;
   size_t queued;
   int closing;
@@ -103,8 +103,9 @@ static void store_addr(struct sockaddr_storage* dst,
   memset(dst, 0, sizeof(*dst));
   if (sa == NULL)
     return;
-  memcpy(dst, sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                            : sizeof(struct sockaddr_in));
+  memcpy(dst, sa,
+         sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                   : sizeof(struct sockaddr_in));
 }
 
 static size_t copy_out(void* buf, size_t cap, const void* data, size_t len) {
@@ -114,7 +115,7 @@ static size_t copy_out(void* buf, size_t cap, const void* data, size_t len) {
   return n;
 }
 
-/* ---- Receiving -------------------------------------------------------- */
+/* ---- Receiving ----------------------------------------------------------- */
 
 static weft__io_op_t* rx_pop(weft_udp_t* u) {
   weft__io_op_t* op = u->rx_head;
@@ -280,7 +281,7 @@ size_t weft__udp_queued(weft_udp_t* u) {
   return u->queued;
 }
 
-/* ---- Sending ---------------------------------------------------------- */
+/* ---- Sending ------------------------------------------------------------- */
 
 static void on_sent(uv_udp_send_t* req, int status) {
   sender_t* s = weft__container_of(req, sender_t, req);
@@ -326,7 +327,7 @@ int weft_udp_send(weft_udp_t* u, const void* data, size_t len,
   return weft__io_wait(&s.op);
 }
 
-/* ---- Binding, addresses, closing -------------------------------------- */
+/* ---- Binding, addresses, closing ----------------------------------------- */
 
 static void on_closed(uv_handle_t* h) {
   weft__io_done(h->data, 0);
@@ -392,8 +393,8 @@ int weft_udp_bind(const char* host, unsigned port, weft_udp_t** out) {
   *out = NULL;
   /* A name is looked up (awaits, and the task may move): the socket then
    * belongs to the worker the task resumed on. */
-  err = weft__dns_resolve(host != NULL ? host : "0.0.0.0", port, 0, &addr, 1,
-                          &n);
+  err =
+      weft__dns_resolve(host != NULL ? host : "0.0.0.0", port, 0, &addr, 1, &n);
   if (err != 0)
     return err;
   return udp_open(&addr, out);

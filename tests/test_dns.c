@@ -163,8 +163,7 @@ static int main_args(void* arg, void** result) {
   WEFT_EXPECT_ERR(weft_getaddrinfo(NULL, 80, 0, a, 2, &n), WEFT_EINVAL);
   WEFT_EXPECT_ERR(weft_getaddrinfo("localhost", 80, 0, NULL, 2, &n),
                   WEFT_EINVAL);
-  WEFT_EXPECT_ERR(weft_getaddrinfo("localhost", 80, 0, a, 0, &n),
-                  WEFT_EINVAL);
+  WEFT_EXPECT_ERR(weft_getaddrinfo("localhost", 80, 0, a, 0, &n), WEFT_EINVAL);
   WEFT_EXPECT_ERR(weft_getaddrinfo("localhost", 80, 0, a, 2, NULL),
                   WEFT_EINVAL);
   WEFT_EXPECT_ERR(weft_getaddrinfo("localhost", 65536, 0, a, 2, &n),
@@ -265,8 +264,9 @@ static int main_race(void* arg, void** result) {
      * pool or running there), so the cancellation goes through uv_cancel. */
     if (round % 2 == 1)
       for (int i = 0; i < kRacers; i++)
-        WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(
-            weft_task_state(t[i]) == WEFT_TASK_SUSPENDED || weft_task_done(t[i])));
+        WEFT_EXPECT_OK(
+            WEFT_YIELD_UNTIL(weft_task_state(t[i]) == WEFT_TASK_SUSPENDED ||
+                             weft_task_done(t[i])));
     for (int i = 0; i < kRacers; i++)
       weft_cancel(t[i]); /* WEFT_EBUSY if it already finished */
     for (int i = 0; i < kRacers; i++) {
@@ -285,8 +285,9 @@ static void test_dns_cancel_racing_lookup(void** state) {
   (void)state;
   WEFT_ASSERT_OK(weft_test_run(2, main_race, cancelled, NULL));
   print_message("cancelled: %d of %d before they started, %d of %d in the "
-                "pool\n", cancelled[0], kRacers * kRaceRounds / 2,
-                cancelled[1], kRacers * kRaceRounds / 2);
+                "pool\n",
+                cancelled[0], kRacers * kRaceRounds / 2, cancelled[1],
+                kRacers * kRaceRounds / 2);
 }
 
 int main(void) {

@@ -36,8 +36,7 @@ static int same_addr(const struct sockaddr_storage* a,
   const struct sockaddr_in* x = (const struct sockaddr_in*)a;
   const struct sockaddr_in* y = (const struct sockaddr_in*)b;
   return x->sin_family == AF_INET && y->sin_family == AF_INET &&
-         x->sin_port == y->sin_port &&
-         x->sin_addr.s_addr == y->sin_addr.s_addr;
+         x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
 }
 
 static int send_u32(weft_udp_t* u, uint32_t v,
@@ -52,7 +51,7 @@ static uint32_t recv_u32(weft_udp_t* u) {
   return n == (ptrdiff_t)sizeof(v) ? v : ~0u;
 }
 
-/* ---- Exchange ----------------------------------------------------------- */
+/* ---- Exchange ------------------------------------------------------------ */
 
 static int main_exchange(void* arg, void** result) {
   char buf[64];
@@ -106,8 +105,7 @@ static int main_bind_name(void* arg, void** result) {
   WEFT_EXPECT_OK(weft_udp_bind("localhost", 0, &a));
   weft_udp_t* b = bind_local();
   struct sockaddr_storage an = name_of(a), bn = name_of(b);
-  WEFT_EXPECT_EQ(ntohl(((struct sockaddr_in*)&an)->sin_addr.s_addr) >> 24,
-                 127);
+  WEFT_EXPECT_EQ(ntohl(((struct sockaddr_in*)&an)->sin_addr.s_addr) >> 24, 127);
   for (size_t i = 0; i < sizeof(big); i++)
     big[i] = (char)(i * 7);
   WEFT_EXPECT_OK(weft_udp_send(a, big, sizeof(big), sa(&bn)));
@@ -123,7 +121,7 @@ static void test_udp_bind_name_and_big_datagram(void** state) {
   WEFT_ASSERT_OK(weft_test_run(1, main_bind_name, NULL, NULL));
 }
 
-/* ---- The queue ---------------------------------------------------------- */
+/* ---- The queue ----------------------------------------------------------- */
 
 static int main_queued(void* arg, void** result) {
   char buf[16];
@@ -169,9 +167,8 @@ static int main_drops(void* arg, void** result) {
   struct sockaddr_storage bn = name_of(b);
   for (uint32_t i = 0; i < kFlood; i++) {
     WEFT_EXPECT_OK(send_u32(a, i, &bn));
-    WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft__udp_queued(b) +
-                                        weft_udp_dropped(b) ==
-                                    i + 1));
+    WEFT_EXPECT_OK(
+        WEFT_YIELD_UNTIL(weft__udp_queued(b) + weft_udp_dropped(b) == i + 1));
   }
   WEFT_EXPECT_EQ(weft__udp_queued(b), kQueueMax);
   WEFT_EXPECT_EQ(weft_udp_dropped(b), kFlood - kQueueMax);
@@ -227,7 +224,7 @@ static void test_udp_burst_bounded(void** state) {
   WEFT_ASSERT_OK(weft_test_run(1, main_burst, NULL, NULL));
 }
 
-/* ---- Cancelled receivers -------------------------------------------------- */
+/* ---- Cancelled receivers ------------------------------------------------- */
 
 typedef struct {
   weft_udp_t* u;
@@ -303,8 +300,7 @@ static int main_cancel_race(void* arg, void** result) {
   for (uint32_t i = 0; i < kRaceRounds; i++) {
     rx_t r = {b, ~0u};
     WEFT_EXPECT_OK(weft_spawn(NULL, receiver, &r, NULL, &t));
-    WEFT_EXPECT_OK(
-        WEFT_YIELD_UNTIL(weft_task_state(t) == WEFT_TASK_SUSPENDED));
+    WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft_task_state(t) == WEFT_TASK_SUSPENDED));
     WEFT_EXPECT_OK(send_u32(a, i, &bn));
     if (i % 3 == 1) /* the datagram first: the receiver is woken */
       WEFT_EXPECT_OK(
@@ -336,8 +332,8 @@ static void test_udp_cancel_racing_datagram_loses_nothing(void** state) {
   int got = 0;
   (void)state;
   WEFT_ASSERT_OK(weft_test_run(2, main_cancel_race, &got, NULL));
-  print_message("the receiver got %d of %d, the next receive the rest\n",
-                got, kRaceRounds);
+  print_message("the receiver got %d of %d, the next receive the rest\n", got,
+                kRaceRounds);
 }
 
 /* Several receivers wait in turn; each gets one datagram. */
@@ -373,7 +369,7 @@ static void test_udp_receivers_served_in_order(void** state) {
   WEFT_ASSERT_OK(weft_test_run(2, main_fifo, NULL, NULL));
 }
 
-/* ---- Another worker ------------------------------------------------------- */
+/* ---- Another worker ------------------------------------------------------ */
 
 typedef struct {
   weft_udp_t* u;      /* bound by main, on main's worker */
@@ -430,7 +426,7 @@ static void test_udp_used_from_another_worker(void** state) {
     WEFT_ASSERT_OK(weft_test_run(2, main_cross, NULL, NULL));
 }
 
-/* ---- Closing -------------------------------------------------------------- */
+/* ---- Closing ------------------------------------------------------------- */
 
 static int main_close_wakes(void* arg, void** result) {
   weft_task_t* t[2];
@@ -480,7 +476,7 @@ static void test_udp_left_open_closed_by_runtime(void** state) {
   WEFT_ASSERT_OK(weft_test_run_detached(2, main_leave_open, NULL, NULL));
 }
 
-/* ---- Arguments ------------------------------------------------------------ */
+/* ---- Arguments ----------------------------------------------------------- */
 
 static int main_args(void* arg, void** result) {
   weft_udp_t* u = NULL;
