@@ -281,6 +281,17 @@ size_t weft__udp_queued(weft_udp_t* u) {
   return u->queued;
 }
 
+size_t weft__udp_receivers(weft_udp_t* u) {
+  int err;
+  size_t n = 0;
+  if (u == NULL || weft__io_task_worker(&err) == NULL)
+    return 0;
+  weft__io_enter(u->home);
+  for (weft__io_op_t* op = u->rx_head; op != NULL; op = op->next)
+    n++;
+  return n;
+}
+
 /* ---- Sending ------------------------------------------------------------- */
 
 static void on_sent(uv_udp_send_t* req, int status) {
@@ -297,8 +308,9 @@ static int valid_addr(const struct sockaddr* addr) {
          (addr->sa_family == AF_INET || addr->sa_family == AF_INET6);
 }
 
-int weft_udp_send(weft_udp_t* u, const void* data, size_t len,
-                  const struct sockaddr* addr) {
+/* Checks a send's arguments and moves the task to the socket's worker. */
+static int send_prologue(weft_udp_t* u, const void* data, size_t len,
+                         const struct sockaddr* addr) {
   int err;
   if (u == NULL || (data == NULL && len > 0) || !valid_addr(addr))
     return WEFT_EINVAL;
@@ -307,24 +319,45 @@ int weft_udp_send(weft_udp_t* u, const void* data, size_t len,
   if (weft__io_task_worker(&err) == NULL)
     return err;
   weft__io_enter(u->home);
-  if (u->closing)
-    return WEFT_ECLOSED;
+  return u->closing ? WEFT_ECLOSED : 0;
+}
+
+/* Queues the datagram behind libuv's send queue and awaits its callback.
+ * On home. */
+static int send_queued(weft_udp_t* u, uv_buf_t b, const struct sockaddr* addr) {
+  int err;
+  if ((err = weft__io_check_cancel()) != 0)
+    return err;
+  sender_t s = {.u = u};
+  weft__io_op_init(&s.op, NULL, NULL);
+  /* libuv copies addr and the buffer list; the bytes stay the caller's,
+   * alive while we wait. */
+  err = uv_udp_send(&s.req, &u->handle, &b, 1, addr, on_sent);
+  if (err != 0)
+    return err;
+  return weft__io_wait(&s.op);
+}
+
+int weft_udp_send(weft_udp_t* u, const void* data, size_t len,
+                  const struct sockaddr* addr) {
+  int err = send_prologue(u, data, len, addr);
+  if (err != 0)
+    return err;
   uv_buf_t b = uv_buf_init((char*)data, (unsigned)len);
   err = uv_udp_try_send(&u->handle, &b, 1, addr);
   if (err >= 0)
     return 0;
   if (err != UV_EAGAIN)
     return err;
-  if ((err = weft__io_check_cancel()) != 0)
-    return err;
-  sender_t s = {.u = u};
-  weft__io_op_init(&s.op, NULL, NULL);
-  /* libuv copies addr and the buffer list; `data` stays ours, alive
-   * while we wait. */
-  err = uv_udp_send(&s.req, &u->handle, &b, 1, addr, on_sent);
+  return send_queued(u, b, addr);
+}
+
+int weft__udp_send_queued(weft_udp_t* u, const void* data, size_t len,
+                          const struct sockaddr* addr) {
+  int err = send_prologue(u, data, len, addr);
   if (err != 0)
     return err;
-  return weft__io_wait(&s.op);
+  return send_queued(u, uv_buf_init((char*)data, (unsigned)len), addr);
 }
 
 /* ---- Binding, addresses, closing ----------------------------------------- */

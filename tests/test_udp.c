@@ -2,11 +2,15 @@
  * received yet and its bound (drops counted), truncation and empty
  * datagrams, receivers cancelled without losing a datagram, a socket used
  * from a task on another worker, close while a receiver waits, sockets
- * left open at runtime end, and argument errors. Everything on 127.0.0.1;
- * where a test needs to know that a datagram has arrived it yields until
- * the socket has counted it (weft__udp_queued, weft_udp_dropped). */
+ * left open at runtime end, the queued send path, and argument errors.
+ * Everything on 127.0.0.1. Where a test needs to know that a datagram has
+ * arrived it yields until the socket has counted it (weft__udp_queued,
+ * weft_udp_dropped); that a receiver waits, until the socket lists it
+ * (weft__udp_receivers: a suspended task may still be on its way to the
+ * socket's worker). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -224,6 +228,77 @@ static void test_udp_burst_bounded(void** state) {
   WEFT_ASSERT_OK(weft_test_run(1, main_burst, NULL, NULL));
 }
 
+/* ---- The queued send path ------------------------------------------------ */
+
+typedef struct {
+  weft_udp_t* u;
+  struct sockaddr_storage to;
+  uint32_t value;
+} tx_t;
+
+static int queued_sender(void* arg, void** result) {
+  tx_t* x = arg;
+  (void)result;
+  return weft__udp_send_queued(x->u, &x->value, sizeof(x->value), sa(&x->to));
+}
+
+/* One worker: a sender that is suspended waits for uv_udp_send's callback
+ * (it has no other await to be in). */
+static int main_send_queued(void* arg, void** result) {
+  weft_task_t* t;
+  (void)arg;
+  (void)result;
+  weft_udp_t* a = bind_local();
+  weft_udp_t* b = bind_local();
+  struct sockaddr_storage bn = name_of(b);
+  for (uint32_t i = 0; i < 20; i++) {
+    WEFT_EXPECT_OK(weft__udp_send_queued(a, &i, sizeof(i), sa(&bn)));
+    if (i % 2 == 0) /* mixed with first tries: the order is kept */
+      WEFT_EXPECT_OK(send_u32(a, 100 + i, &bn));
+  }
+  for (uint32_t i = 0; i < 20; i++) {
+    WEFT_EXPECT_EQ(recv_u32(b), i);
+    if (i % 2 == 0)
+      WEFT_EXPECT_EQ(recv_u32(b), 100 + i);
+  }
+
+  /* A pending cancellation: nothing is sent. */
+  uint32_t v = 55;
+  WEFT_EXPECT_OK(weft_cancel(weft_current_task()));
+  WEFT_EXPECT_ERR(weft__udp_send_queued(a, &v, sizeof(v), sa(&bn)),
+                  WEFT_ECANCELED);
+  WEFT_EXPECT_OK(send_u32(a, 56, &bn));
+  WEFT_EXPECT_EQ(recv_u32(b), 56);
+
+  /* A cancellation during the wait does not cut it short: sent. */
+  tx_t x = {a, bn, 57};
+  WEFT_EXPECT_OK(weft_spawn(NULL, queued_sender, &x, NULL, &t));
+  WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft_task_state(t) == WEFT_TASK_SUSPENDED));
+  weft_cancel(t);
+  WEFT_EXPECT_OK(weft_await(t, NULL));
+  weft_task_release(t);
+  WEFT_EXPECT_EQ(recv_u32(b), 57);
+
+  /* Closed while the send is in libuv's hands: sent before the close
+   * (0), or ended by it (WEFT_ECLOSED). */
+  x.value = 58;
+  WEFT_EXPECT_OK(weft_spawn(NULL, queued_sender, &x, NULL, &t));
+  WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft_task_state(t) == WEFT_TASK_SUSPENDED));
+  WEFT_EXPECT_OK(weft_udp_close(a));
+  int err = weft_await(t, NULL);
+  WEFT_EXPECT(err == 0 || err == WEFT_ECLOSED);
+  weft_task_release(t);
+  if (err == 0)
+    WEFT_EXPECT_EQ(recv_u32(b), 58);
+  WEFT_EXPECT_OK(weft_udp_close(b));
+  return 0;
+}
+
+static void test_udp_queued_send_path(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(1, main_send_queued, NULL, NULL));
+}
+
 /* ---- Cancelled receivers ------------------------------------------------- */
 
 typedef struct {
@@ -251,7 +326,7 @@ static int main_cancel_recv(void* arg, void** result) {
   /* weft_cancel on a waiting receiver. */
   rx_t r = {b, 0};
   WEFT_EXPECT_OK(weft_spawn(NULL, receiver, &r, NULL, &t));
-  WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft_task_state(t) == WEFT_TASK_SUSPENDED));
+  WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft__udp_receivers(b) == 1));
   WEFT_EXPECT_OK(weft_cancel(t));
   WEFT_EXPECT_ERR(weft_await(t, NULL), WEFT_ECANCELED);
   weft_task_release(t);
@@ -300,11 +375,10 @@ static int main_cancel_race(void* arg, void** result) {
   for (uint32_t i = 0; i < kRaceRounds; i++) {
     rx_t r = {b, ~0u};
     WEFT_EXPECT_OK(weft_spawn(NULL, receiver, &r, NULL, &t));
-    WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft_task_state(t) == WEFT_TASK_SUSPENDED));
+    WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft__udp_receivers(b) == 1));
     WEFT_EXPECT_OK(send_u32(a, i, &bn));
-    if (i % 3 == 1) /* the datagram first: the receiver is woken */
-      WEFT_EXPECT_OK(
-          WEFT_YIELD_UNTIL(weft_task_state(t) != WEFT_TASK_SUSPENDED));
+    if (i % 3 == 1) /* the datagram first: handed to the receiver */
+      WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft__udp_receivers(b) == 0));
     else if (i % 3 == 2) /* anyone's race */
       for (uint32_t k = 0; k < i % 64; k++)
         WEFT_EXPECT_OK(weft_yield());
@@ -349,8 +423,8 @@ static int main_fifo(void* arg, void** result) {
   for (int i = 0; i < kReceivers; i++) {
     r[i] = (rx_t){b, ~0u};
     WEFT_EXPECT_OK(weft_spawn(NULL, receiver, &r[i], NULL, &t[i]));
-    WEFT_EXPECT_OK(
-        WEFT_YIELD_UNTIL(weft_task_state(t[i]) == WEFT_TASK_SUSPENDED));
+    /* In the FIFO, not on its way to the socket's worker. */
+    WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft__udp_receivers(b) == (size_t)i + 1));
   }
   for (uint32_t i = 0; i < kReceivers; i++)
     WEFT_EXPECT_OK(send_u32(a, i, &bn));
@@ -372,8 +446,10 @@ static void test_udp_receivers_served_in_order(void** state) {
 /* ---- Another worker ------------------------------------------------------ */
 
 typedef struct {
-  weft_udp_t* u;      /* bound by main, on main's worker */
-  int home;           /* main's worker */
+  weft_udp_t* u; /* bound by main, on main's worker */
+  int home;      /* main's worker */
+  weft_runtime_t* rt;
+  weft_task_t* child;
   atomic_int started; /* the child runs (on the other worker) */
 } cross_t;
 
@@ -401,21 +477,32 @@ static int cross_child(void* arg, void** result) {
   return 0;
 }
 
+/* A spawn from outside the runtime goes to the global queue and wakes an
+ * idle worker. */
+static void* spawner(void* arg) {
+  cross_t* c = arg;
+  WEFT_EXPECT_OK(weft_spawn(c->rt, cross_child, c, NULL, &c->child));
+  return NULL;
+}
+
 /* Main keeps its worker busy (no await) until the child has started, so
- * the child can only run on the other worker. */
+ * the child can only start on the other worker. */
 static int main_cross(void* arg, void** result) {
   cross_t c;
-  weft_task_t* t;
+  pthread_t th;
   (void)arg;
   (void)result;
   c.u = bind_local();
   c.home = weft_worker_id();
+  c.rt = weft_current_runtime();
+  c.child = NULL;
   atomic_init(&c.started, 0);
-  WEFT_EXPECT_OK(weft_spawn(NULL, cross_child, &c, NULL, &t));
+  WEFT_EXPECT_EQ(pthread_create(&th, NULL, spawner, &c), 0);
   while (!atomic_load_explicit(&c.started, memory_order_acquire)) {
   }
-  WEFT_EXPECT_OK(weft_await(t, NULL));
-  weft_task_release(t);
+  pthread_join(th, NULL); /* it has spawned: at most a moment */
+  WEFT_EXPECT_OK(weft_await(c.child, NULL));
+  weft_task_release(c.child);
   WEFT_EXPECT_OK(weft_udp_close(c.u));
   return 0;
 }
@@ -437,8 +524,7 @@ static int main_close_wakes(void* arg, void** result) {
   for (int i = 0; i < 2; i++) {
     r[i] = (rx_t){b, 0};
     WEFT_EXPECT_OK(weft_spawn(NULL, receiver, &r[i], NULL, &t[i]));
-    WEFT_EXPECT_OK(
-        WEFT_YIELD_UNTIL(weft_task_state(t[i]) == WEFT_TASK_SUSPENDED));
+    WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft__udp_receivers(b) == (size_t)i + 1));
   }
   WEFT_EXPECT_OK(weft_udp_close(b));
   for (int i = 0; i < 2; i++) {
@@ -534,6 +620,7 @@ int main(void) {
       cmocka_unit_test(test_udp_datagrams_queued_before_recv),
       cmocka_unit_test(test_udp_queue_bound_and_drop_count),
       cmocka_unit_test(test_udp_burst_bounded),
+      cmocka_unit_test(test_udp_queued_send_path),
       cmocka_unit_test(test_udp_recv_cancelled_then_next_datagram),
       cmocka_unit_test(test_udp_cancel_racing_datagram_loses_nothing),
       cmocka_unit_test(test_udp_receivers_served_in_order),
