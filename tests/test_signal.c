@@ -87,6 +87,44 @@ static void test_signal_sigint_handled_process_survives(void** state) {
   WEFT_ASSERT_OK(weft_test_run(2, main_sigint, NULL, NULL));
 }
 
+static int handler_installed(int signum) {
+  struct sigaction sa;
+  return sigaction(signum, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL;
+}
+
+/* A signal is delivered for A; then B starts waiting, before A's worker
+ * has dispatched it (or after). Once A is done, B still waits, so the
+ * handler must still be installed: a one-shot libuv watcher would have
+ * left SIG_DFL there (SA_RESETHAND), and the next signal would kill the
+ * process. raise() delivers to the calling thread before it returns, so
+ * B, started afterwards, cannot have caught the first signal. */
+static int main_overlap(void* arg, void** result) {
+  (void)arg;
+  (void)result;
+  for (int i = 0; i < 20; i++) {
+    weft_task_t* a = spawn_waiter(SIGUSR1);
+    wait_suspended(a);
+    WEFT_EXPECT_EQ(raise(SIGUSR1), 0);
+    weft_task_t* b = spawn_waiter(SIGUSR1);
+    wait_suspended(b);
+    WEFT_EXPECT_OK(weft_await(a, NULL));
+    weft_task_release(a);
+    WEFT_EXPECT_EQ(weft_task_state(b), WEFT_TASK_SUSPENDED);
+    WEFT_EXPECT(handler_installed(SIGUSR1));
+    WEFT_EXPECT_EQ(raise(SIGUSR1), 0);
+    WEFT_EXPECT_OK(weft_await(b, NULL));
+    weft_task_release(b);
+  }
+  WEFT_EXPECT(!handler_installed(SIGUSR1)); /* back to the default */
+  return 0;
+}
+
+static void test_signal_handler_stays_while_another_waits(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(1, main_overlap, NULL, NULL));
+  WEFT_ASSERT_OK(weft_test_run(2, main_overlap, NULL, NULL));
+}
+
 static int main_cancel(void* arg, void** result) {
   weft_timeout_t* to;
   (void)arg;
@@ -157,6 +195,7 @@ int main(void) {
       cmocka_unit_test(test_signal_usr1_wakes_waiter),
       cmocka_unit_test(test_signal_wakes_every_waiter),
       cmocka_unit_test(test_signal_sigint_handled_process_survives),
+      cmocka_unit_test(test_signal_handler_stays_while_another_waits),
       cmocka_unit_test(test_signal_wait_cancelled_and_timed_out),
       cmocka_unit_test(test_signal_waiter_cancelled_by_shutdown),
       cmocka_unit_test(test_signal_argument_errors),
