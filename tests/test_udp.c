@@ -125,6 +125,41 @@ static void test_udp_bind_name_and_big_datagram(void** state) {
   WEFT_ASSERT_OK(weft_test_run(1, main_bind_name, NULL, NULL));
 }
 
+/* IPv6 loopback, where the machine has it (skipped where it has not). */
+static int main_ipv6(void* arg, void** result) {
+  weft_udp_t *a = NULL, *b = NULL;
+  char buf[8];
+  struct sockaddr_storage from;
+  int* skipped = arg;
+  (void)result;
+  int err = weft_udp_bind("::1", 0, &a);
+  if (err == UV_EADDRNOTAVAIL || err == UV_EAFNOSUPPORT) {
+    *skipped = 1;
+    return 0;
+  }
+  WEFT_EXPECT_OK(err);
+  WEFT_EXPECT_OK(weft_udp_bind("::1", 0, &b));
+  struct sockaddr_storage an = name_of(a), bn = name_of(b);
+  WEFT_EXPECT_EQ(an.ss_family, AF_INET6);
+  WEFT_EXPECT_OK(weft_udp_send(a, "six", 3, sa(&bn)));
+  WEFT_EXPECT_EQ(weft_udp_recv(b, buf, sizeof(buf), &from), 3);
+  WEFT_EXPECT(memcmp(buf, "six", 3) == 0);
+  WEFT_EXPECT_EQ(from.ss_family, AF_INET6);
+  WEFT_EXPECT_EQ(((struct sockaddr_in6*)&from)->sin6_port,
+                 ((struct sockaddr_in6*)&an)->sin6_port);
+  WEFT_EXPECT_OK(weft_udp_close(a));
+  WEFT_EXPECT_OK(weft_udp_close(b));
+  return 0;
+}
+
+static void test_udp_ipv6(void** state) {
+  int skipped = 0;
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(1, main_ipv6, &skipped, NULL));
+  if (skipped)
+    print_message("no IPv6 loopback here: skipped\n");
+}
+
 /* ---- The queue ----------------------------------------------------------- */
 
 static int main_queued(void* arg, void** result) {
@@ -617,6 +652,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_udp_exchange),
       cmocka_unit_test(test_udp_bind_name_and_big_datagram),
+      cmocka_unit_test(test_udp_ipv6),
       cmocka_unit_test(test_udp_datagrams_queued_before_recv),
       cmocka_unit_test(test_udp_queue_bound_and_drop_count),
       cmocka_unit_test(test_udp_burst_bounded),
