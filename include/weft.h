@@ -876,12 +876,18 @@ WEFT_EXTERN int weft_server_close(weft_server_t* srv);
 /* -- DNS -- */
 
 /* getaddrinfo through libuv: the addresses of host (a name or a literal)
- * for `port`, up to `max` of them into addrs; *n gets how many. `family`
- * 0 (any), AF_INET or AF_INET6. */
+ * for `port`, up to `max` (>= 1) of them into addrs, in the system's
+ * order, without duplicates; *n gets how many (the rest are left out).
+ * `family` 0 (any), AF_INET or AF_INET6. A literal address of that family
+ * is parsed without awaiting. Lookup failures are libuv's UV_EAI_* codes
+ * (UV_EAI_NONAME, ...); WEFT_EINVAL for NULL, max 0, a port over 65535 or
+ * another family. */
 WEFT_EXTERN int weft_getaddrinfo(const char* host, unsigned port, int family,
                                  struct sockaddr_storage* addrs, size_t max,
                                  size_t* n);
-/* getnameinfo: the host name (or literal, if it has none) of addr. */
+/* getnameinfo: the host name (or literal, if it has none) of addr (an
+ * AF_INET or AF_INET6 address) into host, NUL-terminated; WEFT_ENOBUFS if
+ * it does not fit in cap. */
 WEFT_EXTERN int weft_getnameinfo(const struct sockaddr* addr, char* host,
                                  size_t cap);
 
@@ -893,18 +899,27 @@ typedef struct weft_udp_s weft_udp_t;
  * family of "0.0.0.0"; port 0: any). */
 WEFT_EXTERN int weft_udp_bind(const char* host, unsigned port,
                               weft_udp_t** out);
-/* Sends one datagram to addr; waits until it is handed to the kernel. */
+/* Sends one datagram (at most 65536 bytes, else UV_EMSGSIZE) to addr;
+ * waits until it is handed to the kernel: usually at once, without
+ * awaiting; only a full socket buffer makes it wait, and a cancellation
+ * does not cut that wait short (it is delivered at the next await).
+ * WEFT_ECLOSED if the socket is closed meanwhile. */
 WEFT_EXTERN int weft_udp_send(weft_udp_t* u, const void* data, size_t len,
                               const struct sockaddr* addr);
 /* Receives one datagram: its length (truncated to cap), sender in *from
  * (may be NULL). Datagrams that arrive with nobody receiving are queued,
- * up to 256 of them; more are dropped (counted in weft_udp_dropped). */
+ * up to 256 of them; more are dropped (counted in weft_udp_dropped). A
+ * queued datagram is returned without awaiting. Several tasks may receive
+ * at once: they are served in the order they began to wait. A cancelled
+ * receive takes no datagram. WEFT_ECLOSED once the socket is closed. */
 WEFT_EXTERN ptrdiff_t weft_udp_recv(weft_udp_t* u, void* buf, size_t cap,
                                     struct sockaddr_storage* from);
+/* Datagrams dropped so far because the queue was full. Any thread. */
 WEFT_EXTERN uint64_t weft_udp_dropped(const weft_udp_t* u);
 WEFT_EXTERN int weft_udp_sockname(weft_udp_t* u,
                                   struct sockaddr_storage* addr);
-/* Closes and frees. NULL: no-op. */
+/* Closes and frees; tasks waiting to receive get WEFT_ECLOSED, queued
+ * datagrams are dropped. NULL: no-op. */
 WEFT_EXTERN int weft_udp_close(weft_udp_t* u);
 
 /* -- Files (libuv's fs, on libuv's thread pool) -- */
@@ -1045,7 +1060,10 @@ WEFT_EXTERN int weft_process_free(weft_process_t* p);
 
 /* Waits until the process receives `signum` (SIGINT, SIGTERM, ...) and
  * returns 0. While a task waits, the signal no longer does its default
- * action (the process is not killed by it). */
+ * action (the process is not killed by it); once no task waits, it does
+ * again, so a signal that comes between two waits is not held for the
+ * next one. One signal wakes every task waiting for it. WEFT_EINVAL for
+ * SIGKILL, SIGSTOP and numbers outside 1..NSIG-1. */
 WEFT_EXTERN int weft_signal_wait(int signum);
 
 #ifdef __cplusplus
