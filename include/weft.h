@@ -876,12 +876,18 @@ WEFT_EXTERN int weft_server_close(weft_server_t* srv);
 /* -- DNS -- */
 
 /* getaddrinfo through libuv: the addresses of host (a name or a literal)
- * for `port`, up to `max` of them into addrs; *n gets how many. `family`
- * 0 (any), AF_INET or AF_INET6. */
+ * for `port`, up to `max` (>= 1) of them into addrs, in the system's
+ * order, without duplicates; *n gets how many (the rest are left out).
+ * `family` 0 (any), AF_INET or AF_INET6. A literal address of that family
+ * is parsed without awaiting. Lookup failures are libuv's UV_EAI_* codes
+ * (UV_EAI_NONAME, ...); WEFT_EINVAL for NULL, max 0, a port over 65535 or
+ * another family. */
 WEFT_EXTERN int weft_getaddrinfo(const char* host, unsigned port, int family,
                                  struct sockaddr_storage* addrs, size_t max,
                                  size_t* n);
-/* getnameinfo: the host name (or literal, if it has none) of addr. */
+/* getnameinfo: the host name (or literal, if it has none) of addr (an
+ * AF_INET or AF_INET6 address) into host, NUL-terminated; WEFT_ENOBUFS if
+ * it does not fit in cap. */
 WEFT_EXTERN int weft_getnameinfo(const struct sockaddr* addr, char* host,
                                  size_t cap);
 
@@ -893,45 +899,70 @@ typedef struct weft_udp_s weft_udp_t;
  * family of "0.0.0.0"; port 0: any). */
 WEFT_EXTERN int weft_udp_bind(const char* host, unsigned port,
                               weft_udp_t** out);
-/* Sends one datagram to addr; waits until it is handed to the kernel. */
+/* Sends one datagram (at most 65536 bytes, else UV_EMSGSIZE) to addr;
+ * waits until it is handed to the kernel: usually at once, without
+ * awaiting; only a full socket buffer makes it wait, and a cancellation
+ * does not cut that wait short (it is delivered at the next await).
+ * WEFT_ECLOSED if the socket is closed meanwhile. */
 WEFT_EXTERN int weft_udp_send(weft_udp_t* u, const void* data, size_t len,
                               const struct sockaddr* addr);
 /* Receives one datagram: its length (truncated to cap), sender in *from
  * (may be NULL). Datagrams that arrive with nobody receiving are queued,
- * up to 256 of them; more are dropped (counted in weft_udp_dropped). */
+ * up to 256 of them; more are dropped (counted in weft_udp_dropped). A
+ * queued datagram is returned without awaiting. Several tasks may receive
+ * at once: they are served in the order they began to wait. A cancelled
+ * receive takes no datagram. WEFT_ECLOSED once the socket is closed. */
 WEFT_EXTERN ptrdiff_t weft_udp_recv(weft_udp_t* u, void* buf, size_t cap,
                                     struct sockaddr_storage* from);
+/* Datagrams dropped so far because the queue was full. Any thread. */
 WEFT_EXTERN uint64_t weft_udp_dropped(const weft_udp_t* u);
 WEFT_EXTERN int weft_udp_sockname(weft_udp_t* u,
                                   struct sockaddr_storage* addr);
-/* Closes and frees. NULL: no-op. */
+/* Closes and frees; tasks waiting to receive get WEFT_ECLOSED, queued
+ * datagrams are dropped. NULL: no-op. */
 WEFT_EXTERN int weft_udp_close(weft_udp_t* u);
 
 /* -- Files (libuv's fs, on libuv's thread pool) -- */
 
+/* An open file. It lives on the worker that opened it; a task on any other
+ * worker may use it (the call moves there). read, write and readline use
+ * the file's own position and, when tasks share a file, run one at a time
+ * in call order; pread, pwrite, fsync and size run concurrently. */
 typedef struct weft_file_s weft_file_t;
 
-/* open(2) flags and mode (O_RDONLY, O_WRONLY|O_CREAT|O_TRUNC, ...). */
+/* open(2) flags and mode (O_RDONLY, O_WRONLY|O_CREAT|O_TRUNC, ...); the
+ * descriptor is close-on-exec. *out is NULL on failure. */
 WEFT_EXTERN int weft_file_open(const char* path, int flags, int mode,
                                weft_file_t** out);
-/* Reads/writes at the file position: bytes done (0 at end of file). */
+/* Reads at the file position: bytes read (maybe fewer than n; what
+ * readline read ahead comes first), 0 at end of file. */
 WEFT_EXTERN ptrdiff_t weft_file_read(weft_file_t* f, void* buf, size_t n);
+/* Writes all n bytes at the file position (O_APPEND: at the end of the
+ * file; the position stays) and returns n. Fewer only when an error or a
+ * cancellation stopped it part way, as write(2) reports it; a
+ * cancellation is then delivered at the next await. */
 WEFT_EXTERN ptrdiff_t weft_file_write(weft_file_t* f, const void* buf,
                                       size_t n);
-/* At an offset; the file position does not move. */
+/* At an offset (>= 0); the file position does not move. pread may return
+ * fewer than n; pwrite writes all of it, as weft_file_write. */
 WEFT_EXTERN ptrdiff_t weft_file_pread(weft_file_t* f, void* buf, size_t n,
                                       int64_t offset);
 WEFT_EXTERN ptrdiff_t weft_file_pwrite(weft_file_t* f, const void* buf,
                                        size_t n, int64_t offset);
-/* Reads one line ('\n' included) through an internal buffer, so a large
- * file is read line by line without loading it whole: the length, 0 at
- * end of file, WEFT_ELIMIT for a line longer than cap (nothing consumed). */
+/* Reads one line ('\n' included, no NUL added) through an internal buffer
+ * (64 KiB, grown for longer lines up to cap), so a large file is read line
+ * by line without loading it whole: the length, the last line even without
+ * '\n', 0 at end of file, WEFT_ELIMIT for a line longer than cap (nothing
+ * consumed: weft_file_read gets it). */
 WEFT_EXTERN ptrdiff_t weft_file_readline(weft_file_t* f, char* buf,
                                          size_t cap);
 WEFT_EXTERN int weft_file_fsync(weft_file_t* f);
-/* Size in bytes. */
+/* Size in bytes, or a negative error. */
 WEFT_EXTERN int64_t weft_file_size(weft_file_t* f);
-/* Closes and frees. NULL: no-op. */
+/* Closes and frees. Calls already running on the file finish first; calls
+ * waiting for their turn, and calls made meanwhile, get WEFT_ECLOSED. Not
+ * cancellable: a cancellation is delivered at the next await. NULL: no-op.
+ * A file never closed is closed when the runtime is freed. */
 WEFT_EXTERN int weft_file_close(weft_file_t* f);
 
 typedef struct weft_stat_s {
@@ -940,23 +971,25 @@ typedef struct weft_stat_s {
   int64_t mtime_ns; /* since the epoch */
 } weft_stat_t;
 
+/* Follows symbolic links. */
 WEFT_EXTERN int weft_fs_stat(const char* path, weft_stat_t* st);
 WEFT_EXTERN int weft_fs_rename(const char* from, const char* to);
 WEFT_EXTERN int weft_fs_unlink(const char* path);
 WEFT_EXTERN int weft_fs_mkdir(const char* path, int mode);
 WEFT_EXTERN int weft_fs_rmdir(const char* path);
 /* Calls fn(name, is_dir, arg) for each entry of a directory (not "." or
- * ".."), in the order the system gives; fn returning non-zero stops the
- * scan and becomes the result. */
+ * ".."), in the order the system gives; is_dir follows symbolic links. fn
+ * may await; fn returning non-zero stops the scan and becomes the result. */
 WEFT_EXTERN int weft_fs_scandir(const char* path,
                                 int (*fn)(const char* name, int is_dir,
                                           void* arg),
                                 void* arg);
 /* Reads a whole (small) file into a malloc'd, NUL-terminated buffer; *len
- * gets its length. Free it with free(). */
+ * gets its length (len may be NULL). Free it with free(). *data is NULL on
+ * failure. */
 WEFT_EXTERN int weft_fs_read_file(const char* path, char** data,
                                   size_t* len);
-/* Creates or truncates path and writes data. */
+/* Creates (mode 0666 less the umask) or truncates path and writes data. */
 WEFT_EXTERN int weft_fs_write_file(const char* path, const void* data,
                                    size_t len);
 
@@ -977,7 +1010,10 @@ typedef struct weft_process_opts_s {
 } weft_process_opts_t;
 
 /* create_subprocess_exec: runs argv[0] (searched in PATH) with argv
- * (NULL-terminated). opts may be NULL (inherit everything). */
+ * (NULL-terminated). opts may be NULL (inherit everything). The process
+ * and its pipes belong to the calling task's worker. A program that cannot
+ * be run gives libuv's error (UV_ENOENT, UV_EACCES, ...); a NULL or empty
+ * argv or an unknown stdio mode, WEFT_EINVAL. */
 WEFT_EXTERN int weft_process_exec(char* const argv[],
                                   const weft_process_opts_t* opts,
                                   weft_process_t** out);
@@ -993,27 +1029,41 @@ WEFT_EXTERN weft_stream_t* weft_process_stdout(weft_process_t* p);
 WEFT_EXTERN weft_stream_t* weft_process_stderr(weft_process_t* p);
 WEFT_EXTERN int weft_process_pid(const weft_process_t* p);
 /* Waits for the exit: *exit_status the exit code, or 128 + the signal
- * number for a child killed by a signal (either may be NULL). */
+ * number for a child killed by a signal (either may be NULL). Several
+ * tasks may wait at once, from any worker; once the child has exited it
+ * returns at once, as often as asked. A cancelled wait can be retried. */
 WEFT_EXTERN int weft_process_wait(weft_process_t* p, int* exit_status);
-/* Sends a signal (SIGTERM: terminate, SIGKILL: kill). Never waits.
- * WEFT_ESRCH-like UV_ESRCH once it has exited. */
+/* Sends a signal (SIGTERM: terminate, SIGKILL: kill). Never waits, but
+ * moves to the process's worker. UV_ESRCH once it has exited. */
 WEFT_EXTERN int weft_process_kill(weft_process_t* p, int signum);
 /* communicate: writes `input` (may be NULL) to stdin and closes it, reads
  * stdout and stderr to the end (concurrently) into malloc'd buffers
- * (free() them; out/err may be NULL to discard), then waits for the exit. */
+ * (free() them; out/err may be NULL to discard), then waits for the exit.
+ * The buffers are NUL-terminated (the lengths leave the NUL out); a stream
+ * that is not a pipe gives NULL and 0. A child that exits without reading
+ * all its input is no error (UV_EPIPE is ignored). Up to two helper tasks
+ * do the work beside the caller. WEFT_EINVAL for input when stdin is not a
+ * pipe. On an error or a cancellation nothing is returned, the pipes may
+ * have lost data, and the process is left to wait for or free. */
 WEFT_EXTERN int weft_process_communicate(weft_process_t* p, const void* input,
                                          size_t input_len, char** out,
                                          size_t* out_len, char** err,
                                          size_t* err_len, int* exit_status);
 /* Frees the process (and its pipes). If it is still running it is killed
- * (SIGKILL) and reaped first: no zombie is left. NULL: no-op. */
+ * (SIGKILL) and reaped first: no zombie is left. That wait cannot be
+ * cancelled (a cancellation stays pending for the next await); pipes left
+ * open are aborted, dropping what stdin had queued. No other task may use
+ * the process then. NULL: no-op. */
 WEFT_EXTERN int weft_process_free(weft_process_t* p);
 
 /* -- Signals -- */
 
 /* Waits until the process receives `signum` (SIGINT, SIGTERM, ...) and
  * returns 0. While a task waits, the signal no longer does its default
- * action (the process is not killed by it). */
+ * action (the process is not killed by it); once no task waits, it does
+ * again, so a signal that comes between two waits is not held for the
+ * next one. One signal wakes every task waiting for it. WEFT_EINVAL for
+ * SIGKILL, SIGSTOP and numbers outside 1..NSIG-1. */
 WEFT_EXTERN int weft_signal_wait(int signum);
 
 #ifdef __cplusplus

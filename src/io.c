@@ -24,6 +24,8 @@
  */
 #include "io.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 
 #include "common.h"
@@ -166,6 +168,27 @@ void weft__io_on_cancel(weft__worker_t* w, weft__msg_t* m) {
   if (op != NULL)
     run_cancel(op);
   weft__task_release(t);
+}
+
+/* ---- SIGPIPE ------------------------------------------------------------ */
+
+/* A write to a socket or pipe whose reader has gone must fail with
+ * UV_EPIPE, not kill the program (Python ignores SIGPIPE for the same
+ * reason; libuv writes with write(2)). Only the default action is
+ * replaced: a handler the program set stays. Children start with the
+ * default again (libuv resets every disposition). */
+static void ignore_sigpipe(void) {
+  struct sigaction sa;
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && !(sa.sa_flags & SA_SIGINFO) &&
+      sa.sa_handler == SIG_DFL) {
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+  }
+}
+
+void weft__io_ignore_sigpipe(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, ignore_sigpipe);
 }
 
 /* ---- Objects closed at runtime end ----------------------------------- */

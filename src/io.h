@@ -78,4 +78,7 @@ void weft__io_obj_remove(weft__worker_t* w, weft__io_obj_t* obj);
  * open on the loop. At runtime end, before the loop's last run. */
 void weft__io_close_all(weft__worker_t* w);
 
+/* Ignores SIGPIPE unless the program handles it; once per process. */
+void weft__io_ignore_sigpipe(void);
+
 #endif /* WEFT_IO_H_ */

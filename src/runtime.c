@@ -21,6 +21,8 @@
 
 #include "common.h"
 #include "blocking.h"
+#include "fs.h"
+#include "io.h"
 #include "worker.h"
 
 #define WEFT_DEFAULT_STACK (256u * 1024u)
@@ -106,6 +108,8 @@ int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
   if (err != 0)
     return err;
   weft__overflow_install();
+  weft__fs_pool_init(n); /* before any fs request: libuv sizes its pool once */
+  weft__io_ignore_sigpipe();
   err = weft__blocking_new(config != NULL ? config->blocking_max_threads : 0,
                            config != NULL ? config->blocking_keepalive_ms : 0,
                            &rt->blocking);

@@ -340,6 +340,63 @@ static void test_tcp_bad_arguments(void** state) {
   assert_int_equal(weft_server_port(NULL), 0);
 }
 
+/* A peer sending garbage (no line end, far over the limit) gets an error
+ * line and is closed; a slow peer sending a line in pieces is served; the
+ * server goes on. */
+static int line_or_error(weft_stream_t* c, void* arg) {
+  char line[128];
+  (void)arg;
+  ptrdiff_t n = weft_stream_readline(c, line, sizeof(line));
+  if (n == WEFT_ELIMIT) {
+    /* Closing with unread bytes would reset the connection and could
+     * drop the reply: read the rest until the peer hangs up. */
+    weft_stream_write(c, "ERR\n", 4);
+    while (weft_stream_read(c, line, sizeof(line)) > 0) {
+    }
+    return 0;
+  }
+  if (n > 0)
+    return weft_stream_write(c, line, (size_t)n);
+  return (int)n;
+}
+
+static int garbage_main(void* arg, void** result) {
+  (void)arg;
+  (void)result;
+  weft_server_t* srv;
+  weft_stream_t* s;
+  char buf[16];
+  WEFT_EXPECT_OK(weft_tcp_serve("127.0.0.1", 0, line_or_error, NULL, NULL,
+                                &srv));
+  unsigned port = weft_server_port(srv);
+  WEFT_EXPECT_OK(weft_tcp_connect("127.0.0.1", port, &s));
+  char* junk = malloc(1 << 20);
+  memset(junk, 0xAB, 1 << 20);
+  WEFT_EXPECT_OK(weft_stream_write(s, junk, 1 << 20));
+  WEFT_EXPECT_EQ(weft_stream_readline(s, buf, sizeof(buf)), 4);
+  WEFT_EXPECT(memcmp(buf, "ERR\n", 4) == 0);
+  weft_stream_abort(s);
+  free(junk);
+  /* A slow peer: the line in three pieces. */
+  WEFT_EXPECT_OK(weft_tcp_connect("127.0.0.1", port, &s));
+  WEFT_EXPECT_OK(weft_stream_nodelay(s, 1));
+  const char* parts[] = {"sl", "ow li", "ne\n"};
+  for (int i = 0; i < 3; i++) {
+    WEFT_EXPECT_OK(weft_stream_write(s, parts[i], strlen(parts[i])));
+    weft_sleep_ms(2);
+  }
+  WEFT_EXPECT_EQ(weft_stream_readline(s, buf, sizeof(buf)), 10);
+  WEFT_EXPECT(memcmp(buf, "slow line\n", 10) == 0);
+  WEFT_EXPECT_OK(weft_stream_close(s));
+  WEFT_EXPECT_OK(weft_server_close(srv));
+  return 0;
+}
+
+static void test_tcp_garbage_and_slow_peers(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run_detached(2, garbage_main, NULL, NULL));
+}
+
 /* ---- Affinity ------------------------------------------------------------ */
 
 static int affinity_main(void* arg, void** result) {
@@ -422,6 +479,7 @@ int main(void) {
       cmocka_unit_test(test_tcp_reset_and_refused),
       cmocka_unit_test(test_tcp_close_wakes_reader),
       cmocka_unit_test(test_tcp_bad_arguments),
+      cmocka_unit_test(test_tcp_garbage_and_slow_peers),
       cmocka_unit_test(test_tcp_stream_used_from_other_worker),
       cmocka_unit_test(test_tcp_shutdown_frees_open_connections),
   };
