@@ -61,7 +61,8 @@ extern "C" {
   XX(ECLOSED, -5001, "runtime or object is closed")                           \
   XX(ELIMIT, -5002, "limit exceeded")                                         \
   XX(EOF, -5003, "end of stream")                                             \
-  XX(ENOBUFS, -ENOBUFS, "buffer too small")
+  XX(ENOBUFS, -ENOBUFS, "buffer too small")                                   \
+  XX(EPROTO, -EPROTO, "protocol error")
 
 typedef enum {
 #define WEFT_XX_(name, value, msg) WEFT_##name = (value),
@@ -1065,6 +1066,121 @@ WEFT_EXTERN int weft_process_free(weft_process_t* p);
  * next one. One signal wakes every task waiting for it. WEFT_EINVAL for
  * SIGKILL, SIGSTOP and numbers outside 1..NSIG-1. */
 WEFT_EXTERN int weft_signal_wait(int signum);
+
+/* ------------------------------------------------------------------------
+ * HTTP/1.1 (a small client and server, for services and the examples)
+ *
+ * Plain HTTP/1.1 over weft streams: GET/POST/any method, keep-alive,
+ * Content-Length and chunked bodies, limits on heads and bodies. No TLS,
+ * no HTTP/2. Every call is from a task and awaits, except where it says.
+ * ------------------------------------------------------------------------ */
+
+typedef struct weft_http_header_s {
+  const char* name;
+  const char* value;
+} weft_http_header_t;
+
+/* A response: what the client got, or what a server handler fills in.
+ * Every pointer is owned by the struct (weft_http_response_free). */
+typedef struct weft_http_response_s {
+  int status;                  /* 200, 404, ... */
+  char* body;                  /* NUL-terminated (the NUL is not counted) */
+  size_t body_len;
+  weft_http_header_t* headers; /* names and values owned by the struct */
+  size_t nheaders;
+} weft_http_response_t;
+
+/* Frees what the response owns and zeroes it. NULL: no-op. Any thread. */
+WEFT_EXTERN void weft_http_response_free(weft_http_response_t* resp);
+/* The first header called `name` (case-insensitive), or NULL. Any thread. */
+WEFT_EXTERN const char* weft_http_response_header(
+    const weft_http_response_t* resp, const char* name);
+/* Sets status and a copy of the body, with its Content-Type (NULL: none).
+ * WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_http_response_set(weft_http_response_t* resp, int status,
+                                       const char* content_type,
+                                       const void* body, size_t len);
+/* Adds a header (copied). WEFT_EINVAL for a name or value with CR, LF or
+ * (for the name) ':'; WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_http_response_add_header(weft_http_response_t* resp,
+                                              const char* name,
+                                              const char* value);
+
+/* -- Client -- */
+
+typedef struct weft_http_client_s weft_http_client_t;
+
+typedef struct weft_http_client_config_s {
+  unsigned max_conns_per_host; /* pooled keep-alive connections; 0: 64 */
+  uint64_t timeout_ms;         /* whole request; 0: none */
+  size_t max_header_bytes;     /* response head; 0: 64 KiB */
+  size_t max_body_bytes;       /* response body; 0: 64 MiB */
+} weft_http_client_config_t;
+
+/* A client with a keep-alive connection pool per host:port. cfg may be
+ * NULL. Any thread. */
+WEFT_EXTERN int weft_http_client_new(const weft_http_client_config_t* cfg,
+                                     weft_http_client_t** out);
+/* Closes the pooled connections and frees. WEFT_EBUSY (nothing freed)
+ * while a request is in flight. NULL: no-op. From a task. */
+WEFT_EXTERN int weft_http_client_free(weft_http_client_t* client);
+
+/* Sends `method` to url ("http://host[:port]/path?query") with optional
+ * extra headers and body, and reads the whole response into *resp (free
+ * it with weft_http_response_free). A pooled connection that the server
+ * closed meanwhile is retried once on a fresh one for idempotent methods.
+ * Returns 0 for any status the server sent (look at resp->status), or
+ * WEFT_EINVAL (bad url or arguments), WEFT_ETIMEDOUT, WEFT_ELIMIT (head or
+ * body over the limits), WEFT_EPROTO (not HTTP), a connect or stream
+ * error, WEFT_ECANCELED. */
+WEFT_EXTERN int weft_http_request(weft_http_client_t* client,
+                                  const char* method, const char* url,
+                                  const weft_http_header_t* headers,
+                                  size_t nheaders, const void* body,
+                                  size_t body_len,
+                                  weft_http_response_t* resp);
+/* weft_http_request(client, "GET", url, NULL, 0, NULL, 0, resp). */
+WEFT_EXTERN int weft_http_get(weft_http_client_t* client, const char* url,
+                              weft_http_response_t* resp);
+
+/* -- Server -- */
+
+/* A request as a handler sees it; valid during the handler call only. */
+typedef struct weft_http_request_s {
+  const char* method;
+  const char* target; /* path and query, as sent */
+  int minor_version;  /* HTTP/1.x */
+  const weft_http_header_t* headers;
+  size_t nheaders;
+  const char* body;   /* the whole body (de-chunked), NUL-terminated */
+  size_t body_len;
+} weft_http_request_t;
+
+/* The value of the first header called `name` (case-insensitive), or
+ * NULL. Any thread. */
+WEFT_EXTERN const char* weft_http_request_header(
+    const weft_http_request_t* req, const char* name);
+
+/* Answers one request: fill `resp` (weft_http_response_set, ..._add_header)
+ * and return 0; a negative return sends 500. Runs in the connection's task:
+ * it may await. */
+typedef int (*weft_http_handler_fn)(const weft_http_request_t* req,
+                                    weft_http_response_t* resp, void* arg);
+
+typedef struct weft_http_server_config_s {
+  weft_server_config_t tcp;  /* backlog, flags, stack size */
+  size_t max_header_bytes;   /* request head; 0: 16 KiB (over: 431) */
+  size_t max_body_bytes;     /* request body; 0: 8 MiB (over: 413) */
+  uint64_t idle_timeout_ms;  /* keep-alive idle; 0: 60 s */
+} weft_http_server_config_t;
+
+/* Serves HTTP/1.1 on host:port (as weft_tcp_serve) with handler. Bad
+ * requests get a 4xx and the connection closes; the server goes on. Close
+ * it with weft_server_close. cfg may be NULL. */
+WEFT_EXTERN int weft_http_serve(const char* host, unsigned port,
+                                weft_http_handler_fn handler, void* arg,
+                                const weft_http_server_config_t* cfg,
+                                weft_server_t** out);
 
 #ifdef __cplusplus
 }
