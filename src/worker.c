@@ -520,8 +520,13 @@ static void on_lifo_watch(uv_timer_t* timer) {
  * Fully idle runtimes get no such wake-ups. */
 static void sleep_in_loop(weft__worker_t* w) {
   int watch = weft__idle_others_awake(&w->rt->idle);
-  if (watch)
+  if (watch) {
+    /* The loop's clock was last read when it last ran: a timer started
+     * on it could be due already, run at the top of uv_run, and leave the
+     * poll below to block with no timeout. */
+    uv_update_time(&w->loop);
     uv_timer_start(&w->lifo_watch, on_lifo_watch, kLifoWatchMs, 0);
+  }
   uv_run(&w->loop, UV_RUN_ONCE);
   if (watch)
     uv_timer_stop(&w->lifo_watch);

@@ -95,6 +95,7 @@ typedef struct {
   const char* send;      /* then sends this */
   size_t send_len;
   int then;              /* 0 close, 1 abort (reset), 2 read all, echo count */
+  weft_future_t* done;   /* completed by the (first) handler as it ends */
 } script_t;
 
 static int scripted(weft_stream_t* c, void* arg) {
@@ -103,21 +104,36 @@ static int scripted(weft_stream_t* c, void* arg) {
     weft_event_wait(sc->go);
   if (sc->send_len > 0)
     weft_stream_write(c, sc->send, sc->send_len);
+  int status = 0;
   if (sc->then == 1)
-    return weft_stream_abort(c);
+    status = weft_stream_abort(c);
   if (sc->then == 2) {
-    static char buf[65536];
+    char buf[65536];
     uint64_t total = 0;
     ptrdiff_t n;
     while ((n = weft_stream_read(c, buf, sizeof(buf))) > 0)
       total += (uint64_t)n;
     weft_stream_write(c, &total, sizeof(total));
   }
-  return 0;
+  if (sc->done != NULL)
+    weft_future_set_result(sc->done, NULL); /* EBUSY after the first */
+  return status;
 }
 
 static int serve_script(script_t* sc, weft_server_t** srv) {
+  if (sc->done == NULL && weft_future_new(&sc->done) != 0)
+    return WEFT_ENOMEM;
   return weft_tcp_serve("127.0.0.1", 0, scripted, sc, NULL, srv);
+}
+
+/* Closes the server and waits until its handler has ended: `sc` lives on
+ * the caller's stack. */
+static int end_script(script_t* sc, weft_server_t* srv) {
+  int err = weft_server_close(srv);
+  weft_future_await(sc->done, NULL);
+  weft_future_release(sc->done);
+  sc->done = NULL;
+  return err;
 }
 
 static int readexactly_main(void* arg, void** result) {
@@ -137,7 +153,7 @@ static int readexactly_main(void* arg, void** result) {
   WEFT_EXPECT(memcmp(buf, "llo", 3) == 0);
   WEFT_EXPECT_EQ(weft_stream_read(s, buf, sizeof(buf)), 0);
   WEFT_EXPECT_OK(weft_stream_close(s));
-  WEFT_EXPECT_OK(weft_server_close(srv));
+  WEFT_EXPECT_OK(end_script(&sc, srv));
   return 0;
 }
 
@@ -175,7 +191,7 @@ static int limit_main(void* arg, void** result) {
   WEFT_EXPECT(memcmp(buf, "cd", 2) == 0);
   WEFT_EXPECT_EQ(weft_stream_readline(s, buf, sizeof(buf)), 0);
   WEFT_EXPECT_OK(weft_stream_close(s));
-  WEFT_EXPECT_OK(weft_server_close(srv));
+  WEFT_EXPECT_OK(end_script(&sc, srv));
   return 0;
 }
 
@@ -204,7 +220,7 @@ static int cancel_main(void* arg, void** result) {
   WEFT_EXPECT_EQ(weft_stream_readline(s, buf, sizeof(buf)), 5);
   WEFT_EXPECT(memcmp(buf, "late\n", 5) == 0);
   WEFT_EXPECT_OK(weft_stream_close(s));
-  WEFT_EXPECT_OK(weft_server_close(srv));
+  WEFT_EXPECT_OK(end_script(&sc, srv));
   weft_event_free(go);
   return 0;
 }
@@ -253,7 +269,7 @@ static int drain_main(void* arg, void** result) {
   WEFT_EXPECT_OK(weft_stream_readexactly(s, &total, sizeof(total), NULL));
   WEFT_EXPECT_EQ(total, kBig);
   WEFT_EXPECT_OK(weft_stream_close(s));
-  WEFT_EXPECT_OK(weft_server_close(srv));
+  WEFT_EXPECT_OK(end_script(&sc, srv));
   weft_event_free(go);
   free(big);
   return 0;
@@ -283,7 +299,7 @@ static int reset_main(void* arg, void** result) {
   weft_stream_close(s);
   /* Nobody listens on a closed server's port. */
   unsigned port = weft_server_port(srv);
-  WEFT_EXPECT_OK(weft_server_close(srv));
+  WEFT_EXPECT_OK(end_script(&sc, srv));
   WEFT_EXPECT_ERR(weft_tcp_connect("127.0.0.1", port, &s), UV_ECONNREFUSED);
   return 0;
 }
@@ -319,7 +335,7 @@ static int close_wakes_main(void* arg, void** result) {
   WEFT_EXPECT_ERR(weft_await(r, NULL), WEFT_ECLOSED);
   weft_task_release(r);
   WEFT_EXPECT_OK(weft_event_set(go));
-  WEFT_EXPECT_OK(weft_server_close(srv));
+  WEFT_EXPECT_OK(end_script(&sc, srv));
   weft_event_free(go);
   return 0;
 }
@@ -423,7 +439,7 @@ static int affinity_main(void* arg, void** result) {
   WEFT_EXPECT_EQ(peer.ss_family, AF_INET);
   WEFT_EXPECT_OK(weft_uv_enter(&other->loop));
   WEFT_EXPECT_OK(weft_stream_close(s));
-  WEFT_EXPECT_OK(weft_server_close(srv));
+  WEFT_EXPECT_OK(end_script(&sc, srv));
   return 0;
 }
 
@@ -449,7 +465,7 @@ static int shutdown_main(void* arg, void** result) {
   (void)result;
   static script_t sc = {.then = 2};
   weft_server_t* srv;
-  WEFT_EXPECT_OK(serve_script(&sc, &srv));
+  WEFT_EXPECT_OK(weft_tcp_serve("127.0.0.1", 0, scripted, &sc, NULL, &srv));
   for (int i = 0; i < 20; i++)
     WEFT_EXPECT_OK(weft_spawn(NULL, idle_client,
                               (void*)(uintptr_t)weft_server_port(srv), NULL,
