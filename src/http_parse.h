@@ -31,14 +31,15 @@ typedef struct {
   int status;              /* responses: 100..999 */
   weft__http_str_t reason; /* responses; may be empty */
   int minor_version;       /* HTTP/1.x */
-  size_t nfields;
-  weft__http_field_t fields[WEFT__HTTP_MAX_FIELDS];
   /* What the fields say about the message and the connection: */
   int64_t content_length; /* -1: no Content-Length */
   int chunked;            /* Transfer-Encoding: chunked */
   int keep_alive;         /* the connection stays open after this message */
   int expect_continue;    /* Expect: 100-continue */
   int nhost;              /* Host fields seen */
+  size_t nfields;
+  /* Last, so that a parse clears only what comes before it. */
+  weft__http_field_t fields[WEFT__HTTP_MAX_FIELDS];
 } weft__http_head_t;
 
 /* Parses a request head from buf: the bytes consumed, through the empty
