@@ -191,12 +191,15 @@ static int get_conn(weft_http_client_t* c, weft__http_host_t* h,
                     weft_stream_t** out, int* reused) {
   weft_stream_t* s;
   while ((s = pool_take(c, h)) != NULL) {
-    if (weft_stream_at_eof(s) == 0) {
+    int eof = weft_stream_at_eof(s);
+    if (eof == 0) {
       *out = s;
       *reused = 1;
       return 0;
     }
     weft_stream_abort(s);
+    if (eof < 0 && eof != WEFT_ECLOSED)
+      return eof; /* a cancellation, say */
   }
   *reused = 0;
   int err = weft_tcp_connect(h->name, h->port, out);

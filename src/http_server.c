@@ -157,16 +157,11 @@ static void make_request(weft__http_conn_t* c, weft_http_request_t* req) {
   req->nheaders = h->nfields;
 }
 
-/* Reads and parses a head within the idle timeout: 0, an HTTP status to
- * answer with, or a negative code to close quietly. */
+/* Reads and parses a head: 0, an HTTP status to answer with, or a
+ * negative code to close quietly. */
 static int read_head(weft__http_conn_t* c) {
-  weft_timeout_t* t;
-  if (weft_timeout_enter(c->srv->idle_ms, &t) != 0)
-    return WEFT_ENOMEM;
   ptrdiff_t n = weft_stream_readuntil(c->s, "\r\n\r\n", 4, c->head,
                                       c->srv->max_header);
-  if (weft_timeout_exit(t) == WEFT_ETIMEDOUT)
-    return WEFT_ETIMEDOUT;
   if (n == WEFT_ELIMIT || n == WEFT_ENOBUFS)
     return 431;
   if (n < 0)
@@ -175,6 +170,46 @@ static int read_head(weft__http_conn_t* c) {
   if (r == WEFT_ELIMIT)
     return 431;
   return r < 0 ? 400 : 0;
+}
+
+/* Asks for the body when the client waits for our go (Expect). */
+static int maybe_continue(weft__http_conn_t* c) {
+  int body_ok = c->h.chunked ||
+                (c->h.content_length > 0 &&
+                 (uint64_t)c->h.content_length <= c->srv->max_body);
+  if (!c->h.expect_continue || !body_ok || c->h.minor_version < 1)
+    return 0;
+  return send_buf(c->s, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+}
+
+static int read_body(weft__http_conn_t* c, weft_http_request_t* req) {
+  char* body;
+  int err = weft__http_read_body(c->s, &c->h, c->srv->max_body, &body,
+                                 &req->body_len);
+  if (err == WEFT_ELIMIT || err == WEFT_EPROTO)
+    return err == WEFT_ELIMIT ? 413 : 400;
+  if (err == 0)
+    req->body = body;
+  return err;
+}
+
+/* Reads a whole request within the idle timeout (so neither an idle nor a
+ * trickling client holds the connection): 0 with req filled, an HTTP
+ * status to answer with, or a negative code to close quietly. */
+static int read_request(weft__http_conn_t* c, weft_http_request_t* req) {
+  weft_timeout_t* t;
+  if (weft_timeout_enter(c->srv->idle_ms, &t) != 0)
+    return WEFT_ENOMEM;
+  int st = read_head(c);
+  if (st == 0)
+    st = maybe_continue(c);
+  if (st == 0) {
+    make_request(c, req);
+    st = read_body(c, req);
+  }
+  if (weft_timeout_exit(t) == WEFT_ETIMEDOUT && st < 0)
+    st = WEFT_ETIMEDOUT;
+  return st;
 }
 
 static int call_handler(weft__http_conn_t* c, weft_http_request_t* req,
@@ -192,34 +227,19 @@ static int call_handler(weft__http_conn_t* c, weft_http_request_t* req,
 
 /* Serves one request: 0 to go on with the connection, non-zero to end. */
 static int serve_one(weft__http_conn_t* c) {
-  int st = read_head(c);
+  weft_http_request_t req;
+  int st = read_request(c, &req);
   if (st != 0) {
     if (st > 0)
       send_error(c->s, st);
     return 1;
   }
-  int body_ok = c->h.chunked ||
-                (c->h.content_length > 0 &&
-                 (uint64_t)c->h.content_length <= c->srv->max_body);
-  if (c->h.expect_continue && body_ok && c->h.minor_version >= 1 &&
-      send_buf(c->s, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0)
-    return 1;
-  weft_http_request_t req;
-  make_request(c, &req);
-  char* body;
-  int err = weft__http_read_body(c->s, &c->h, c->srv->max_body, &body,
-                                 &req.body_len);
-  if (err == WEFT_ELIMIT || err == WEFT_EPROTO)
-    send_error(c->s, err == WEFT_ELIMIT ? 413 : 400);
-  if (err != 0)
-    return 1;
-  req.body = body;
   weft_http_response_t resp;
-  err = call_handler(c, &req, &resp);
+  int err = call_handler(c, &req, &resp);
   if (err == 0)
     err = send_response(c, &resp, c->h.keep_alive);
   weft_http_response_free(&resp);
-  free(body);
+  free((char*)req.body);
   return err;
 }
 
