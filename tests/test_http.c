@@ -227,6 +227,13 @@ static int raw_main(void* arg, void** result) {
   WEFT_EXPECT(strstr(out, "GET /second -|") != NULL);
   WEFT_EXPECT(strstr(out, "Connection: close\r\n") != NULL);
 
+  /* Expect: 100-continue gets its go before the body is read. */
+  req = "POST /e HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+        "Content-Length: 2\r\nConnection: close\r\n\r\nhi";
+  raw(srv, req, strlen(req), out, sizeof(out));
+  WEFT_EXPECT(starts(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK"));
+  WEFT_EXPECT(strstr(out, "POST /e -|hi") != NULL);
+
   /* HTTP/1.0 closes after one answer. */
   req = "GET /old HTTP/1.0\r\n\r\n";
   raw(srv, req, strlen(req), out, sizeof(out));
@@ -285,6 +292,13 @@ static int idle_main(void* arg, void** result) {
   WEFT_EXPECT_OK(serve(&a, &cfg, &srv));
   WEFT_EXPECT_OK(weft_tcp_connect("127.0.0.1", weft_server_port(srv), &s));
   /* Nothing sent: the server gives up on the connection. */
+  WEFT_EXPECT_EQ(weft_stream_read(s, buf, sizeof(buf)), 0);
+  weft_stream_close(s);
+  /* A body that stops coming: the same. */
+  const char* part = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n"
+                     "\r\nabc";
+  WEFT_EXPECT_OK(weft_tcp_connect("127.0.0.1", weft_server_port(srv), &s));
+  WEFT_EXPECT_OK(weft_stream_write(s, part, strlen(part)));
   WEFT_EXPECT_EQ(weft_stream_read(s, buf, sizeof(buf)), 0);
   weft_stream_close(s);
   WEFT_EXPECT_OK(weft_server_close(srv));
