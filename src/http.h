@@ -30,8 +30,8 @@ void weft__http_buf_free(weft__http_buf_t* b);
 int weft__http_check_header(const char* name, const char* value);
 
 /* Appends a header to resp without checking it (the parser did). */
-int weft__http_response_add(weft_http_response_t* resp,
-                            weft__http_str_t name, weft__http_str_t value);
+int weft__http_response_add(weft_http_response_t* resp, weft__http_str_t name,
+                            weft__http_str_t value);
 
 /* The standard reason phrase of a status ("" for unknown ones). */
 const char* weft__http_reason(int status);

@@ -16,7 +16,7 @@
 
 #include "http.h"
 
-#define kLineMax 4096     /* one chunk-size or trailer line */
+#define kLineMax 4096 /* one chunk-size or trailer line */
 #define kMaxTrailers 64
 #define kReadStep (16u * 1024u)
 

@@ -59,14 +59,15 @@ struct weft_http_client_s {
 };
 
 typedef struct {
-  char host[kHostMax];        /* for connecting */
+  char host[kHostMax];          /* for connecting */
   char authority[kHostMax + 8]; /* for the Host field */
   unsigned port;
   const char* target; /* path and query, up to '#' */
   size_t target_len;
 } weft__http_url_t;
 
-/* ---- URLs ------------------------------------------------------------------ */
+/* ---- URLs ------------------------------------------------------------------
+ */
 
 static int parse_port(const char* p, const char* end, unsigned* port) {
   unsigned n = 0;
@@ -129,7 +130,8 @@ static int parse_url(const char* url, weft__http_url_t* u) {
   return 0;
 }
 
-/* ---- The pool -------------------------------------------------------------- */
+/* ---- The pool --------------------------------------------------------------
+ */
 
 static weft__http_host_t* host_new(weft_http_client_t* c, const char* name,
                                    unsigned port) {
@@ -223,8 +225,8 @@ typedef struct {
 /* Reads heads until a final (non-1xx) one. */
 static int read_head(weft__http_xchg_t* x, weft_stream_t* s) {
   for (;;) {
-    ptrdiff_t n = weft_stream_readuntil(s, "\r\n\r\n", 4, x->headbuf,
-                                        x->c->max_header);
+    ptrdiff_t n =
+        weft_stream_readuntil(s, "\r\n\r\n", 4, x->headbuf, x->c->max_header);
     if (n == WEFT_ELIMIT || n == WEFT_ENOBUFS)
       return WEFT_ELIMIT;
     if (n == WEFT_EOF)
@@ -263,15 +265,15 @@ static int read_response(weft__http_xchg_t* x, weft_stream_t* s,
   int st = x->h.status;
   int framed = x->h.chunked || x->h.content_length >= 0;
   if (x->is_head || st == 204 || st == 304) {
-    err = weft__http_read_body(s, &(weft__http_head_t){.content_length = -1},
-                               0, &resp->body, &resp->body_len);
+    err = weft__http_read_body(s, &(weft__http_head_t){.content_length = -1}, 0,
+                               &resp->body, &resp->body_len);
     framed = 1;
   } else if (framed) {
     err = weft__http_read_body(s, &x->h, x->c->max_body, &resp->body,
                                &resp->body_len);
   } else {
-    err = weft__http_read_to_eof(s, x->c->max_body, &resp->body,
-                                 &resp->body_len);
+    err =
+        weft__http_read_to_eof(s, x->c->max_body, &resp->body, &resp->body_len);
   }
   x->keep = err == 0 && framed && x->h.keep_alive;
   return err;
@@ -296,8 +298,8 @@ static int retryable(int err) {
          err == WEFT_ECLOSED;
 }
 
-static int exchange(weft__http_xchg_t* x, weft__http_host_t* h,
-                    int idempotent, weft_http_response_t* resp) {
+static int exchange(weft__http_xchg_t* x, weft__http_host_t* h, int idempotent,
+                    weft_http_response_t* resp) {
   for (int attempt = 0;; attempt++) {
     weft_stream_t* s;
     int reused;
@@ -321,11 +323,12 @@ static int exchange(weft__http_xchg_t* x, weft__http_host_t* h,
   }
 }
 
-/* ---- Building the request -------------------------------------------------- */
+/* ---- Building the request --------------------------------------------------
+ */
 
 static int is_idempotent(const char* m) {
-  static const char* const kMethods[] = {"GET", "HEAD", "PUT", "DELETE",
-                                         "OPTIONS", "TRACE"};
+  static const char* const kMethods[] = {"GET",    "HEAD",    "PUT",
+                                         "DELETE", "OPTIONS", "TRACE"};
   for (size_t i = 0; i < sizeof(kMethods) / sizeof(kMethods[0]); i++) {
     if (strcmp(m, kMethods[i]) == 0)
       return 1;
@@ -396,7 +399,8 @@ static int build_request(weft__http_buf_t* b, const char* method,
   return err;
 }
 
-/* ---- Public --------------------------------------------------------------- */
+/* ---- Public ---------------------------------------------------------------
+ */
 
 int weft_http_client_new(const weft_http_client_config_t* cfg,
                          weft_http_client_t** out) {
@@ -409,13 +413,13 @@ int weft_http_client_new(const weft_http_client_config_t* cfg,
     free(c);
     return WEFT_ENOMEM;
   }
-  c->max_conns = cfg && cfg->max_conns_per_host ? cfg->max_conns_per_host
-                                                : kDefaultConns;
+  c->max_conns =
+      cfg && cfg->max_conns_per_host ? cfg->max_conns_per_host : kDefaultConns;
   c->timeout_ms = cfg ? cfg->timeout_ms : 0;
-  c->max_header = cfg && cfg->max_header_bytes ? cfg->max_header_bytes
-                                               : kDefaultMaxHeader;
-  c->max_body = cfg && cfg->max_body_bytes ? cfg->max_body_bytes
-                                           : kDefaultMaxBody;
+  c->max_header =
+      cfg && cfg->max_header_bytes ? cfg->max_header_bytes : kDefaultMaxHeader;
+  c->max_body =
+      cfg && cfg->max_body_bytes ? cfg->max_body_bytes : kDefaultMaxBody;
   *out = c;
   return 0;
 }
@@ -485,8 +489,8 @@ int weft_http_request(weft_http_client_t* client, const char* method,
   x.headbuf = malloc(client->max_header);
   weft__http_host_t* h = NULL;
   err = x.headbuf == NULL ? WEFT_ENOMEM
-                          : build_request(&req, method, &u, headers,
-                                          nheaders, body, body_len);
+                          : build_request(&req, method, &u, headers, nheaders,
+                                          body, body_len);
   if (err == 0 && (h = host_get(client, u.host, u.port)) == NULL)
     err = WEFT_ENOMEM;
   if (err == 0) {

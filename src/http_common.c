@@ -65,7 +65,8 @@ void weft__http_buf_free(weft__http_buf_t* b) {
   b->len = b->cap = 0;
 }
 
-/* ---- Checks and names ----------------------------------------------------- */
+/* ---- Checks and names -----------------------------------------------------
+ */
 
 int weft__http_check_header(const char* name, const char* value) {
   if (name == NULL || value == NULL || name[0] == '\0')
@@ -85,6 +86,7 @@ int weft__http_ieq(const char* a, const char* b) {
 }
 
 const char* weft__http_reason(int status) {
+  /* clang-format off */
   switch (status) {
   case 100: return "Continue";
   case 200: return "OK";
@@ -118,9 +120,11 @@ const char* weft__http_reason(int status) {
   case 504: return "Gateway Timeout";
   default: return "";
   }
+  /* clang-format on */
 }
 
-/* ---- Responses (public) ---------------------------------------------------- */
+/* ---- Responses (public) ----------------------------------------------------
+ */
 
 void weft_http_response_free(weft_http_response_t* resp) {
   if (resp == NULL)
@@ -143,8 +147,8 @@ const char* weft_http_response_header(const weft_http_response_t* resp,
   return NULL;
 }
 
-int weft__http_response_add(weft_http_response_t* resp,
-                            weft__http_str_t name, weft__http_str_t value) {
+int weft__http_response_add(weft_http_response_t* resp, weft__http_str_t name,
+                            weft__http_str_t value) {
   weft_http_header_t* h =
       realloc(resp->headers, (resp->nheaders + 1) * sizeof(*h));
   if (h == NULL)
@@ -163,8 +167,8 @@ int weft__http_response_add(weft_http_response_t* resp,
   return 0;
 }
 
-int weft_http_response_add_header(weft_http_response_t* resp,
-                                  const char* name, const char* value) {
+int weft_http_response_add_header(weft_http_response_t* resp, const char* name,
+                                  const char* value) {
   if (resp == NULL || weft__http_check_header(name, value) != 0)
     return WEFT_EINVAL;
   weft__http_str_t n = {name, strlen(name)};
@@ -188,8 +192,7 @@ int weft_http_response_set(weft_http_response_t* resp, int status,
     memcpy(copy, body, len);
   copy[len] = '\0';
   if (content_type != NULL) {
-    int err = weft_http_response_add_header(resp, "Content-Type",
-                                            content_type);
+    int err = weft_http_response_add_header(resp, "Content-Type", content_type);
     if (err != 0) {
       free(copy);
       return err;

@@ -98,8 +98,7 @@ static const char* line_end(const char* p, const char* end, int* bad) {
 
 /* "HTTP/1.x" at p: the minor version, or -1. */
 static int parse_version(const char* p, const char* end) {
-  if (end - p != 8 || memcmp(p, "HTTP/1.", 7) != 0 || p[7] < '0' ||
-      p[7] > '9')
+  if (end - p != 8 || memcmp(p, "HTTP/1.", 7) != 0 || p[7] < '0' || p[7] > '9')
     return -1;
   return p[7] - '0';
 }
@@ -189,8 +188,8 @@ static ssize_t parse_fields(const char* base, const char* p, const char* end,
   }
   if (h->chunked && h->content_length >= 0)
     return WEFT_EPROTO; /* RFC 9112 6.3: a smuggling attempt */
-  h->keep_alive = h->minor_version >= 1 ? !conn_close
-                                        : conn_keep && !conn_close;
+  h->keep_alive =
+      h->minor_version >= 1 ? !conn_close : conn_keep && !conn_close;
   return (p + 2) - base;
 }
 
@@ -336,8 +335,7 @@ int weft__http_parse_chunk_size(const char* line, size_t len, uint64_t* size) {
 }
 
 int weft__http_check_trailer(const char* line, size_t len) {
-  if (line == NULL || len < 2 || line[len - 2] != '\r' ||
-      line[len - 1] != '\n')
+  if (line == NULL || len < 2 || line[len - 2] != '\r' || line[len - 1] != '\n')
     return WEFT_EPROTO;
   if (len == 2)
     return 0;
@@ -371,8 +369,8 @@ static ssize_t dechunk_trailers(const char* buf, const char* p,
   }
 }
 
-ssize_t weft__http_dechunk(const char* buf, size_t len, char* out,
-                           size_t cap, size_t* out_len) {
+ssize_t weft__http_dechunk(const char* buf, size_t len, char* out, size_t cap,
+                           size_t* out_len) {
   if (buf == NULL || out_len == NULL || (out == NULL && cap > 0))
     return WEFT_EINVAL;
   const char* p = buf;

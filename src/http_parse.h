@@ -70,8 +70,8 @@ int weft__http_check_trailer(const char* line, size_t len);
  * length in *out_len; WEFT_EAGAIN when buf ends before the body does,
  * WEFT_EPROTO when it is malformed, WEFT_ENOBUFS when the data does not
  * fit in cap. The streaming readers use the two functions above. */
-ssize_t weft__http_dechunk(const char* buf, size_t len, char* out,
-                           size_t cap, size_t* out_len);
+ssize_t weft__http_dechunk(const char* buf, size_t len, char* out, size_t cap,
+                           size_t* out_len);
 
 /* 1 when the token list `value` holds `token` (case-insensitive), as in
  * "Connection: keep-alive, Upgrade". */

@@ -135,7 +135,8 @@ static int send_response(weft__http_conn_t* c, const weft_http_response_t* r,
   return err != 0 ? err : (close || !keep);
 }
 
-/* ---- One request ------------------------------------------------------------ */
+/* ---- One request ------------------------------------------------------------
+ */
 
 /* NUL-terminates the parsed pieces in the head buffer (each is followed by
  * a separator the handler does not need) and fills the request. */
@@ -160,8 +161,8 @@ static void make_request(weft__http_conn_t* c, weft_http_request_t* req) {
 /* Reads and parses a head: 0, an HTTP status to answer with, or a
  * negative code to close quietly. */
 static int read_head(weft__http_conn_t* c) {
-  ptrdiff_t n = weft_stream_readuntil(c->s, "\r\n\r\n", 4, c->head,
-                                      c->srv->max_header);
+  ptrdiff_t n =
+      weft_stream_readuntil(c->s, "\r\n\r\n", 4, c->head, c->srv->max_header);
   if (n == WEFT_ELIMIT || n == WEFT_ENOBUFS)
     return 431;
   if (n < 0)
@@ -174,9 +175,9 @@ static int read_head(weft__http_conn_t* c) {
 
 /* Asks for the body when the client waits for our go (Expect). */
 static int maybe_continue(weft__http_conn_t* c) {
-  int body_ok = c->h.chunked ||
-                (c->h.content_length > 0 &&
-                 (uint64_t)c->h.content_length <= c->srv->max_body);
+  int body_ok =
+      c->h.chunked || (c->h.content_length > 0 &&
+                       (uint64_t)c->h.content_length <= c->srv->max_body);
   if (!c->h.expect_continue || !body_ok || c->h.minor_version < 1)
     return 0;
   return send_buf(c->s, "HTTP/1.1 100 Continue\r\n\r\n", 25);
@@ -268,8 +269,7 @@ static void srv_shutdown(weft__io_obj_t* obj) {
 
 int weft_http_serve(const char* host, unsigned port,
                     weft_http_handler_fn handler, void* arg,
-                    const weft_http_server_config_t* cfg,
-                    weft_server_t** out) {
+                    const weft_http_server_config_t* cfg, weft_server_t** out) {
   int err;
   if (weft__io_task_worker(&err) == NULL)
     return err;
@@ -284,12 +284,10 @@ int weft_http_serve(const char* host, unsigned port,
   srv->max_body = kDefaultMaxBody;
   srv->idle_ms = kDefaultIdleMs;
   if (cfg != NULL) {
-    srv->max_header = cfg->max_header_bytes ? cfg->max_header_bytes
-                                            : kDefaultMaxHeader;
-    srv->max_body = cfg->max_body_bytes ? cfg->max_body_bytes
-                                        : kDefaultMaxBody;
-    srv->idle_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms
-                                        : kDefaultIdleMs;
+    srv->max_header =
+        cfg->max_header_bytes ? cfg->max_header_bytes : kDefaultMaxHeader;
+    srv->max_body = cfg->max_body_bytes ? cfg->max_body_bytes : kDefaultMaxBody;
+    srv->idle_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : kDefaultIdleMs;
   }
   err = weft_tcp_serve(host, port, serve_conn, srv,
                        cfg != NULL ? &cfg->tcp : NULL, out);

@@ -77,13 +77,12 @@ static size_t raw(weft_server_t* srv, const char* req, size_t len, char* out,
                   size_t cap) {
   weft_stream_t* s;
   size_t got = 0;
-  if (!WEFT_EXPECT_OK(weft_tcp_connect("127.0.0.1", weft_server_port(srv),
-                                       &s)))
+  if (!WEFT_EXPECT_OK(weft_tcp_connect("127.0.0.1", weft_server_port(srv), &s)))
     return 0;
   WEFT_EXPECT_OK(weft_stream_write(s, req, len));
   ptrdiff_t n;
-  while (got + 1 < cap && (n = weft_stream_read(s, out + got,
-                                                cap - 1 - got)) > 0)
+  while (got + 1 < cap &&
+         (n = weft_stream_read(s, out + got, cap - 1 - got)) > 0)
     got += (size_t)n;
   out[got] = '\0';
   weft_stream_close(s);
@@ -108,8 +107,8 @@ static int roundtrip_main(void* arg, void** result) {
   WEFT_EXPECT_EQ(r.status, 200);
   WEFT_EXPECT(strcmp(r.body, "GET /a?b=c -|") == 0);
   WEFT_EXPECT(strcmp(weft_http_response_header(&r, "x-echo"), "yes") == 0);
-  WEFT_EXPECT(strcmp(weft_http_response_header(&r, "Content-Length"),
-                     "13") == 0);
+  WEFT_EXPECT(strcmp(weft_http_response_header(&r, "Content-Length"), "13") ==
+              0);
   weft_http_response_free(&r);
 
   weft_http_header_t h[] = {{"X-Test", "t1"}};
@@ -124,8 +123,8 @@ static int roundtrip_main(void* arg, void** result) {
   WEFT_EXPECT_EQ(r.status, 200);
   WEFT_EXPECT_EQ(r.body_len, 0);
   WEFT_EXPECT(r.body != NULL && r.body[0] == '\0');
-  WEFT_EXPECT(strcmp(weft_http_response_header(&r, "content-length"),
-                     "10") == 0);
+  WEFT_EXPECT(strcmp(weft_http_response_header(&r, "content-length"), "10") ==
+              0);
   weft_http_response_free(&r);
 
   url(u, sizeof(u), srv, "/missing");
@@ -198,7 +197,8 @@ static void test_http_keepalive(void** state) {
   WEFT_ASSERT_OK(weft_test_run_detached(3, keepalive_main, NULL, NULL));
 }
 
-/* ---- The server against raw clients ---------------------------------------- */
+/* ---- The server against raw clients ----------------------------------------
+ */
 
 static int starts(const char* s, const char* prefix) {
   return strncmp(s, prefix, strlen(prefix)) == 0;
@@ -345,7 +345,7 @@ static int canned_server(weft_stream_t* s, void* arg) {
   char head[4096], path[256];
   ptrdiff_t n;
   for (int nreq = 1; (n = weft_stream_readuntil(s, "\r\n\r\n", 4, head,
-                                                 sizeof(head) - 1)) > 0;
+                                                sizeof(head) - 1)) > 0;
        nreq++) {
     head[n] = '\0';
     if (sscanf(head, "%*s %255s", path) != 1)
@@ -388,8 +388,8 @@ static int client_main(void* arg, void** result) {
   char u[128];
   weft_http_client_config_t cfg = {.max_header_bytes = 1024,
                                    .max_body_bytes = 1024};
-  WEFT_EXPECT_OK(weft_tcp_serve("127.0.0.1", 0, canned_server, NULL, NULL,
-                                &srv));
+  WEFT_EXPECT_OK(
+      weft_tcp_serve("127.0.0.1", 0, canned_server, NULL, NULL, &srv));
   WEFT_EXPECT_OK(weft_http_client_new(&cfg, &c));
 
   url(u, sizeof(u), srv, "/chunked");
@@ -412,8 +412,10 @@ static int client_main(void* arg, void** result) {
   static const struct {
     const char* path;
     int err;
-  } bad[] = {{"/garbage", WEFT_EPROTO},  {"/badchunk", WEFT_EPROTO},
-             {"/bigbody", WEFT_ELIMIT},  {"/bighead", WEFT_ELIMIT},
+  } bad[] = {{"/garbage", WEFT_EPROTO},
+             {"/badchunk", WEFT_EPROTO},
+             {"/bigbody", WEFT_ELIMIT},
+             {"/bighead", WEFT_ELIMIT},
              {"/truncated", WEFT_EOF}};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     url(u, sizeof(u), srv, bad[i].path);
@@ -445,7 +447,8 @@ static void test_http_client_raw(void** state) {
   WEFT_ASSERT_OK(weft_test_run_detached(2, client_main, NULL, NULL));
 }
 
-/* ---- Timeouts, busy free, arguments --------------------------------------- */
+/* ---- Timeouts, busy free, arguments ---------------------------------------
+ */
 
 typedef struct {
   weft_http_client_t* c;
@@ -517,10 +520,9 @@ static int args_main(void* arg, void** result) {
   weft_http_response_t r;
   WEFT_EXPECT_OK(weft_http_client_new(NULL, &c));
   static const char* const bad_urls[] = {
-      "https://127.0.0.1/", "ftp://x/", "http://", "http:///x",
-      "http://h:0/",        "http://h:65536/", "http://h:x/",
-      "http://u@h/",        "http://[::1/",    "http://h/a b",
-      "127.0.0.1:80",
+      "https://127.0.0.1/", "ftp://x/",        "http://",      "http:///x",
+      "http://h:0/",        "http://h:65536/", "http://h:x/",  "http://u@h/",
+      "http://[::1/",       "http://h/a b",    "127.0.0.1:80",
   };
   for (size_t i = 0; i < sizeof(bad_urls) / sizeof(bad_urls[0]); i++)
     WEFT_EXPECT_ERR(weft_http_get(c, bad_urls[i], &r), WEFT_EINVAL);
@@ -567,21 +569,18 @@ static void test_http_response_helpers(void** state) {
   assert_int_equal(r.status, 201);
   assert_string_equal(r.body, "hi");
   assert_int_equal(weft_http_response_add_header(&r, "X-A", "1"), 0);
-  assert_int_equal(weft_http_response_add_header(&r, "X:B", "1"),
-                   WEFT_EINVAL);
+  assert_int_equal(weft_http_response_add_header(&r, "X:B", "1"), WEFT_EINVAL);
   assert_int_equal(weft_http_response_add_header(&r, "X-B", "1\n2"),
                    WEFT_EINVAL);
   assert_int_equal(weft_http_response_add_header(&r, "", "1"), WEFT_EINVAL);
-  assert_int_equal(weft_http_response_add_header(NULL, "A", "1"),
-                   WEFT_EINVAL);
+  assert_int_equal(weft_http_response_add_header(NULL, "A", "1"), WEFT_EINVAL);
   assert_string_equal(weft_http_response_header(&r, "content-type"),
                       "text/plain");
   assert_string_equal(weft_http_response_header(&r, "x-a"), "1");
   assert_null(weft_http_response_header(&r, "x-b"));
   assert_int_equal(weft_http_response_set(&r, 200, NULL, NULL, 0), 0);
   assert_string_equal(r.body, "");
-  assert_int_equal(weft_http_response_set(&r, 42, NULL, NULL, 0),
-                   WEFT_EINVAL);
+  assert_int_equal(weft_http_response_set(&r, 42, NULL, NULL, 0), WEFT_EINVAL);
   weft_http_response_free(&r);
   assert_null(r.body);
   assert_int_equal(r.nheaders, 0);
@@ -590,7 +589,8 @@ static void test_http_response_helpers(void** state) {
   assert_null(weft_http_request_header(&req, "x"));
 }
 
-/* ---- Concurrency ------------------------------------------------------------ */
+/* ---- Concurrency ------------------------------------------------------------
+ */
 
 #define kConcurrent 200
 

@@ -45,13 +45,16 @@ static void test_request_framing(void** state) {
   (void)state;
   weft__http_head_t h;
   assert_true(req("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n"
-                  "content-length: 12\r\n\r\n", &h) > 0);
+                  "content-length: 12\r\n\r\n",
+                  &h) > 0);
   assert_int_equal(h.content_length, 12);
   assert_true(req("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
-                  "Chunked\r\n\r\n", &h) > 0);
+                  "Chunked\r\n\r\n",
+                  &h) > 0);
   assert_true(h.chunked);
   assert_true(req("PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
-                  "Content-Length: 0\r\n\r\n", &h) > 0);
+                  "Content-Length: 0\r\n\r\n",
+                  &h) > 0);
   assert_true(h.expect_continue);
   assert_int_equal(h.content_length, 0);
 }
@@ -60,13 +63,13 @@ static void test_request_connection(void** state) {
   (void)state;
   weft__http_head_t h;
   assert_true(req("GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, "
-                  "CLOSE\r\n\r\n", &h) > 0);
+                  "CLOSE\r\n\r\n",
+                  &h) > 0);
   assert_false(h.keep_alive);
   assert_true(req("GET / HTTP/1.0\r\n\r\n", &h) > 0); /* no Host needed */
   assert_int_equal(h.minor_version, 0);
   assert_false(h.keep_alive);
-  assert_true(req("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &h) >
-              0);
+  assert_true(req("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &h) > 0);
   assert_true(h.keep_alive);
   assert_true(req("\r\n\r\nGET / HTTP/1.0\r\n\r\n", &h) > 0); /* skipped */
 }
@@ -84,14 +87,14 @@ static void test_request_incomplete(void** state) {
 static void test_request_malformed(void** state) {
   (void)state;
   static const char* const bad[] = {
-      "G(T / HTTP/1.1\r\nHost: x\r\n\r\n",        /* method not a token */
-      " GET / HTTP/1.1\r\nHost: x\r\n\r\n",       /* leading space */
-      "GET  / HTTP/1.1\r\nHost: x\r\n\r\n",       /* two spaces */
-      "GET /\r\nHost: x\r\n\r\n",                 /* no version */
-      "GET / \r\nHost: x\r\n\r\n",                /* empty version */
-      "GET / HTTP/2.0\r\nHost: x\r\n\r\n",        /* not 1.x */
-      "GET / HTTP/1.1 \r\nHost: x\r\n\r\n",       /* trailing space */
-      "GET / http/1.1\r\nHost: x\r\n\r\n",        /* case matters */
+      "G(T / HTTP/1.1\r\nHost: x\r\n\r\n",  /* method not a token */
+      " GET / HTTP/1.1\r\nHost: x\r\n\r\n", /* leading space */
+      "GET  / HTTP/1.1\r\nHost: x\r\n\r\n", /* two spaces */
+      "GET /\r\nHost: x\r\n\r\n",           /* no version */
+      "GET / \r\nHost: x\r\n\r\n",          /* empty version */
+      "GET / HTTP/2.0\r\nHost: x\r\n\r\n",  /* not 1.x */
+      "GET / HTTP/1.1 \r\nHost: x\r\n\r\n", /* trailing space */
+      "GET / http/1.1\r\nHost: x\r\n\r\n",  /* case matters */
       "GET / HTTP/1.10\r\nHost: x\r\n\r\n",
       "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n",     /* space in target */
       "GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n",    /* control in target */
@@ -102,11 +105,11 @@ static void test_request_malformed(void** state) {
       "GET / HTTP/1.1\r\nHost : x\r\n\r\n",       /* space before colon */
       "GET / HTTP/1.1\r\n: x\r\nHost: x\r\n\r\n", /* empty name */
       "GET / HTTP/1.1\r\nHo\"st: x\r\n\r\n",      /* bad name char */
-      "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n",  /* obs-fold */
-      "GET / HTTP/1.1\r\nHost: x\r\nX: a\x01b\r\n\r\n",   /* control */
-      "GET / HTTP/1.1\r\nHost: x\r\nX: a\x7f\r\n\r\n",    /* DEL */
-      "GET / HTTP/1.1\r\n\r\n",                            /* no Host */
-      "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",      /* two Hosts */
+      "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", /* obs-fold */
+      "GET / HTTP/1.1\r\nHost: x\r\nX: a\x01b\r\n\r\n",  /* control */
+      "GET / HTTP/1.1\r\nHost: x\r\nX: a\x7f\r\n\r\n",   /* DEL */
+      "GET / HTTP/1.1\r\n\r\n",                          /* no Host */
+      "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",    /* two Hosts */
       "GET / HTTP/1.0\r\nHost: x\r\nHost: y\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\n",
@@ -115,11 +118,11 @@ static void test_request_malformed(void** state) {
       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 1\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: "
-      "99999999999999999999999\r\n\r\n",                   /* huge */
+      "99999999999999999999999\r\n\r\n", /* huge */
       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
-      "Content-Length: 2\r\n\r\n",                         /* conflict */
+      "Content-Length: 2\r\n\r\n", /* conflict */
       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
-      "Transfer-Encoding: chunked\r\n\r\n",                /* smuggling */
+      "Transfer-Encoding: chunked\r\n\r\n", /* smuggling */
       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n"
       "\r\n",
@@ -148,7 +151,8 @@ static void test_request_too_many_fields(void** state) {
   assert_int_equal(weft__http_parse_request(NULL, 0, &h), WEFT_EINVAL);
 }
 
-/* ---- Responses ------------------------------------------------------------ */
+/* ---- Responses ------------------------------------------------------------
+ */
 
 static void test_response_good(void** state) {
   (void)state;
@@ -166,7 +170,8 @@ static void test_response_good(void** state) {
   assert_true(resp("HTTP/1.0 200 OK\r\n\r\n", &h) > 0);
   assert_false(h.keep_alive);
   assert_true(resp("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
-                   "Connection: close\r\n\r\n", &h) > 0);
+                   "Connection: close\r\n\r\n",
+                   &h) > 0);
   assert_true(h.chunked);
   assert_false(h.keep_alive);
 }
@@ -174,10 +179,14 @@ static void test_response_good(void** state) {
 static void test_response_malformed(void** state) {
   (void)state;
   static const char* const bad[] = {
-      "HTTP/1.1 20 OK\r\n\r\n",    "HTTP/1.1 2000 OK\r\n\r\n",
-      "HTTP/1.1 abc OK\r\n\r\n",   "HTTP/1.1  200 OK\r\n\r\n",
-      "HTTP/1.1 200OK\r\n\r\n",    "HTTP/3.0 200 OK\r\n\r\n",
-      "HTTP/1.1 099 X\r\n\r\n",    "ICY 200 OK\r\n\r\n",
+      "HTTP/1.1 20 OK\r\n\r\n",
+      "HTTP/1.1 2000 OK\r\n\r\n",
+      "HTTP/1.1 abc OK\r\n\r\n",
+      "HTTP/1.1  200 OK\r\n\r\n",
+      "HTTP/1.1 200OK\r\n\r\n",
+      "HTTP/3.0 200 OK\r\n\r\n",
+      "HTTP/1.1 099 X\r\n\r\n",
+      "ICY 200 OK\r\n\r\n",
       "HTTP/1.1 200 O\x01K\r\n\r\n",
       "\r\nHTTP/1.1 200 OK\r\n\r\n",
       "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
@@ -192,29 +201,28 @@ static void test_response_malformed(void** state) {
   }
 }
 
-/* ---- Chunked ----------------------------------------------------------------- */
+/* ---- Chunked
+ * ----------------------------------------------------------------- */
 
 static void test_chunk_size(void** state) {
   (void)state;
   uint64_t n;
   assert_int_equal(weft__http_parse_chunk_size("1a\r\n", 4, &n), 0);
   assert_int_equal(n, 26);
-  assert_int_equal(weft__http_parse_chunk_size("FF;name=val\r\n", 13, &n),
-                   0);
+  assert_int_equal(weft__http_parse_chunk_size("FF;name=val\r\n", 13, &n), 0);
   assert_int_equal(n, 255);
-  assert_int_equal(weft__http_parse_chunk_size("0 ; a=\"b c\"\r\n", 13, &n),
-                   0);
+  assert_int_equal(weft__http_parse_chunk_size("0 ; a=\"b c\"\r\n", 13, &n), 0);
   assert_int_equal(n, 0);
-  assert_int_equal(
-      weft__http_parse_chunk_size("fffffffffffffff\r\n", 17, &n), 0);
+  assert_int_equal(weft__http_parse_chunk_size("fffffffffffffff\r\n", 17, &n),
+                   0);
   static const char* const bad[] = {
-      "\r\n",   "g\r\n",    "-1\r\n",   "1 2\r\n",  "1\n",    "0x1\r\n",
-      "1;\x01\r\n", "1\r\r\n", " 1\r\n", "ffffffffffffffff\r\n", "1",
+      "\r\n",    "g\r\n",      "-1\r\n",  "1 2\r\n", "1\n",
+      "0x1\r\n", "1;\x01\r\n", "1\r\r\n", " 1\r\n",  "ffffffffffffffff\r\n",
+      "1",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-    assert_int_equal(
-        weft__http_parse_chunk_size(bad[i], strlen(bad[i]), &n),
-        WEFT_EPROTO);
+    assert_int_equal(weft__http_parse_chunk_size(bad[i], strlen(bad[i]), &n),
+                     WEFT_EPROTO);
 }
 
 static ssize_t dechunk(const char* s, char* out, size_t cap, size_t* len) {
@@ -244,14 +252,13 @@ static void test_dechunk_bad(void** state) {
   static const char* const partial[] = {"", "5\r\nhel", "5\r\nhello\r\n",
                                         "0\r\n", "0\r\nX: y\r\n"};
   for (size_t i = 0; i < sizeof(partial) / sizeof(partial[0]); i++)
-    assert_int_equal(dechunk(partial[i], out, sizeof(out), &len),
-                     WEFT_EAGAIN);
+    assert_int_equal(dechunk(partial[i], out, sizeof(out), &len), WEFT_EAGAIN);
   static const char* const bad[] = {
-      "5\r\nhelloXX0\r\n\r\n",      /* no CRLF after data */
-      "z\r\n\r\n",                  /* bad size */
+      "5\r\nhelloXX0\r\n\r\n",        /* no CRLF after data */
+      "z\r\n\r\n",                    /* bad size */
       "3\r\nabc\r\n0\r\nX y\r\n\r\n", /* bad trailer */
       "3\r\nabc\r\n0\r\n folded\r\n\r\n",
-      "3\nabc\r\n0\r\n\r\n",        /* bare LF */
+      "3\nabc\r\n0\r\n\r\n", /* bare LF */
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     assert_int_equal(dechunk(bad[i], out, sizeof(out), &len), WEFT_EPROTO);
