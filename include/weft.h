@@ -1132,7 +1132,10 @@ WEFT_EXTERN int weft_http_client_free(weft_http_client_t* client);
  * Returns 0 for any status the server sent (look at resp->status), or
  * WEFT_EINVAL (bad url or arguments), WEFT_ETIMEDOUT, WEFT_ELIMIT (head or
  * body over the limits), WEFT_EPROTO (not HTTP), a connect or stream
- * error, WEFT_ECANCELED. */
+ * error, WEFT_ECANCELED. The client writes Host (unless given) and
+ * Content-Length itself (a given Content-Length or Transfer-Encoding is
+ * dropped); a response with neither length nor chunking is read until the
+ * server closes. Any number of tasks may share a client. */
 WEFT_EXTERN int weft_http_request(weft_http_client_t* client,
                                   const char* method, const char* url,
                                   const weft_http_header_t* headers,
@@ -1176,7 +1179,12 @@ typedef struct weft_http_server_config_s {
 
 /* Serves HTTP/1.1 on host:port (as weft_tcp_serve) with handler. Bad
  * requests get a 4xx and the connection closes; the server goes on. Close
- * it with weft_server_close. cfg may be NULL. */
+ * it with weft_server_close. cfg may be NULL. An HTTP/1.1 request needs
+ * exactly one Host (else 400). Responses always carry Content-Length (a
+ * handler's Content-Length or Transfer-Encoding is dropped; HEAD, 204 and
+ * 304 get no body); a handler that sets no status between 200 and 999
+ * sends 500, and one that adds "Connection: close" closes after it. A
+ * request must arrive whole within idle_timeout_ms of the last one. */
 WEFT_EXTERN int weft_http_serve(const char* host, unsigned port,
                                 weft_http_handler_fn handler, void* arg,
                                 const weft_http_server_config_t* cfg,
