@@ -65,6 +65,7 @@ extern const bench_t bench_lock;
 extern const bench_t bench_sem;
 extern const bench_t bench_echo_server;
 extern const bench_t bench_http_server;
+extern const bench_t bench_fetch;
 
 /* Monotonic time in nanoseconds. Integers, so that a difference of two
  * readings keeps every digit. */
