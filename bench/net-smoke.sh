@@ -201,10 +201,26 @@ http_test() {
   [ "$(member bad)" = 2 ] || fail "bad $(member bad), expected 2"
 }
 
+# fetch: the server is weft-bench http-server; the same binary's fetch
+# subcommand sends 50 concurrent GETs and 3 one after another.
+fetch_test() {
+  local out
+  out=$("$server_bin" fetch --port "$port" --urls 50 --threads 2) ||
+    fail "fetch failed"
+  [[ "$out" == *'"result":50'* ]] || fail "fetch: $out"
+  out=$("$server_bin" fetch --port "$port" --urls 3 --sequential) ||
+    fail "sequential fetch failed"
+  [[ "$out" == *'"result":3'* ]] || fail "sequential fetch: $out"
+  stop_server
+  [ "$(member result)" = 53 ] || fail "result $(member result), expected 53"
+}
+
+server_bin=$1
 start_server "$@"
 case $mode in
 echo) echo_test ;;
 http) http_test ;;
+fetch) fetch_test ;;
 *) fail "unknown mode '$mode'" ;;
 esac
 echo "net-smoke: $mode: ok"
