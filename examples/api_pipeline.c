@@ -26,9 +26,10 @@
 #define NUSERS 12 /* the API has twelve; the pipeline takes ten */
 #define TAKE 10
 
-static const char* const NAMES[NUSERS] = {
-    "Ada",  "Barbara", "Claude", "Dennis", "Edsger", "Frances",
-    "Grace", "Hedy",   "Ivan",   "John",   "Ken",    "Leslie"};
+static const char* const NAMES[NUSERS] = {"Ada",    "Barbara", "Claude",
+                                          "Dennis", "Edsger",  "Frances",
+                                          "Grace",  "Hedy",    "Ivan",
+                                          "John",   "Ken",     "Leslie"};
 
 /* ---- The local API ------------------------------------------------------- */
 
@@ -153,8 +154,7 @@ static int gather_all(const weft_task_fn* fns, void* const* args, size_t n) {
   size_t spawned = 0;
   int err = 0;
   for (; spawned < n && err == 0; spawned++)
-    err = weft_spawn(NULL, fns[spawned], args[spawned], NULL,
-                     &tasks[spawned]);
+    err = weft_spawn(NULL, fns[spawned], args[spawned], NULL, &tasks[spawned]);
   if (err != 0)
     spawned--; /* the failed spawn made no task */
   int gerr = weft_gather(tasks, spawned, 0, NULL, NULL);

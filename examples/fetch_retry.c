@@ -31,9 +31,9 @@
 #include <weft.h>
 
 #define MAX_RETRIES 3
-#define TIMEOUT_MS 300     /* per request: the guide's ClientTimeout */
-#define SLOW_MS 5000       /* /slow takes this long, far past the timeout */
-#define FLAKY_FAILURES 2   /* /flaky answers 503 this many times first */
+#define TIMEOUT_MS 300   /* per request: the guide's ClientTimeout */
+#define SLOW_MS 5000     /* /slow takes this long, far past the timeout */
+#define FLAKY_FAILURES 2 /* /flaky answers 503 this many times first */
 #define NURLS 5
 
 /* ---- The local server ---------------------------------------------------- */
@@ -80,10 +80,10 @@ static int closed_port(unsigned* port) {
 typedef struct {
   weft_http_client_t* client;
   char url[96];
-  const char* label;   /* what the output shows instead of the port */
-  char log[512];       /* what the guide prints as it goes */
+  const char* label; /* what the output shows instead of the port */
+  char log[512];     /* what the guide prints as it goes */
   size_t log_len;
-  int ok;              /* 1: got a 200 */
+  int ok; /* 1: got a 200 */
 } fetch_t;
 
 static void say(fetch_t* f, const char* fmt, ...) {
@@ -115,8 +115,7 @@ static int attempt_once(fetch_t* f, int attempt) {
     say(f, "  URL not found\n");
     done = 1; /* retrying will not make it exist */
   } else {
-    say(f, "  Unexpected status %d on attempt %d\n", resp.status,
-        attempt + 1);
+    say(f, "  Unexpected status %d on attempt %d\n", resp.status, attempt + 1);
   }
   weft_http_response_free(&resp);
   return done;

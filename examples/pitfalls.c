@@ -31,9 +31,9 @@
 #include <unistd.h>
 #include <weft.h>
 
-#define BLOCK_MS 50      /* (b): how long each way of waiting lasts */
-#define FETCHES 200      /* (c) */
-#define SERVER_LIMIT 10  /* (c): requests the server serves at once */
+#define BLOCK_MS 50     /* (b): how long each way of waiting lasts */
+#define FETCHES 200     /* (c) */
+#define SERVER_LIMIT 10 /* (c): requests the server serves at once */
 /* (c): how long the server takes per request. Without a limit, the 11th
  * request has to reach the server within this time of the first for the
  * overload to show; with 200 sent at once it comes within a few ms. */

@@ -153,19 +153,19 @@ static int fetch_page(void* arg, void** result) {
   return 0; /* errors are reported, not raised (the guide's except) */
 }
 
-static int scrape_urls(scraper_t* s, fetch_t* fetches, size_t n) {
+/* return await asyncio.gather(*tasks) */
+static int scrape_urls(fetch_t* fetches, size_t n) {
   weft_task_t* tasks[NURLS];
   size_t spawned = 0;
   int err = 0;
   for (; spawned < n && err == 0; spawned++)
-    err = weft_spawn(NULL, fetch_page, &fetches[spawned], NULL,
-                     &tasks[spawned]);
+    err =
+        weft_spawn(NULL, fetch_page, &fetches[spawned], NULL, &tasks[spawned]);
   if (err != 0)
     spawned--; /* the failed spawn made no task */
   int gerr = weft_gather(tasks, spawned, 0, NULL, NULL);
   for (size_t i = 0; i < spawned; i++)
     weft_task_release(tasks[i]);
-  (void)s;
   return err != 0 ? err : gerr;
 }
 
@@ -199,22 +199,24 @@ static void report(scraper_t* s, fetch_t* fetches, size_t n) {
   for (size_t i = 0; i < nall; i++)
     if (i == 0 || strcmp(all[i], all[i - 1]) != 0)
       printf(" %s", all[i]);
-  printf("\nMost fetches at once: %d (semaphore: %d)\n",
-         atomic_load(&s->most), MAX_CONCURRENT);
+  printf("\nMost fetches at once: %d (semaphore: %d)\n", atomic_load(&s->most),
+         MAX_CONCURRENT);
 }
 
 static int scrape(scraper_t* s) {
   /* In no particular order; the report sorts them. */
-  static const char* const urls[NURLS] = {
-      "/blog",     "/",     "/products/weft", "/about", "/blog/async",
-      "/missing", "/team", "/products",      "/blog/semaphores"};
+  static const char* const urls[NURLS] = {"/blog",           "/",
+                                          "/products/weft",  "/about",
+                                          "/blog/async",     "/missing",
+                                          "/team",           "/products",
+                                          "/blog/semaphores"};
   fetch_t fetches[NURLS];
   memset(fetches, 0, sizeof(fetches));
   for (size_t i = 0; i < NURLS; i++) {
     fetches[i].s = s;
     fetches[i].path = urls[i];
   }
-  int err = scrape_urls(s, fetches, NURLS);
+  int err = scrape_urls(fetches, NURLS);
   if (err == 0)
     report(s, fetches, NURLS);
   for (size_t i = 0; i < NURLS; i++)
