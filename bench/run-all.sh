@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# run-all.sh [--net] [BUILD_DIR] [RUNS]
+# run-all.sh --plot DATA_FILE
+#
+# The whole weft-bench CPU suite over a range of worker counts, as data and
+# as a scaling plot. Runs bench/run-suite.sh (RUNS runs of every benchmark,
+# default 5, the thread counts interleaved, medians) at every thread count
+# in THREADS, writes the medians with the speed-up over 1 thread to
+# build/bench-results/scaling-<date>.dat, and renders "speed-up vs threads"
+# for PLOT_BENCHES (and the ideal, speed-up = threads) with gnuplot into
+# PLOT. --plot renders PLOT again from a data file this script wrote,
+# without running anything.
+#
+# --net also runs bench/run-net.sh (RUNS rounds; its own environment, see
+# there) and keeps its table in build/bench-results/net-<date>.txt; the
+# network cases are not plotted.
+#
+# Environment (defaults in brackets):
+#   THREADS ["1 2 ... nproc"]   thread counts, space-separated; 1 is added
+#                               if missing (the speed-up's base)
+#   CASES [all]                 a subset of run-suite.sh's benchmarks
+#   PLOT_BENCHES ["fib spawn yield chain pingpong"]
+#   PLOT [docs/perf-scaling.png] the PNG written (relative to the cwd)
+#   RESULTS [build/bench-results] where the data files go
+# Needs: the release build (weft-bench, ref_fib); gnuplot for the plot
+# (installed with apt-get, as root, if missing: gnuplot-nox; without it the
+# data is still written and the plot is skipped).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+results=${RESULTS:-build/bench-results}
+plot=${PLOT:-docs/perf-scaling.png}
+plot_benches=${PLOT_BENCHES:-fib spawn yield chain pingpong}
+
+die() {
+  echo "run-all: $*" >&2
+  exit 1
+}
+
+# -- the plot --
+
+have_gnuplot() {
+  command -v gnuplot >/dev/null && return 0
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "run-all: installing gnuplot-nox" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      gnuplot-nox >/dev/null 2>&1 || true
+  fi
+  command -v gnuplot >/dev/null
+}
+
+# render_plot DATA PNG: one line per benchmark of PLOT_BENCHES found in
+# DATA (a block per benchmark, "# bench <name>" before it, columns
+# threads median_s ns_per_op speedup), and the ideal line.
+render_plot() {
+  local dat=$1 png=$2 term title plots="" b idx maxt
+  if ! have_gnuplot; then
+    echo "run-all: no gnuplot (apt-get install gnuplot-nox): plot skipped" >&2
+    return 0
+  fi
+  if gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo; then
+    term="pngcairo size 900,600 enhanced font 'sans,11'"
+  else
+    term="png size 900,600"
+  fi
+  title=$(sed -n 's/^# machine: //p' "$dat" | head -n 1)
+  maxt=$(awk '!/^#/ && NF {if ($1 > m) m = $1} END {print m + 0}' "$dat")
+  [ "$maxt" -ge 1 ] || die "no data in $dat"
+  for b in $plot_benches; do
+    # gnuplot's index: the block's number, counting from 0.
+    idx=$(awk -v b="$b" '/^# bench / {if ($3 == b) {print n + 0; exit} n++}' "$dat")
+    [ -n "$idx" ] || continue
+    plots+="'$dat' index $idx using 1:4 with linespoints linewidth 2 pointsize 1.2 title '$b', "
+  done
+  [ -n "$plots" ] || die "none of '$plot_benches' is in $dat"
+  mkdir -p "$(dirname "$png")"
+  gnuplot <<EOF
+set terminal $term
+set output '$png'
+set title "weft-bench speed-up over 1 worker thread\n{/*0.8 $title}"
+set xlabel 'worker threads (--threads)'
+set ylabel 'speed-up (median time at 1 thread / at N)'
+set key top left
+set grid
+set xrange [1:$((maxt > 1 ? maxt : 2))]
+set xtics 1
+set yrange [0:*]
+plot $plots x title 'ideal (= threads)' with lines dashtype 2 linecolor 'gray40'
+EOF
+  echo "run-all: plot in $png" >&2
+}
+
+if [ "${1:-}" = --plot ]; then
+  [ -f "${2:-}" ] || die "usage: run-all.sh --plot DATA_FILE"
+  render_plot "$2" "$plot"
+  exit 0
+fi
+
+# -- the runs --
+
+net=0
+if [ "${1:-}" = --net ]; then
+  net=1
+  shift
+fi
+build=${1:-build/release}
+runs=${2:-5}
+[ -x "$build/bench/weft-bench" ] && [ -x "$build/bench/ref_fib" ] ||
+  die "build weft-bench and ref_fib in $build first"
+
+threads=${THREADS:-$(seq -s ' ' 1 "$(nproc)")}
+[[ " $threads " == *" 1 "* ]] || threads="1 $threads"
+
+mkdir -p "$results"
+stamp=$(date -u +%Y%m%d-%H%M%S)
+dat="$results/scaling-$stamp.dat"
+raw="$results/scaling-$stamp.txt"
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+machine="$(nproc) CPUs, ${cpu:-unknown CPU}, $(uname -sr)"
+
+echo "run-all: run-suite.sh, threads $threads, $runs runs" >&2
+THREADS="$threads" "$root/bench/run-suite.sh" "$build" "$runs" | tee "$raw"
+
+# run-suite.sh prints "bench threads median_s ns_per_op" rows; regroup them
+# into one block per benchmark (two blank lines between: gnuplot's index)
+# with the speed-up over the benchmark's 1-thread median.
+{
+  echo "# weft-bench scaling: bench/run-all.sh $build $runs (THREADS=\"$threads\")"
+  echo "# machine: $machine"
+  echo "# date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit:" \
+    "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "# medians of $runs runs; speedup = median_s at 1 thread / median_s"
+  awk 'NR > 1 && $1 != "fib-ref" && NF >= 4 {
+         if (!($1 in seen)) {seen[$1] = 1; order[++n] = $1}
+         rows[$1] = rows[$1] $2 " " $3 " " $4 "\n"
+         if ($2 == 1) base[$1] = $3
+       }
+       END {
+         for (i = 1; i <= n; i++) {
+           b = order[i]
+           if (i > 1) printf "\n\n"
+           printf "# bench %s\n# threads median_s ns_per_op speedup\n", b
+           m = split(rows[b], line, "\n")
+           for (k = 1; k < m; k++) {
+             split(line[k], f, " ")
+             printf "%s %s %s %.3f\n", f[1], f[2], f[3], base[b] / f[2]
+           }
+         }
+       }' "$raw"
+  sed -n 's/^fib-ref *1 *\([0-9.]*\).*/# fib-ref (plain C, bench\/ref_fib.c): \1 s/p' "$raw"
+} >"$dat"
+echo "run-all: data in $dat" >&2
+
+if [ "$net" = 1 ]; then
+  "$root/bench/run-net.sh" "$build" "$runs" | tee "$results/net-$stamp.txt"
+fi
+
+render_plot "$dat" "$plot"
