@@ -12,16 +12,21 @@
 # without running anything.
 #
 # --net also runs bench/run-net.sh (RUNS rounds; its own environment, see
-# there) and keeps its table in build/bench-results/net-<date>.txt; the
+# there, except NET_CASES below) and keeps its table in build/bench-results/net-<date>.txt; the
 # network cases are not plotted.
 #
 # Environment (defaults in brackets):
 #   THREADS ["1 2 ... nproc"]   thread counts, space-separated; 1 is added
 #                               if missing (the speed-up's base)
 #   CASES [all]                 a subset of run-suite.sh's benchmarks
+#   NET_CASES [all]             a subset of run-net.sh's cases (its CASES)
 #   PLOT_BENCHES ["fib spawn yield chain pingpong"]
 #   PLOT [docs/perf-scaling.png] the PNG written (relative to the cwd)
 #   RESULTS [build/bench-results] where the data files go
+#   QUIET_BUSY [15]  QUIET_MAX [120]  before the suite, wait up to QUIET_MAX
+#                               s until the machine was at most QUIET_BUSY %
+#                               busy over one second (as run-net.sh does);
+#                               the data file records the last reading
 # Needs: the release build (weft-bench, ref_fib); gnuplot for the plot
 # (installed with apt-get, as root, if missing: gnuplot-nox; without it the
 # data is still written and the plot is skipped).
@@ -98,6 +103,19 @@ fi
 
 # -- the runs --
 
+# How busy every CPU together was over the next second, in percent.
+cpu_busy() {
+  local a b total=0 idle k
+  read -r -a a </proc/stat
+  sleep 1
+  read -r -a b </proc/stat
+  for k in 1 2 3 4 5 6 7 8; do
+    total=$((total + b[k] - a[k]))
+  done
+  idle=$((b[4] - a[4] + b[5] - a[5]))
+  echo $(((total - idle) * 100 / (total > 0 ? total : 1)))
+}
+
 net=0
 if [ "${1:-}" = --net ]; then
   net=1
@@ -105,8 +123,9 @@ if [ "${1:-}" = --net ]; then
 fi
 build=${1:-build/release}
 runs=${2:-5}
-[ -x "$build/bench/weft-bench" ] && [ -x "$build/bench/ref_fib" ] ||
+if [ ! -x "$build/bench/weft-bench" ] || [ ! -x "$build/bench/ref_fib" ]; then
   die "build weft-bench and ref_fib in $build first"
+fi
 
 threads=${THREADS:-$(seq -s ' ' 1 "$(nproc)")}
 [[ " $threads " == *" 1 "* ]] || threads="1 $threads"
@@ -118,8 +137,13 @@ raw="$results/scaling-$stamp.txt"
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 machine="$(nproc) CPUs, ${cpu:-unknown CPU}, $(uname -sr)"
 
-echo "run-all: run-suite.sh, threads $threads, $runs runs" >&2
-THREADS="$threads" "$root/bench/run-suite.sh" "$build" "$runs" | tee "$raw"
+t0=$SECONDS
+busy=$(cpu_busy)
+while [ "$busy" -gt "${QUIET_BUSY:-15}" ] && [ $((SECONDS - t0)) -lt "${QUIET_MAX:-120}" ]; do
+  busy=$(cpu_busy)
+done
+echo "run-all: run-suite.sh, threads $threads, $runs runs (busy before: $busy%)" >&2
+THREADS="$threads" CASES="${CASES:-}" "$root/bench/run-suite.sh" "$build" "$runs" | tee "$raw"
 
 # run-suite.sh prints "bench threads median_s ns_per_op" rows; regroup them
 # into one block per benchmark (two blank lines between: gnuplot's index)
@@ -129,6 +153,7 @@ THREADS="$threads" "$root/bench/run-suite.sh" "$build" "$runs" | tee "$raw"
   echo "# machine: $machine"
   echo "# date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit:" \
     "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "# machine busy before the run: $busy% (over 1 s, every CPU)"
   echo "# medians of $runs runs; speedup = median_s at 1 thread / median_s"
   awk 'NR > 1 && $1 != "fib-ref" && NF >= 4 {
          if (!($1 in seen)) {seen[$1] = 1; order[++n] = $1}
@@ -152,7 +177,7 @@ THREADS="$threads" "$root/bench/run-suite.sh" "$build" "$runs" | tee "$raw"
 echo "run-all: data in $dat" >&2
 
 if [ "$net" = 1 ]; then
-  "$root/bench/run-net.sh" "$build" "$runs" | tee "$results/net-$stamp.txt"
+  CASES="${NET_CASES:-}" "$root/bench/run-net.sh" "$build" "$runs" | tee "$results/net-$stamp.txt"
 fi
 
 render_plot "$dat" "$plot"

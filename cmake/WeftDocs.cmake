@@ -33,7 +33,8 @@ set(DOXYGEN_STRIP_FROM_PATH "${PROJECT_SOURCE_DIR}/include"
 set(DOXYGEN_OPTIMIZE_OUTPUT_FOR_C YES)
 set(DOXYGEN_TYPEDEF_HIDES_STRUCT YES)
 set(DOXYGEN_JAVADOC_AUTOBRIEF YES)
-set(DOXYGEN_INPUT_FILTER "${WEFT_AWK} -f ${PROJECT_SOURCE_DIR}/cmake/doxygen-filter.awk")
+# Only the header goes through the filter: docs/api.md is Markdown already.
+set(DOXYGEN_FILTER_PATTERNS "*.h=${WEFT_AWK} -f ${PROJECT_SOURCE_DIR}/cmake/doxygen-filter.awk")
 set(DOXYGEN_FILTER_SOURCE_FILES NO) # the verbatim header is shown as written
 set(DOXYGEN_SORT_MEMBER_DOCS NO)
 set(DOXYGEN_EXTRACT_ALL YES)

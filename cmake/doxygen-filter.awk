@@ -18,15 +18,17 @@
 #    preprocessor lines) stays plain and Doxygen skips it.
 #
 # Inside converted comments, the characters Doxygen reads as commands,
-# HTML or emphasis (\ @ < > & # % *) are escaped, outside `code spans`, so
-# that "Task-<id>", '\n' or "*n gets" print as written. Line numbers are kept (no line is added or removed before the
+# HTML or emphasis (\ @ < > & # % *) are escaped, outside `code spans` and
+# "quoted strings", so that Task-<id>, '\n' or *n print as written. Line
+# numbers are kept (no line is added or removed before the
 # last), so "Definition at line N" in the output is the header's line N.
 
 # Escapes, in comment text, what Doxygen would read as a command, HTML or
-# Markdown emphasis (\ @ < > & # % *), except inside `code spans`, which
-# Doxygen prints as written. A continuation line's leading " *" is kept.
-# `incode` (whether a code span is open) carries over from line to line
-# within a comment; emit_comment resets it.
+# Markdown emphasis (\ @ < > & # % *), except inside `code spans` and
+# "quoted strings", which Doxygen prints as written (an escape there would
+# print too). A continuation line's leading " *" is kept. `incode` (the
+# quote or backquote open, or "") carries over from line to line within a
+# comment; emit_comment resets it.
 function esc(s,    lead, out, c, k) {
   lead = ""
   if (cont && match(s, /^[ \t]*\*/)) {
@@ -36,8 +38,9 @@ function esc(s,    lead, out, c, k) {
   out = ""
   for (k = 1; k <= length(s); k++) {
     c = substr(s, k, 1)
-    if (c == "`") incode = !incode
-    else if (!incode && index("\\@<>&#%*", c)) out = out "\\"
+    if (incode == "" && (c == "`" || c == "\"")) incode = c
+    else if (c == incode) incode = ""
+    else if (incode == "" && index("\\@<>&#%*", c)) out = out "\\"
     out = out c
   }
   return lead out
@@ -68,7 +71,7 @@ function documentable(s) {
 # j the first "*/" after it) with the opener replaced by `open`, the
 # closer by `closer` and the text escaped.
 function emit_comment(i, j, at, open, closer,    k, s, pre, post, e) {
-  incode = 0
+  incode = ""
   for (k = i; k <= j; k++) {
     s = L[k]
     cont = k > i
@@ -116,7 +119,7 @@ END {
       if (s ~ /^\/\* ----------/ && i < j) {
         title = L[i + 1]
         sub(/^[ \t]*\*[ \t]*/, "", title)
-        incode = 0
+        incode = ""
         cont = 0
         print (group_open ? "/** @} */ " : "") "/**"
         print " * @defgroup " group_id(title) " " esc(title)
