@@ -16,8 +16,8 @@
 # network cases are not plotted.
 #
 # Environment (defaults in brackets):
-#   THREADS ["1 2 ... nproc"]   thread counts, space-separated; 1 is added
-#                               if missing (the speed-up's base)
+#   THREADS ["1 2 ... nproc"]   thread counts, space-separated (sorted,
+#                               and 1, the speed-up's base, always added)
 #   CASES [all]                 a subset of run-suite.sh's benchmarks
 #   NET_CASES [all]             a subset of run-net.sh's cases (its CASES)
 #   PLOT_BENCHES ["fib spawn yield chain pingpong"]
@@ -58,7 +58,10 @@ have_gnuplot() {
 # DATA (a block per benchmark, "# bench <name>" before it, columns
 # threads median_s ns_per_op speedup), and the ideal line.
 render_plot() {
-  local dat=$1 png=$2 term title plots="" b idx maxt
+  local dat=$1 png=$2 term title plots="" b idx maxt n=0
+  # Distinct, readable on white (matplotlib's tab10).
+  local colors=('#1f77b4' '#ff7f0e' '#2ca02c' '#d62728' '#9467bd' '#8c564b'
+    '#e377c2' '#7f7f7f' '#bcbd22' '#17becf')
   if ! have_gnuplot; then
     echo "run-all: no gnuplot (apt-get install gnuplot-nox): plot skipped" >&2
     return 0
@@ -75,7 +78,9 @@ render_plot() {
     # gnuplot's index: the block's number, counting from 0.
     idx=$(awk -v b="$b" '/^# bench / {if ($3 == b) {print n + 0; exit} n++}' "$dat")
     [ -n "$idx" ] || continue
-    plots+="'$dat' index $idx using 1:4 with linespoints linewidth 2 pointsize 1.2 title '$b', "
+    plots+="'$dat' index $idx using 1:4 with linespoints linewidth 2"
+    plots+=" pointsize 1.2 linecolor rgb '${colors[n % ${#colors[@]}]}' title '$b', "
+    n=$((n + 1))
   done
   [ -n "$plots" ] || die "none of '$plot_benches' is in $dat"
   mkdir -p "$(dirname "$png")"
@@ -127,8 +132,10 @@ if [ ! -x "$build/bench/weft-bench" ] || [ ! -x "$build/bench/ref_fib" ]; then
   die "build weft-bench and ref_fib in $build first"
 fi
 
-threads=${THREADS:-$(seq -s ' ' 1 "$(nproc)")}
-[[ " $threads " == *" 1 "* ]] || threads="1 $threads"
+# Sorted, each once, with 1 (the speed-up's base) always in.
+# shellcheck disable=SC2086 # split on purpose: a list of numbers
+threads=$(printf '%s\n' 1 ${THREADS:-$(seq 1 "$(nproc)")} | sort -n -u | tr '\n' ' ')
+threads=${threads% }
 
 mkdir -p "$results"
 stamp=$(date -u +%Y%m%d-%H%M%S)
