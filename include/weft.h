@@ -795,7 +795,9 @@ WEFT_EXTERN int weft_stream_write(weft_stream_t* s, const void* data,
                                   size_t len);
 
 /* Waits while more than the high watermark is queued, until at most the
- * low watermark is; returns at once otherwise. 0 or the write error. */
+ * low watermark is; returns at once otherwise. 0 or the write error. An
+ * await point: a pending cancellation is delivered (WEFT_ECANCELED) even
+ * when nothing is queued. */
 WEFT_EXTERN int weft_stream_drain(weft_stream_t* s);
 
 /* Watermarks for drain (defaults 64 KiB and 16 KiB); low <= high, else
