@@ -23,8 +23,8 @@
 #include "common.h"
 
 static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
-static weft_log_fn hook_fn;  /* protected by hook_lock; NULL: default */
-static void* hook_arg;       /* protected by hook_lock */
+static weft_log_fn hook_fn; /* protected by hook_lock; NULL: default */
+static void* hook_arg;      /* protected by hook_lock */
 static _Thread_local int in_hook;
 
 void weft_set_log(weft_log_fn fn, void* arg) {

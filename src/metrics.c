@@ -31,8 +31,8 @@ static void worker_metrics(weft__worker_t* w, weft_worker_metrics_t* m) {
   /* relaxed: as above. */
   m->wakeups = atomic_load_explicit(&w->n_wakeups, memory_order_relaxed);
   /* relaxed: as above. */
-  m->io_callbacks = atomic_load_explicit(&w->n_io_callbacks,
-                                         memory_order_relaxed);
+  m->io_callbacks =
+      atomic_load_explicit(&w->n_io_callbacks, memory_order_relaxed);
   m->local_queue_depth = (uint64_t)weft__deque_len(&w->deque);
   /* relaxed: only whether the LIFO slot is full, as a hint. */
   if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL)
@@ -40,8 +40,7 @@ static void worker_metrics(weft__worker_t* w, weft_worker_metrics_t* m) {
 }
 
 int weft_runtime_metrics(const weft_runtime_t* rt, weft_metrics_t* out,
-                         weft_worker_metrics_t* workers,
-                         size_t nworkers_cap) {
+                         weft_worker_metrics_t* workers, size_t nworkers_cap) {
   weft_blocking_stats_t bs;
   uint64_t spawned, finished;
   if (rt == NULL || out == NULL)
@@ -56,8 +55,7 @@ int weft_runtime_metrics(const weft_runtime_t* rt, weft_metrics_t* out,
   out->tasks_spawned = spawned;
   out->tasks_finished = finished;
   out->tasks_alive = spawned - finished; /* spawned >= finished (runtime.c) */
-  out->global_queue_depth =
-      weft__inject_len((weft__inject_t*)&rt->global);
+  out->global_queue_depth = weft__inject_len((weft__inject_t*)&rt->global);
   out->blocking_threads = bs.threads;
   out->blocking_busy = bs.busy;
   out->blocking_queued = bs.queued;
