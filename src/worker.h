@@ -47,13 +47,6 @@ struct weft__worker_s {
    * load + store, no read-modify-write), read with relaxed loads. */
   _Atomic uint64_t n_spawned;
   _Atomic uint64_t n_finished;
-  /* Metrics (metrics.c), the same way: owner-only writers, relaxed. */
-  _Atomic uint64_t n_run;          /* switches into a task, inline runs */
-  _Atomic uint64_t n_stolen;       /* tasks this worker took from others */
-  _Atomic uint64_t n_parks;        /* calls to park() */
-  _Atomic uint64_t n_wakeups;      /* sleeps ended by another thread */
-  _Atomic uint64_t n_io_callbacks; /* I/O operations completed here */
-
   /* Everything below is owner-only. */
   uv_loop_t loop;
   uv_async_t wake;
@@ -92,6 +85,16 @@ struct weft__worker_s {
    * behind a long task (then its LIFO slot may be stolen). Stored by the
    * owner (relaxed), read by thieves (relaxed): a heuristic. */
   _Atomic uint64_t tick_pub;
+  /* Metrics (metrics.c), like n_spawned: owner-only writers, relaxed
+   * load + store, relaxed reads. At the end, beside tick_pub (also stored
+   * by the owner every tick): above `loop` they shifted the owner-only
+   * fields, and gcc 12 then realigned the stack in weft__task_alloc (7
+   * more instructions a spawn). */
+  _Atomic uint64_t n_run;          /* switches into a task, inline runs */
+  _Atomic uint64_t n_stolen;       /* tasks this worker took from others */
+  _Atomic uint64_t n_parks;        /* calls to park() */
+  _Atomic uint64_t n_wakeups;      /* sleeps ended by another thread */
+  _Atomic uint64_t n_io_callbacks; /* I/O operations completed here */
 };
 
 struct weft_runtime_s {
