@@ -99,7 +99,8 @@ typedef int (*weft_task_fn)(void* arg, void** result);
 typedef struct weft_config_s {
   /* Worker threads; 0 means one per CPU the process may run on. */
   unsigned workers;
-  /* Bytes of stack per task, rounded up to pages; 0 means 256 KiB. Stacks
+  /* Bytes of stack per task, rounded up to pages; 0 means 256 KiB. Less
+   * than 16 KiB is raised to 16 KiB, with a warning (weft_set_log). Stacks
    * are reserved, not committed: a task costs the pages it touches. */
   size_t stack_size;
   /* Most threads the blocking-call executor starts; 0 means 512. */
@@ -685,6 +686,86 @@ WEFT_EXTERN int weft_chan_try_recv(weft_chan_t* ch, void** item);
 /* Closes: senders (waiting or later) get WEFT_ECLOSED; receivers drain.
  * Closing again is harmless. */
 WEFT_EXTERN int weft_chan_close(weft_chan_t* ch);
+
+/* ------------------------------------------------------------------------
+ * Metrics and logging
+ * ------------------------------------------------------------------------
+ * A snapshot of what the runtime is doing, and a hook for the messages
+ * weft itself writes. Every counter counts from the runtime's start and
+ * only grows. Each is written by one thread and read without stopping
+ * it, so a snapshot is not taken at one instant: the counters of one
+ * worker, or of two workers, may be a moment apart. Each value is whole
+ * (never torn), and tasks_finished <= tasks_spawned holds. */
+
+/* One worker's counters. */
+typedef struct weft_worker_metrics_s {
+  /* Times the worker ran a task: started it or resumed it after an await
+   * (so a task that awaits twice counts three times), or ran it inline
+   * in the task that awaited it. */
+  uint64_t tasks_run;
+  /* Tasks this worker stole from other workers' queues. */
+  uint64_t steals;
+  /* Times the worker ran out of tasks and parked (it may have found work
+   * again at once, without sleeping). */
+  uint64_t parks;
+  /* Sleeps in a park that another thread ended (new work, a message);
+   * sleeps ended by the worker's own timers or I/O are not counted. */
+  uint64_t wakeups;
+  /* Tasks waiting in the worker's local queue now. */
+  uint64_t local_queue_depth;
+  /* I/O operations (reads, writes, connects, file calls, ...) that
+   * completed on this worker, where the object lives. */
+  uint64_t io_callbacks;
+} weft_worker_metrics_t;
+
+/* The runtime's counters. */
+typedef struct weft_metrics_s {
+  unsigned nworkers;           /* weft_runtime_workers() */
+  uint64_t tasks_spawned;      /* weft_spawn calls that succeeded */
+  uint64_t tasks_finished;     /* tasks that returned or were cancelled */
+  uint64_t tasks_alive;        /* spawned - finished: weft_task_count() */
+  uint64_t global_queue_depth; /* tasks in the shared run queue now */
+  size_t blocking_threads;     /* weft_blocking_stats_t.threads */
+  size_t blocking_busy;        /* weft_blocking_stats_t.busy */
+  size_t blocking_queued;      /* weft_blocking_stats_t.queued */
+} weft_metrics_t;
+
+/* Fills *out with `rt`'s counters and, if `workers` is not NULL,
+ * workers[0 .. nworkers) with each worker's (indexed as weft_worker_id());
+ * workers may be NULL for the runtime's counters alone. Returns
+ * WEFT_EINVAL for a NULL rt or out, or a workers array shorter than
+ * weft_runtime_workers(rt) (nworkers_cap): nothing is written then. Never
+ * blocks a worker: the cost is a few loads per worker and the executor's
+ * lock. Any thread, while the runtime is alive (not during or after
+ * weft_runtime_free). */
+WEFT_EXTERN int weft_runtime_metrics(const weft_runtime_t* rt,
+                                     weft_metrics_t* out,
+                                     weft_worker_metrics_t* workers,
+                                     size_t nworkers_cap);
+
+/* Severity of a message from weft (Python's logging values). */
+enum {
+  WEFT_LOG_DEBUG = 10,
+  WEFT_LOG_WARN = 30,
+  WEFT_LOG_ERROR = 40
+};
+
+/* Receives each message weft writes: its level, the text (one line, no
+ * "weft: " prefix, no newline; valid during the call only) and the `arg`
+ * given to weft_set_log. Called on the thread that logs, which may be a
+ * worker running a task: it must not await or block for long. An ERROR
+ * may be the last words of a failed internal check, after which the
+ * process aborts. */
+typedef void (*weft_log_fn)(int level, const char* msg, void* arg);
+
+/* Sends weft's messages to fn(level, msg, arg) instead of the default,
+ * which writes "weft: " msg to stderr for WARN and ERROR and drops DEBUG.
+ * fn NULL restores the default. Process-wide, for every runtime. Any
+ * thread; a message being logged meanwhile may still reach the previous
+ * hook, so keep `arg` alive until no runtime that could log remains.
+ * The stack-overflow report is the one message that bypasses the hook: it
+ * is written from a signal handler, straight to stderr. */
+WEFT_EXTERN void weft_set_log(weft_log_fn fn, void* arg);
 
 /* ------------------------------------------------------------------------
  * I/O

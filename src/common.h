@@ -32,6 +32,12 @@
 __attribute__((noreturn)) void weft__fatal(const char* file, int line,
                                            const char* what);
 
+/* Formats a message and hands it to the logging hook (weft_set_log), or
+ * writes "weft: " msg to stderr. `level` is a WEFT_LOG_* value. Not from a
+ * signal handler. Any thread. */
+void weft__log(int level, const char* fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static inline void weft__cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();

@@ -49,8 +49,9 @@ const char* weft_version(void) {
 }
 
 void weft__fatal(const char* file, int line, const char* what) {
-  fprintf(stderr, "weft: fatal: %s:%d: check failed: %s\n", file, line, what);
-  fflush(stderr);
+  /* Through the hook, so a service's log shows why it died. */
+  weft__log(WEFT_LOG_ERROR, "fatal: %s:%d: check failed: %s", file, line,
+            what);
   abort();
 }
 

@@ -27,6 +27,7 @@
 
 #define WEFT_DEFAULT_STACK (256u * 1024u)
 #define WEFT_MAX_STACK ((size_t)1 << 30)
+#define WEFT_MIN_STACK ((size_t)16 * 1024)
 #define WEFT_MAX_WORKERS 1024u
 
 static unsigned cpu_count(void) {
@@ -102,8 +103,12 @@ int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
                      : WEFT_DEFAULT_STACK;
   if (n > WEFT_MAX_WORKERS || stack > WEFT_MAX_STACK)
     return WEFT_EINVAL;
-  if (stack < 16 * 1024)
-    stack = 16 * 1024;
+  if (stack < WEFT_MIN_STACK) {
+    weft__log(WEFT_LOG_WARN,
+              "stack_size %zu is below the minimum; using %zu bytes", stack,
+              (size_t)WEFT_MIN_STACK);
+    stack = WEFT_MIN_STACK;
+  }
   int err = runtime_alloc(n, stack, &rt);
   if (err != 0)
     return err;

@@ -191,8 +191,9 @@ int weft__inbox_drain(weft__worker_t* w) {
 }
 
 static void on_async(uv_async_t* handle) {
-  /* Only wakes uv_run; the worker loop drains the inbox. */
-  (void)handle;
+  /* Only wakes uv_run; the worker loop drains the inbox. The flag tells
+   * park() that another thread ended its sleep (the wake-ups metric). */
+  weft__container_of(handle, weft__worker_t, wake)->async_seen = 1;
 }
 
 /* ---- Running fibers ------------------------------------------------------- */
@@ -277,6 +278,7 @@ static void run(weft__worker_t* w, weft_task_t* t) {
     if (start_fiber(w, t) != 0)
       return;
   }
+  weft__worker_count(&w->n_run);
   w->fiber = t;
   w->current = t->inner;
   weft__san_before(&w->sched_san, WEFT_TASK_SAN(t), 0);
@@ -317,6 +319,7 @@ void weft__run_inline(weft__worker_t* w, weft_task_t* t) {
     finish_unstarted(w, t, WEFT_ECANCELED);
     return;
   }
+  weft__worker_count(&w->n_run);
   t->host = f;
   t->outer = cur;
   /* relaxed: informational. */
@@ -437,6 +440,7 @@ static weft_task_t* steal_from(weft__worker_t* w, weft__worker_t* v) {
     if (x == WEFT_DEQUE_ABORT)
       continue;
     got++;
+    weft__worker_count(&w->n_stolen);
     if (first == NULL)
       first = x;
     else if (weft__deque_push(&w->deque, x) != 0)
@@ -458,7 +462,11 @@ static weft_task_t* steal_lifo(weft__worker_t* w, weft__worker_t* v) {
     return NULL;
   }
   /* acquire: pairs with the owner's acq_rel exchange in push_lifo. */
-  return atomic_exchange_explicit(&v->lifo, NULL, memory_order_acquire);
+  weft_task_t* t = atomic_exchange_explicit(&v->lifo, NULL,
+                                            memory_order_acquire);
+  if (t != NULL)
+    weft__worker_count(&w->n_stolen);
+  return t;
 }
 
 static weft_task_t* search(weft__worker_t* w) {
@@ -534,6 +542,7 @@ static void sleep_in_loop(weft__worker_t* w) {
 
 static void park(weft__worker_t* w) {
   weft_runtime_t* rt = w->rt;
+  weft__worker_count(&w->n_parks);
   weft__idle_park(&rt->idle, w, w->searching);
   w->searching = 0;
   if (!park_recheck(w)) {
@@ -541,8 +550,12 @@ static void park(weft__worker_t* w) {
     atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
     /* seq_cst: see above. */
     if (atomic_load_explicit(&w->inbox, memory_order_seq_cst) == NULL &&
-        !w->stop)
+        !w->stop) {
+      w->async_seen = 0;
       sleep_in_loop(w);
+      if (w->async_seen)
+        weft__worker_count(&w->n_wakeups);
+    }
     /* relaxed: only makes posters send a needless async. */
     atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
   }

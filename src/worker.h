@@ -47,7 +47,6 @@ struct weft__worker_s {
    * load + store, no read-modify-write), read with relaxed loads. */
   _Atomic uint64_t n_spawned;
   _Atomic uint64_t n_finished;
-
   /* Everything below is owner-only. */
   uv_loop_t loop;
   uv_async_t wake;
@@ -57,6 +56,7 @@ struct weft__worker_s {
   weft__timers_t timers;
   struct weft__io_obj_s* io_objs; /* open I/O objects (io.c) */
   int parked;            /* protected by rt->idle.lock */
+  int async_seen;        /* on_async ran since park() cleared it */
   int searching;
   unsigned lifo_streak;
   uint64_t tick;
@@ -85,6 +85,16 @@ struct weft__worker_s {
    * behind a long task (then its LIFO slot may be stolen). Stored by the
    * owner (relaxed), read by thieves (relaxed): a heuristic. */
   _Atomic uint64_t tick_pub;
+  /* Metrics (metrics.c), like n_spawned: owner-only writers, relaxed
+   * load + store, relaxed reads. At the end, beside tick_pub (also stored
+   * by the owner every tick): above `loop` they shifted the owner-only
+   * fields, and gcc 12 then realigned the stack in weft__task_alloc (7
+   * more instructions a spawn). */
+  _Atomic uint64_t n_run;          /* switches into a task, inline runs */
+  _Atomic uint64_t n_stolen;       /* tasks this worker took from others */
+  _Atomic uint64_t n_parks;        /* calls to park() */
+  _Atomic uint64_t n_wakeups;      /* sleeps ended by another thread */
+  _Atomic uint64_t n_io_callbacks; /* I/O operations completed here */
 };
 
 struct weft_runtime_s {
@@ -160,6 +170,16 @@ int weft__inbox_drain(weft__worker_t* w);
 /* For the overflow handler: the running fiber's stack and the running task
  * (which may be an inline child on that stack). */
 int weft__worker_fault_context(const weft__stack_t** s, weft_task_t** task);
+
+/* Adds 1 to one of w's statistics counters. Owner only: no other thread
+ * writes it, so a relaxed load and store replace a read-modify-write. */
+static inline void weft__worker_count(_Atomic uint64_t* counter) {
+  /* relaxed: a statistic; readers only need an untorn value, and the
+   * owner is its only writer, so no increment is lost. */
+  atomic_store_explicit(
+      counter, atomic_load_explicit(counter, memory_order_relaxed) + 1,
+      memory_order_relaxed);
+}
 
 /* Counts a finished task; during shutdown, checks whether it was the last. */
 void weft__worker_count_finished(weft__worker_t* w);
