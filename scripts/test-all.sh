@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test-all.sh [--no-valgrind]
 # Installs what is missing (as root), then for each of the release, asan
-# (ASan+UBSan) and tsan presets: configure, build, run ctest. Release runs
+# (ASan+UBSan) and tsan presets: configure, build, run ctest. Then a short
+# libFuzzer run of the HTTP parser (WEFT_FUZZ_SECS, default 15; 0 skips). Release runs
 # every test; the sanitizer builds leave out the `slow` label. Then a
 # Valgrind memcheck pass over the release unit tests (--no-valgrind or
 # WEFT_VALGRIND=0 skips it).
@@ -58,6 +59,13 @@ for preset in release asan tsan; do
     run_step "$preset test" ctest --preset "$preset" "${ctest_args[@]}" || true
   fi
 done
+
+# A short libFuzzer run of the HTTP parser (scripts/fuzz.sh installs clang
+# when missing); WEFT_FUZZ_SECS=0 skips it.
+fuzz_secs=${WEFT_FUZZ_SECS:-15}
+if [ "$fuzz_secs" != 0 ]; then
+  run_step "fuzz ${fuzz_secs}s" scripts/fuzz.sh "$fuzz_secs" || true
+fi
 
 if [ "$valgrind" = 1 ]; then
   # -T needs the build tree's DartConfiguration.tcl: --test-dir, not --preset.
