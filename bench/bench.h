@@ -32,7 +32,7 @@ typedef struct bench_result_s {
   uint64_t result; /* the checked result, printed as "result" */
   /* More JSON members printed after "result", each starting with a comma
    * (such as ",\"rss_per_task_kb\":3.1"), or "". */
-  char extra[96];
+  char extra[192];
 } bench_result_t;
 
 /* A benchmark's body. Runs in a task. p[i] is the value of params[i].
@@ -66,6 +66,7 @@ extern const bench_t bench_sem;
 extern const bench_t bench_echo_server;
 extern const bench_t bench_http_server;
 extern const bench_t bench_fetch;
+extern const bench_t bench_soak;
 
 /* Monotonic time in nanoseconds. Integers, so that a difference of two
  * readings keeps every digit. */
