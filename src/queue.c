@@ -216,10 +216,10 @@ static void grant_putters(weft_queue_t* q) {
  * mutex held. Returns await's status with w->state telling what happened:
  * still W_WAITING (it is unlisted here) only when the await failed. */
 static int park(weft_queue_t* q, wlist_t* l, waiter_t* w) {
+  w->state = W_WAITING; /* also when the future cannot be had */
   int err = weft_future_new(&w->fut);
   if (err != 0)
     return err;
-  w->state = W_WAITING;
   wl_append(l, w);
   pthread_mutex_unlock(&q->mu);
   int rc = weft_future_await(w->fut, NULL);
