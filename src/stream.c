@@ -211,8 +211,8 @@ static void on_read(uv_stream_t* h, ssize_t n, const uv_buf_t* buf) {
   } else {
     if (n == UV_EOF)
       s->eof = 1;
-    else
-      s->rerr = (int)n;
+    else /* UV_ENOBUFS: on_alloc could not grow the buffer. */
+      s->rerr = n == UV_ENOBUFS ? WEFT_ENOMEM : (int)n;
     stop_reading(s);
   }
   wake_reader(s, 0);
