@@ -209,10 +209,11 @@ static int main_comb(void* arg, void** result) {
   for (; n < 3; n++)
     if ((rc = OKNM(weft_spawn(NULL, child, (void*)n, NULL, &t[n]))) != 0)
       break;
+  int gathered = 0;
   if (rc == 0) {
     void* res[3];
     int st[3];
-    OKNM(weft_gather(t, 3, 0, res, st));
+    gathered = OKNM(weft_gather(t, 3, 0, res, st));
     weft_task_t* done[3];
     size_t nd = 0;
     OKNM(weft_wait(t, 3, WEFT_ALL_COMPLETED, -1, done, &nd, NULL, NULL));
@@ -227,7 +228,11 @@ static int main_comb(void* arg, void** result) {
     }
   }
   for (size_t i = 0; i < n; i++) {
-    OKNM(weft_await(t[i], NULL));
+    int a = weft_await(t[i], NULL);
+    /* A child whose stack could not be had ends with ENOMEM; fail-fast
+     * gather then cancels the others. */
+    if (!(gathered == WEFT_ENOMEM && a == WEFT_ECANCELED))
+      OKNM(a);
     weft_task_release(t[i]);
   }
   weft_timeout_t* tm = NULL;
