@@ -4,6 +4,7 @@
  * barrier for good: every waiter, now and later, gets WEFT_ECLOSED. */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "sync.h"
 
 struct weft_barrier_s {
@@ -18,7 +19,7 @@ struct weft_barrier_s {
 int weft_barrier_new(size_t parties, weft_barrier_t** out) {
   if (parties == 0 || out == NULL)
     return WEFT_EINVAL;
-  weft_barrier_t* b = calloc(1, sizeof(*b));
+  weft_barrier_t* b = weft__calloc(1, sizeof(*b));
   if (b == NULL)
     return WEFT_ENOMEM;
   b->parties = parties;

@@ -76,6 +76,7 @@
  * thread exit after weft__blocking_free returned, and touching the mutex
  * while we destroy it).
  */
+#include "alloc.h"
 #include "blocking.h"
 
 #include <errno.h>
@@ -147,7 +148,7 @@ struct weft__blocking_s {
 int weft__blocking_new(unsigned max_threads, unsigned keepalive_ms,
                        weft__blocking_t** out) {
   pthread_condattr_t attr;
-  weft__blocking_t* b = calloc(1, sizeof(*b));
+  weft__blocking_t* b = weft__calloc(1, sizeof(*b));
   if (b == NULL)
     return WEFT_ENOMEM;
   b->max_threads = max_threads != 0 ? max_threads : WEFT_BLOCKING_MAX_THREADS;
@@ -414,7 +415,7 @@ static int submit(weft_runtime_t* rt, weft_task_fn fn, void* arg,
    * runtime shuts down no new call is taken, as no task is spawned. */
   if (atomic_load_explicit(&rt->closing, memory_order_acquire))
     return WEFT_ECLOSED;
-  call_t* c = malloc(sizeof(*c));
+  call_t* c = weft__malloc(sizeof(*c));
   if (c == NULL)
     return WEFT_ENOMEM;
   int err = weft_future_new(&f);

@@ -5,6 +5,7 @@
  * argument (see queue.c): a cancelled sender or receiver loses nothing. */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "weft.h"
 
 struct weft_chan_s {
@@ -14,7 +15,7 @@ struct weft_chan_s {
 int weft_chan_new(size_t capacity, weft_chan_t** out) {
   if (out == NULL || capacity == 0)
     return WEFT_EINVAL;
-  weft_chan_t* ch = malloc(sizeof(*ch));
+  weft_chan_t* ch = weft__malloc(sizeof(*ch));
   if (ch == NULL)
     return WEFT_ENOMEM;
   int err = weft_queue_new(WEFT_QUEUE_FIFO, capacity, &ch->q);

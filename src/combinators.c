@@ -50,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "weft.h"
 #include "worker.h"
 
@@ -145,7 +146,7 @@ static int watch_new(weft_task_t* const* tasks, size_t n, watch_t** out) {
   if (n > (SIZE_MAX - sizeof(watch_t)) / (sizeof(slot_t) + sizeof(size_t)))
     return WEFT_ENOMEM;
   size_t bytes = sizeof(watch_t) + n * (sizeof(slot_t) + sizeof(size_t));
-  watch_t* w = calloc(1, bytes);
+  watch_t* w = weft__calloc(1, bytes);
   if (w == NULL)
     return WEFT_ENOMEM;
   if (pthread_mutex_init(&w->lock, NULL) != 0) {
@@ -373,7 +374,7 @@ int weft_as_completed_new(weft_task_t* const* tasks, size_t n,
       return WEFT_EINVAL;
   if (n > SIZE_MAX / 2 / sizeof(weft_task_t*))
     return WEFT_ENOMEM;
-  weft_as_completed_t* it = calloc(1, sizeof(*it) + n * sizeof(it->tasks[0]));
+  weft_as_completed_t* it = weft__calloc(1, sizeof(*it) + n * sizeof(it->tasks[0]));
   if (it == NULL)
     return WEFT_ENOMEM;
   if (n > 0)

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "sync.h"
 #include "worker.h"
 
@@ -16,7 +17,7 @@ struct weft_cond_s {
 int weft_cond_new(weft_lock_t* lock, weft_cond_t** out) {
   if (lock == NULL || out == NULL)
     return WEFT_EINVAL;
-  weft_cond_t* cond = calloc(1, sizeof(*cond));
+  weft_cond_t* cond = weft__calloc(1, sizeof(*cond));
   if (cond == NULL)
     return WEFT_ENOMEM;
   cond->lock = lock;

@@ -2,6 +2,7 @@
  * by weft_event_set (see sync.h for the waiting scheme). */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "sync.h"
 
 struct weft_event_s {
@@ -14,7 +15,7 @@ struct weft_event_s {
 int weft_event_new(weft_event_t** out) {
   if (out == NULL)
     return WEFT_EINVAL;
-  weft_event_t* ev = calloc(1, sizeof(*ev));
+  weft_event_t* ev = weft__calloc(1, sizeof(*ev));
   if (ev == NULL)
     return WEFT_ENOMEM;
   atomic_init(&ev->set, 0);

@@ -57,6 +57,7 @@
  * consumed (WEFT_ELIMIT); weft_file_read serves buffered bytes first, so
  * the caller can take it piecewise.
  */
+#include "alloc.h"
 #include "fs.h"
 
 #include <fcntl.h>
@@ -222,7 +223,7 @@ static int entry_is_dir(const char* dir, const uv_dirent_t* ent, int* is_dir) {
     return 0;
   size_t dlen = strlen(dir);
   size_t nlen = strlen(ent->name);
-  char* path = malloc(dlen + nlen + 2);
+  char* path = weft__malloc(dlen + nlen + 2);
   if (path == NULL)
     return WEFT_ENOMEM;
   memcpy(path, dir, dlen);
@@ -506,7 +507,7 @@ static ssize_t fill(weft_file_t* f, size_t cap) {
       /* rcap == rlen <= cap, so cap + 1 is larger and cannot overflow
        * when chosen. */
       size_t ncap = cap - f->rcap >= f->rcap ? f->rcap * 2 : cap + 1;
-      char* nbuf = realloc(f->rbuf, ncap);
+      char* nbuf = weft__realloc(f->rbuf, ncap);
       if (nbuf == NULL)
         return WEFT_ENOMEM;
       f->rbuf = nbuf;
@@ -526,7 +527,7 @@ static ptrdiff_t readline_locked(weft_file_t* f, char* buf, size_t cap) {
   size_t scanned = 0; /* buffered bytes known to hold no '\n' */
   int eof = 0;
   if (f->rbuf == NULL) {
-    if ((f->rbuf = malloc(WEFT_FILE_READAHEAD)) == NULL)
+    if ((f->rbuf = weft__malloc(WEFT_FILE_READAHEAD)) == NULL)
       return WEFT_ENOMEM;
     f->rcap = WEFT_FILE_READAHEAD;
   }
@@ -612,7 +613,7 @@ int weft_file_open(const char* path, int flags, int mode, weft_file_t** out) {
   if ((err = weft__io_check_cancel()) != 0)
     return err;
   /* Allocated first: no descriptor to give back if this fails. */
-  weft_file_t* f = calloc(1, sizeof(*f));
+  weft_file_t* f = weft__calloc(1, sizeof(*f));
   if (f == NULL)
     return WEFT_ENOMEM;
   fs_call_t c;
@@ -686,11 +687,11 @@ static int read_to_end(weft_file_t* f, char** data, size_t* len) {
     return WEFT_ENOMEM;
   size_t cap = (size_t)size + 2 > 4096 ? (size_t)size + 2 : 4096;
   size_t n = 0;
-  char* buf = malloc(cap);
+  char* buf = weft__malloc(cap);
   ptrdiff_t r = 1;
   while (buf != NULL && r > 0) {
     if (n == cap - 1) {
-      char* nbuf = cap <= PTRDIFF_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+      char* nbuf = cap <= PTRDIFF_MAX / 2 ? weft__realloc(buf, cap * 2) : NULL;
       if (nbuf == NULL)
         free(buf);
       buf = nbuf;

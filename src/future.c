@@ -14,6 +14,7 @@
  * their own condition variable; with a timeout, they withdraw their own
  * node, under the same lock, when it expires.
  */
+#include "alloc.h"
 #include "future.h"
 
 #include <errno.h>
@@ -46,7 +47,7 @@ struct weft_future_s {
 int weft_future_new(weft_future_t** out) {
   if (out == NULL)
     return WEFT_EINVAL;
-  weft_future_t* f = calloc(1, sizeof(*f));
+  weft_future_t* f = weft__calloc(1, sizeof(*f));
   if (f == NULL)
     return WEFT_ENOMEM;
   atomic_init(&f->refs, 1);
@@ -170,7 +171,7 @@ int weft_future_done(const weft_future_t* f) {
 int weft_future_add_callback(weft_future_t* f, weft_future_cb cb, void* arg) {
   if (f == NULL || cb == NULL)
     return WEFT_EINVAL;
-  weft__cb_t* node = malloc(sizeof(*node));
+  weft__cb_t* node = weft__malloc(sizeof(*node));
   if (node == NULL)
     return WEFT_ENOMEM;
   node->cb = cb;

@@ -43,6 +43,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "weft.h"
 #include "worker.h"
 
@@ -66,7 +67,7 @@ struct weft_group_s {
 int weft_group_new(weft_group_t** out) {
   if (out == NULL)
     return WEFT_EINVAL;
-  weft_group_t* g = calloc(1, sizeof(*g));
+  weft_group_t* g = weft__calloc(1, sizeof(*g));
   if (g == NULL)
     return WEFT_ENOMEM;
   if (weft_future_new(&g->spare) != 0) {
@@ -167,7 +168,7 @@ static int reserve(weft_group_t* g) {
     err = WEFT_ECLOSED;
   } else if (g->n + g->inflight == g->cap) {
     size_t cap = g->cap == 0 ? 8 : 2 * g->cap;
-    weft_task_t** tasks = realloc(g->tasks, cap * sizeof(*tasks));
+    weft_task_t** tasks = weft__realloc(g->tasks, cap * sizeof(*tasks));
     if (tasks == NULL) {
       err = WEFT_ENOMEM;
     } else {

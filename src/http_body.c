@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "http.h"
 
 #define kLineMax 4096 /* one chunk-size or trailer line */
@@ -58,7 +59,7 @@ static int read_trailers(weft_stream_t* s, char* line) {
 }
 
 static int read_chunked(weft_stream_t* s, size_t max, weft__http_buf_t* b) {
-  char* line = malloc(kLineMax);
+  char* line = weft__malloc(kLineMax);
   if (line == NULL)
     return WEFT_ENOMEM;
   int err;

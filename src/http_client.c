@@ -31,6 +31,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alloc.h"
 #include "http.h"
 #include "io.h"
 
@@ -135,10 +136,10 @@ static int parse_url(const char* url, weft__http_url_t* u) {
 
 static weft__http_host_t* host_new(weft_http_client_t* c, const char* name,
                                    unsigned port) {
-  weft__http_host_t* h = calloc(1, sizeof(*h));
+  weft__http_host_t* h = weft__calloc(1, sizeof(*h));
   if (h == NULL)
     return NULL;
-  h->idle = calloc(c->max_conns, sizeof(*h->idle));
+  h->idle = weft__calloc(c->max_conns, sizeof(*h->idle));
   if (h->idle == NULL || weft_sem_new(c->max_conns, 0, &h->slots) != 0) {
     free(h->idle);
     free(h);
@@ -406,7 +407,7 @@ int weft_http_client_new(const weft_http_client_config_t* cfg,
                          weft_http_client_t** out) {
   if (out == NULL)
     return WEFT_EINVAL;
-  weft_http_client_t* c = calloc(1, sizeof(*c));
+  weft_http_client_t* c = weft__calloc(1, sizeof(*c));
   if (c == NULL)
     return WEFT_ENOMEM;
   if (pthread_mutex_init(&c->lock, NULL) != 0) {
@@ -486,7 +487,7 @@ int weft_http_request(weft_http_client_t* client, const char* method,
   weft__http_buf_t req = {0};
   weft__http_xchg_t x = {.c = client, .req = &req};
   x.is_head = strcmp(method, "HEAD") == 0;
-  x.headbuf = malloc(client->max_header);
+  x.headbuf = weft__malloc(client->max_header);
   weft__http_host_t* h = NULL;
   err = x.headbuf == NULL ? WEFT_ENOMEM
                           : build_request(&req, method, &u, headers, nheaders,

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "http.h"
 
 /* ---- Growable buffer ----------------------------------------------------- */
@@ -24,7 +25,7 @@ int weft__http_buf_reserve(weft__http_buf_t* b, size_t more) {
   size_t cap = b->cap != 0 ? b->cap : 256;
   while (cap < need)
     cap *= 2;
-  char* p = realloc(b->p, cap);
+  char* p = weft__realloc(b->p, cap);
   if (p == NULL)
     return WEFT_ENOMEM;
   b->p = p;
@@ -150,11 +151,11 @@ const char* weft_http_response_header(const weft_http_response_t* resp,
 int weft__http_response_add(weft_http_response_t* resp, weft__http_str_t name,
                             weft__http_str_t value) {
   weft_http_header_t* h =
-      realloc(resp->headers, (resp->nheaders + 1) * sizeof(*h));
+      weft__realloc(resp->headers, (resp->nheaders + 1) * sizeof(*h));
   if (h == NULL)
     return WEFT_ENOMEM;
   resp->headers = h;
-  char* block = malloc(name.len + value.len + 2);
+  char* block = weft__malloc(name.len + value.len + 2);
   if (block == NULL)
     return WEFT_ENOMEM;
   memcpy(block, name.p, name.len);
@@ -185,7 +186,7 @@ int weft_http_response_set(weft_http_response_t* resp, int status,
   if (content_type != NULL &&
       weft__http_check_header("Content-Type", content_type) != 0)
     return WEFT_EINVAL;
-  char* copy = malloc(len + 1);
+  char* copy = weft__malloc(len + 1);
   if (copy == NULL)
     return WEFT_ENOMEM;
   if (len > 0)

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "common.h"
 #include "http.h"
 #include "io.h"
@@ -245,12 +246,12 @@ static int serve_one(weft__http_conn_t* c) {
 }
 
 static int serve_conn(weft_stream_t* s, void* arg) {
-  weft__http_conn_t* c = malloc(sizeof(*c));
+  weft__http_conn_t* c = weft__malloc(sizeof(*c));
   if (c == NULL)
     return WEFT_ENOMEM;
   c->s = s;
   c->srv = arg;
-  c->head = malloc(c->srv->max_header);
+  c->head = weft__malloc(c->srv->max_header);
   if (c->head != NULL && weft_stream_set_limit(s, c->srv->max_header) == 0) {
     weft_stream_nodelay(s, 1);
     while (serve_one(c) == 0) {
@@ -275,7 +276,7 @@ int weft_http_serve(const char* host, unsigned port,
     return err;
   if (handler == NULL || out == NULL)
     return WEFT_EINVAL;
-  weft__http_srv_t* srv = calloc(1, sizeof(*srv));
+  weft__http_srv_t* srv = weft__calloc(1, sizeof(*srv));
   if (srv == NULL)
     return WEFT_ENOMEM;
   srv->handler = handler;

@@ -37,6 +37,7 @@
  * (every 61 tasks, worker.c) notifies again with the RMW while its deque
  * is not empty. That keeps a full fence off the spawn fast path.
  */
+#include "alloc.h"
 #include "idle.h"
 
 #include <stdlib.h>
@@ -54,7 +55,7 @@ int weft__idle_init(weft__idle_t* idle, unsigned nworkers) {
   idle->nworkers = nworkers;
   atomic_init(&idle->state, nworkers * UNPARK_ONE);
   idle->nsleepers = 0;
-  idle->sleepers = calloc(nworkers, sizeof(*idle->sleepers));
+  idle->sleepers = weft__calloc(nworkers, sizeof(*idle->sleepers));
   if (idle->sleepers == NULL)
     return WEFT_ENOMEM;
   if (pthread_mutex_init(&idle->lock, NULL) != 0) {

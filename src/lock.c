@@ -3,6 +3,7 @@
  * asyncio.Lock. */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "sync.h"
 
 struct weft_lock_s {
@@ -12,7 +13,7 @@ struct weft_lock_s {
 int weft_lock_new(weft_lock_t** out) {
   if (out == NULL)
     return WEFT_EINVAL;
-  weft_lock_t* lock = calloc(1, sizeof(*lock));
+  weft_lock_t* lock = weft__calloc(1, sizeof(*lock));
   if (lock == NULL)
     return WEFT_ENOMEM;
   weft__permits_init(&lock->permits, 1, 1);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "common.h"
 #include "stack.h"
 #include "task.h"
@@ -129,7 +130,7 @@ void weft__overflow_install(void) {
 int weft__overflow_thread_init(void** altstack) {
   stack_t ss;
   memset(&ss, 0, sizeof(ss));
-  ss.ss_sp = malloc(kAltStackSize);
+  ss.ss_sp = weft__malloc(kAltStackSize);
   if (ss.ss_sp == NULL)
     return WEFT_ENOMEM;
   ss.ss_size = kAltStackSize;

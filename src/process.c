@@ -69,6 +69,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "common.h"
 #include "io.h"
 #include "stream.h"
@@ -263,7 +264,7 @@ static int spawn(weft__worker_t* w, const char* file, char* const args[],
   for (int i = 0; i < NSTDIO; i++)
     if (!valid_mode(modes[i]))
       return WEFT_EINVAL;
-  weft_process_t* p = calloc(1, sizeof(*p));
+  weft_process_t* p = weft__calloc(1, sizeof(*p));
   if (p == NULL)
     return WEFT_ENOMEM;
   p->home = w;
@@ -429,7 +430,7 @@ static int drain_room(pipe_job_t* j) {
   if (j->cap - j->len > DRAIN_CHUNK)
     return 0;
   size_t cap = j->cap == 0 ? DRAIN_CHUNK + 1 : j->cap * 2;
-  char* buf = realloc(j->buf, cap);
+  char* buf = weft__realloc(j->buf, cap);
   if (buf == NULL)
     return WEFT_ENOMEM;
   j->buf = buf;

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "weft.h"
 
 enum { W_WAITING = 0, W_GRANTED = 1, W_CLOSED = 2 };
@@ -111,7 +112,7 @@ static int store_grow(weft_queue_t* q) {
   size_t ncap = q->cap * 2;
   if (q->maxsize != 0 && ncap > q->maxsize)
     ncap = q->maxsize;
-  slot_t* nb = malloc(ncap * sizeof(*nb));
+  slot_t* nb = weft__malloc(ncap * sizeof(*nb));
   if (nb == NULL)
     return WEFT_ENOMEM;
   /* Unwrap the ring so it starts at 0 (a heap always has head 0). */
@@ -215,10 +216,10 @@ static void grant_putters(weft_queue_t* q) {
  * mutex held. Returns await's status with w->state telling what happened:
  * still W_WAITING (it is unlisted here) only when the await failed. */
 static int park(weft_queue_t* q, wlist_t* l, waiter_t* w) {
+  w->state = W_WAITING; /* also when the future cannot be had */
   int err = weft_future_new(&w->fut);
   if (err != 0)
     return err;
-  w->state = W_WAITING;
   wl_append(l, w);
   pthread_mutex_unlock(&q->mu);
   int rc = weft_future_await(w->fut, NULL);
@@ -234,11 +235,11 @@ static int park(weft_queue_t* q, wlist_t* l, waiter_t* w) {
 int weft_queue_new(weft_queue_kind_t kind, size_t maxsize, weft_queue_t** out) {
   if (out == NULL || (unsigned)kind > WEFT_QUEUE_PRIORITY)
     return WEFT_EINVAL;
-  weft_queue_t* q = calloc(1, sizeof(*q));
+  weft_queue_t* q = weft__calloc(1, sizeof(*q));
   if (q == NULL)
     return WEFT_ENOMEM;
   q->cap = (maxsize != 0 && maxsize < 16) ? maxsize : 16;
-  q->buf = malloc(q->cap * sizeof(*q->buf));
+  q->buf = weft__malloc(q->cap * sizeof(*q->buf));
   if (q->buf == NULL || pthread_mutex_init(&q->mu, NULL) != 0) {
     free(q->buf);
     free(q);

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "sync.h"
 
 struct weft_ratelimit_s {
@@ -35,7 +36,7 @@ int weft_ratelimit_new(size_t max_per_period, uint64_t period_ms,
       max_per_period > (SIZE_MAX - sizeof(weft_ratelimit_t)) / 8)
     return WEFT_EINVAL;
   weft_ratelimit_t* rl =
-      calloc(1, sizeof(*rl) + max_per_period * sizeof(uint64_t));
+      weft__calloc(1, sizeof(*rl) + max_per_period * sizeof(uint64_t));
   if (rl == NULL)
     return WEFT_ENOMEM;
   if (pthread_mutex_init(&rl->mu, NULL) != 0) {

@@ -19,6 +19,7 @@
 #include <sched.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "common.h"
 #include "blocking.h"
 #include "fs.h"
@@ -61,7 +62,7 @@ static void runtime_destroy(weft_runtime_t* rt) {
 }
 
 static int runtime_alloc(unsigned n, size_t stack, weft_runtime_t** out) {
-  weft_runtime_t* rt = calloc(1, sizeof(*rt));
+  weft_runtime_t* rt = weft__calloc(1, sizeof(*rt));
   if (rt == NULL)
     return WEFT_ENOMEM;
   rt->nworkers = n;
@@ -70,7 +71,7 @@ static int runtime_alloc(unsigned n, size_t stack, weft_runtime_t** out) {
   pthread_mutex_init(&rt->slab_lock, NULL);
   pthread_mutex_init(&rt->done_lock, NULL);
   pthread_cond_init(&rt->done_cv, NULL);
-  rt->workers = calloc(n, sizeof(*rt->workers));
+  rt->workers = weft__calloc(n, sizeof(*rt->workers));
   if (rt->workers == NULL || weft__inject_init(&rt->global) != 0)
     goto error1;
   if (weft__idle_init(&rt->idle, n) != 0)

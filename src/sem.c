@@ -2,6 +2,7 @@
  * counter (see sync.h and permits.c). */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "sync.h"
 
 struct weft_sem_s {
@@ -12,7 +13,7 @@ int weft_sem_new(size_t value, int bounded, weft_sem_t** out) {
   /* The top bit of `state` is not available (permits are shifted). */
   if (out == NULL || value > (SIZE_MAX >> 2))
     return WEFT_EINVAL;
-  weft_sem_t* sem = calloc(1, sizeof(*sem));
+  weft_sem_t* sem = weft__calloc(1, sizeof(*sem));
   if (sem == NULL)
     return WEFT_ENOMEM;
   weft__permits_init(&sem->permits, value, bounded ? value : SIZE_MAX >> 2);

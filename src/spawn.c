@@ -1,6 +1,7 @@
 /* weft_spawn, and the views over all tasks (count, visit). */
 #include <string.h>
 
+#include "alloc.h"
 #include "common.h"
 #include "worker.h"
 
@@ -24,7 +25,7 @@ static int set_name(weft_task_t* t, const char* name) {
   if (name == NULL)
     return 0;
   size_t n = strnlen(name, 31);
-  char* copy = malloc(n + 1);
+  char* copy = weft__malloc(n + 1);
   if (copy == NULL)
     return WEFT_ENOMEM;
   memcpy(copy, name, n);
@@ -125,7 +126,7 @@ int weft_call_soon(weft_runtime_t* rt, void (*fn)(void* arg), void* arg) {
    * inbox before the stop message that follows it. */
   if (atomic_load_explicit(&rt->closing, memory_order_acquire))
     return WEFT_ECLOSED;
-  call_soon_t* c = malloc(sizeof(*c));
+  call_soon_t* c = weft__malloc(sizeof(*c));
   if (c == NULL)
     return WEFT_ENOMEM;
   c->msg.fn = on_call_soon;

@@ -28,6 +28,7 @@
  * Rejected: one mmap per stack (a million VMAs, and a system call per
  * spawn); a growable copied stack (pointers into the stack would move).
  */
+#include "alloc.h"
 #include "stack.h"
 
 #include <errno.h>
@@ -140,6 +141,8 @@ static void arm_slot(weft__stacks_t* st, weft__stack_t* s) {
 }
 
 static void* map_stack_memory(size_t len) {
+  if (weft__alloc_fail())
+    return NULL;
   void* p = mmap(NULL, len, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1,
                  0);
@@ -153,7 +156,7 @@ static void* map_stack_memory(size_t len) {
 /* Maps a region without the lock and pushes its stacks on `pool`. */
 static int carve_region(weft__stacks_t* st, weft__stack_pool_t* pool) {
   unsigned n = st->per_region;
-  weft__region_t* r = malloc(sizeof(*r) + n * sizeof(weft__stack_t));
+  weft__region_t* r = weft__malloc(sizeof(*r) + n * sizeof(weft__stack_t));
   if (r == NULL)
     return WEFT_ENOMEM;
   r->len = (size_t)n * st->slot_size;
@@ -182,7 +185,7 @@ static int carve_region(weft__stacks_t* st, weft__stack_pool_t* pool) {
 static weft__stack_t* get_custom(weft__stacks_t* st, size_t size) {
   size_t ps = st->page;
   size_t len = ps + round_up(size, ps);
-  weft__stack_t* s = malloc(sizeof(*s));
+  weft__stack_t* s = weft__malloc(sizeof(*s));
   if (s == NULL)
     return NULL;
   char* p = map_stack_memory(len);

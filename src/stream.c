@@ -22,6 +22,7 @@
  * progress, so a task woken by a close (WEFT_ECLOSED) can still leave the
  * call safely; the last one frees the stream, after libuv's close callback.
  */
+#include "alloc.h"
 #include "stream.h"
 
 #include <stdlib.h>
@@ -96,7 +97,7 @@ void weft__stream_drop(weft_stream_t* s) {
 }
 
 weft_stream_t* weft__stream_alloc(weft__worker_t* w, int kind) {
-  weft_stream_t* s = calloc(1, sizeof(*s));
+  weft_stream_t* s = weft__calloc(1, sizeof(*s));
   if (s == NULL)
     return NULL;
   s->home = w;
@@ -179,7 +180,7 @@ static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) {
     s->rpos = 0;
   }
   if (s->rcap - s->rlen < kReadChunk) {
-    char* grown = realloc(s->rbuf, s->rlen + kReadChunk);
+    char* grown = weft__realloc(s->rbuf, s->rlen + kReadChunk);
     if (grown == NULL) {
       *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
       return;
@@ -210,8 +211,8 @@ static void on_read(uv_stream_t* h, ssize_t n, const uv_buf_t* buf) {
   } else {
     if (n == UV_EOF)
       s->eof = 1;
-    else
-      s->rerr = (int)n;
+    else /* UV_ENOBUFS: on_alloc could not grow the buffer. */
+      s->rerr = n == UV_ENOBUFS ? WEFT_ENOMEM : (int)n;
     stop_reading(s);
   }
   wake_reader(s, 0);
@@ -438,7 +439,7 @@ static void on_write(uv_write_t* req, int status) {
 }
 
 static int queue_write(weft_stream_t* s, const char* data, size_t len) {
-  weft__wreq_t* w = malloc(sizeof(*w) + len);
+  weft__wreq_t* w = weft__malloc(sizeof(*w) + len);
   if (w == NULL)
     return WEFT_ENOMEM;
   memcpy(w->data, data, len);
@@ -574,7 +575,7 @@ int weft_stream_shutdown(weft_stream_t* s) {
   weft__shut_t* sh = NULL;
   if (s->wshut)
     err = WEFT_ECLOSED;
-  else if ((sh = malloc(sizeof(*sh))) == NULL)
+  else if ((sh = weft__malloc(sizeof(*sh))) == NULL)
     err = WEFT_ENOMEM;
   if (err == 0) {
     s->wshut = 1;

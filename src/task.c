@@ -19,6 +19,7 @@
  * some task header: that is what makes lazy timer deletion and
  * weft_task_visit's retain-if-alive safe.
  */
+#include "alloc.h"
 #include "task.h"
 
 #include <string.h>
@@ -35,7 +36,7 @@ typedef struct weft__slab_s {
 
 /* Maps a new slab and pushes its headers on *list. slab_lock held. */
 static int add_slab(weft_runtime_t* rt, weft_task_t** list, size_t* n) {
-  weft__slab_t* s = calloc(1, sizeof(*s));
+  weft__slab_t* s = weft__calloc(1, sizeof(*s));
   if (s == NULL)
     return WEFT_ENOMEM;
   s->next = rt->slabs;

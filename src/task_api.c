@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "common.h"
 #include "worker.h"
 
@@ -35,7 +36,7 @@ const char* weft_task_name(const weft_task_t* ct) {
   weft__spin_lock(&t->lock);
   /* relaxed: under the task's lock. */
   name = atomic_load_explicit(&t->name, memory_order_relaxed);
-  if (name == NULL && (name = malloc(32)) != NULL) {
+  if (name == NULL && (name = weft__malloc(32)) != NULL) {
     snprintf(name, 32, "Task-%llu", (unsigned long long)t->id);
     /* release: publishes the text to lock-free readers above. */
     atomic_store_explicit(&t->name, name, memory_order_release);

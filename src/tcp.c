@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "common.h"
 #include "stream.h"
 
@@ -179,7 +180,7 @@ static void on_hand_off(weft__worker_t* w, weft__msg_t* m) {
 
 static void dispatch(weft__listener_t* l, int fd) {
   weft_server_t* srv = l->srv;
-  weft__conn_t* c = calloc(1, sizeof(*c));
+  weft__conn_t* c = weft__calloc(1, sizeof(*c));
   if (c == NULL) {
     close(fd);
     return;
@@ -393,7 +394,7 @@ int weft_tcp_serve(const char* host, unsigned port, weft_conn_fn handler,
                          &n);
   if (err != 0)
     return err;
-  weft_server_t* srv = calloc(1, sizeof(*srv));
+  weft_server_t* srv = weft__calloc(1, sizeof(*srv));
   if (srv == NULL)
     return WEFT_ENOMEM;
   srv->rt = w->rt;
@@ -402,7 +403,7 @@ int weft_tcp_serve(const char* host, unsigned port, weft_conn_fn handler,
   srv->stack_size = cfg != NULL ? cfg->stack_size : 0;
   srv->reuseport = cfg != NULL && (cfg->flags & WEFT_SERVE_REUSEPORT);
   srv->nlisteners = srv->reuseport ? w->rt->nworkers : 1;
-  srv->listeners = calloc(srv->nlisteners, sizeof(*srv->listeners));
+  srv->listeners = weft__calloc(srv->nlisteners, sizeof(*srv->listeners));
   if (srv->listeners == NULL) {
     free(srv);
     return WEFT_ENOMEM;

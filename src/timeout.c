@@ -17,6 +17,7 @@
  */
 #include <stdlib.h>
 
+#include "alloc.h"
 #include "common.h"
 #include "timeout.h"
 #include "worker.h"
@@ -48,7 +49,7 @@ int weft_timeout_enter(uint64_t ms, weft_timeout_t** out) {
     return WEFT_EINVAL;
   if (w == NULL || w->current == NULL)
     return WEFT_ENOTTASK;
-  weft_timeout_t* tm = calloc(1, sizeof(*tm));
+  weft_timeout_t* tm = weft__calloc(1, sizeof(*tm));
   if (tm == NULL)
     return WEFT_ENOMEM;
   atomic_init(&tm->refs, 2);

@@ -17,6 +17,7 @@
  * Sleeps due together wake in deadline order (equal deadlines in no
  * particular order).
  */
+#include "alloc.h"
 #include "timer.h"
 
 #include <stdlib.h>
@@ -133,7 +134,7 @@ int weft__timers_add(weft__worker_t* w, uint64_t deadline, weft_task_t* t,
   weft__timers_t* tm = &w->timers;
   if (tm->len == tm->cap) {
     size_t cap = tm->cap ? tm->cap * 2 : 256;
-    weft__timer_entry_t* h = realloc(tm->heap, cap * sizeof(*h));
+    weft__timer_entry_t* h = weft__realloc(tm->heap, cap * sizeof(*h));
     if (h == NULL)
       return WEFT_ENOMEM;
     tm->heap = h;

@@ -48,6 +48,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "alloc.h"
 #include "common.h"
 #include "dns.h"
 #include "io.h"
@@ -173,7 +174,7 @@ static void enqueue(weft_udp_t* u, const void* data, size_t len,
                     const struct sockaddr* from) {
   dgram_t* d = NULL;
   if (u->queued < WEFT_UDP_QUEUE_MAX)
-    d = malloc(sizeof(*d) + len);
+    d = weft__malloc(sizeof(*d) + len);
   if (d == NULL) {
     /* relaxed: only home writes it; readers want a count, not an order. */
     uint64_t n = atomic_load_explicit(&u->dropped, memory_order_relaxed);
@@ -394,7 +395,7 @@ static void udp_shutdown(weft__io_obj_t* obj) {
 /* A new socket on the calling task's worker, bound to addr and reading. */
 static int udp_open(const struct sockaddr_storage* addr, weft_udp_t** out) {
   weft__worker_t* w = weft__worker_self();
-  weft_udp_t* u = calloc(1, sizeof(*u));
+  weft_udp_t* u = weft__calloc(1, sizeof(*u));
   if (u == NULL)
     return WEFT_ENOMEM;
   u->home = w;

@@ -22,6 +22,7 @@
  * queue it) only once the fiber is fully switched out, so nobody can
  * resume a fiber whose registers are still being saved.
  */
+#include "alloc.h"
 #include "worker.h"
 
 #include <string.h>
@@ -604,7 +605,7 @@ static void on_check(weft__worker_t* w, weft__msg_t* m) {
 
 int weft__worker_create(weft_runtime_t* rt, unsigned index,
                         weft__worker_t** out) {
-  weft__worker_t* w = aligned_alloc(WEFT_CACHELINE,
+  weft__worker_t* w = weft__aligned_alloc(WEFT_CACHELINE,
                                     (sizeof(*w) + WEFT_CACHELINE - 1) /
                                         WEFT_CACHELINE * WEFT_CACHELINE);
   if (w == NULL)
@@ -616,7 +617,7 @@ int weft__worker_create(weft_runtime_t* rt, unsigned index,
   w->rng = index * 2654435761u + 1;
   w->stop_msg.fn = on_stop;
   w->check_msg.fn = on_check;
-  w->seen_ticks = calloc(rt->nworkers, sizeof(*w->seen_ticks));
+  w->seen_ticks = weft__calloc(rt->nworkers, sizeof(*w->seen_ticks));
   if (w->seen_ticks == NULL)
     goto error1;
   if (uv_loop_init(&w->loop) != 0)
