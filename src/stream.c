@@ -45,6 +45,8 @@ struct weft_stream_s {
   int kind;
   int refs;
   weft_stream_t** slot;
+  void (*on_free)(void* arg); /* weft__stream_on_free */
+  void* on_free_arg;
   union {
     uv_handle_t handle;
     uv_stream_t stream;
@@ -74,6 +76,8 @@ struct weft_stream_s {
 /* ---- Lifetime ---------------------------------------------------------- */
 
 static void stream_free(weft_stream_t* s) {
+  if (s->on_free != NULL)
+    s->on_free(s->on_free_arg);
   if (s->slot != NULL)
     *s->slot = NULL;
   free(s->rbuf);
@@ -124,6 +128,12 @@ void weft__stream_discard(weft_stream_t* s) {
 
 void weft__stream_set_slot(weft_stream_t* s, weft_stream_t** slot) {
   s->slot = slot;
+}
+
+void weft__stream_on_free(weft_stream_t* s, void (*fn)(void* arg),
+                          void* arg) {
+  s->on_free = fn;
+  s->on_free_arg = arg;
 }
 
 weft__worker_t* weft__stream_home(const weft_stream_t* s) {

@@ -30,6 +30,9 @@ void weft__stream_close_start(weft_stream_t* s, int reset);
 /* Closes (if not closing yet), waits until closed and frees: for a stream
  * its creator never handed out. From a task. */
 void weft__stream_destroy(weft_stream_t* s);
+/* Calls fn(arg) when the stream is freed (NULL: nothing), for what lives
+ * as long as the stream unless someone claims it. Owner only. */
+void weft__stream_on_free(weft_stream_t* s, void (*fn)(void* arg), void* arg);
 /* Closes and frees a stream nobody was given (outside a task). */
 void weft__stream_drop(weft_stream_t* s);
 /* The stream's home worker. Any thread (read-only after alloc). */

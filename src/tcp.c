@@ -133,16 +133,29 @@ typedef struct {
   weft_conn_fn handler;
   void* arg;
   size_t stack_size;
-  weft_stream_t* conn; /* NULL once the handler closed it */
+  weft_stream_t* conn;
 } weft__conn_t;
+
+/* The record belongs to the stream until the handler task claims it: a
+ * task that never starts (cancelled at shutdown, or no stack for it) does
+ * not run conn_main, and the stream's end frees the record instead. */
+static void conn_unclaimed(void* arg) {
+  free(arg);
+}
 
 static int conn_main(void* arg, void** result) {
   (void)result;
   weft__conn_t* c = arg;
-  int status = c->handler(c->conn, c->arg);
-  if (c->conn != NULL)
-    weft_stream_close(c->conn);
+  weft_stream_t* conn = c->conn;
+  weft__io_enter(weft__stream_home(conn)); /* the stream's fields are there */
+  weft__stream_on_free(conn, NULL, NULL);
+  weft__stream_set_slot(conn, &conn);      /* NULL once the handler closes it */
+  weft_conn_fn handler = c->handler;
+  void* handler_arg = c->arg;
   free(c);
+  int status = handler(conn, handler_arg);
+  if (conn != NULL)
+    weft_stream_close(conn);
   return status;
 }
 
@@ -165,13 +178,10 @@ static void start_conn(weft__worker_t* w, weft__conn_t* c) {
   }
   /* Before the spawn: the task may start on a thief at once. */
   c->conn = s;
-  weft__stream_set_slot(s, &c->conn);
+  weft__stream_on_free(s, conn_unclaimed, c);
   weft_spawn_opts_t opts = {.name = NULL, .stack_size = c->stack_size};
-  if (weft_spawn(w->rt, conn_main, c, &opts, NULL) != 0) {
-    weft__stream_set_slot(s, NULL);
-    weft__stream_drop(s);
-    free(c);
-  }
+  if (weft_spawn(w->rt, conn_main, c, &opts, NULL) != 0)
+    weft__stream_drop(s); /* frees c too */
 }
 
 static void on_hand_off(weft__worker_t* w, weft__msg_t* m) {
