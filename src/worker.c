@@ -279,9 +279,16 @@ static void run(weft__worker_t* w, weft_task_t* t) {
   }
   w->fiber = t;
   w->current = t->inner;
+  /* relaxed: hints for dumps and the debug monitor (worker.h, task.h);
+   * plain stores on x86-64 and aarch64, so the hot path stays as cheap. */
+  atomic_store_explicit(&t->last_worker, (int)w->index, memory_order_relaxed);
+  /* relaxed: as above. */
+  atomic_store_explicit(&w->running_pub, t, memory_order_relaxed);
   weft__san_before(&w->sched_san, WEFT_TASK_SAN(t), 0);
   weft__ctx_switch(&w->sched_ctx, &t->ctx);
   weft__san_after(&w->sched_san, NULL);
+  /* relaxed: as above. */
+  atomic_store_explicit(&w->running_pub, NULL, memory_order_relaxed);
   if (t->stack != NULL && WEFT_UNLIKELY(weft__stack_canary_broken(t->stack)))
     weft__overflow_report("its canary was overwritten");
   w->fiber = NULL;
@@ -323,6 +330,8 @@ void weft__run_inline(weft__worker_t* w, weft_task_t* t) {
   atomic_store_explicit(&t->phase, WEFT_PHASE_RUNNING, memory_order_relaxed);
   f->inner = t;
   w->current = t;
+  /* relaxed: a hint for dumps, as in run(). */
+  atomic_store_explicit(&t->last_worker, (int)w->index, memory_order_relaxed);
   int status = t->fn(t->arg, &t->result);
   w = weft__worker_self();
   f->inner = cur;

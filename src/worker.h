@@ -85,6 +85,10 @@ struct weft__worker_s {
    * behind a long task (then its LIFO slot may be stolen). Stored by the
    * owner (relaxed), read by thieves (relaxed): a heuristic. */
   _Atomic uint64_t tick_pub;
+  /* The fiber being run, NULL between tasks: for the debug monitor and
+   * dumps (debug.c). Stored by the owner (relaxed), read by others
+   * (relaxed): a hint, which readers confirm by retaining the task. */
+  weft_task_t* _Atomic running_pub;
 };
 
 struct weft_runtime_s {
@@ -120,7 +124,18 @@ struct weft_runtime_s {
   pthread_mutex_t done_lock;
   pthread_cond_t done_cv;
   int all_done; /* protected by done_lock */
+
+  /* Debug mode (debug.c); read-only after creation. */
+  int debug;
+  unsigned slow_task_ms;
+  struct weft__monitor_s* monitor; /* the slow-task monitor, or NULL */
 };
+
+/* Debug mode (debug.c). */
+int weft__debug_start(weft_runtime_t* rt);
+void weft__debug_stop(weft_runtime_t* rt);
+/* Lists the tasks still alive (shutdown, before they are cancelled). */
+void weft__debug_report_alive(weft_runtime_t* rt);
 
 /* The calling thread's worker, or NULL. Never inlined, with a compiler
  * barrier: a task may resume on another thread after any await, and the
