@@ -114,11 +114,19 @@ typedef struct weft_config_s {
   /* Debug mode: how long a task may hold a worker without an await before
    * it is reported, in milliseconds; 0 means 100. */
   unsigned slow_task_ms;
+  /* A signal (e.g. SIGUSR2) that makes the runtime print weft_task_dump()
+   * to stderr; 0: none. The handler only writes a byte to a pipe; a thread
+   * of the runtime dumps. One runtime at a time may have one (another gets
+   * WEFT_EBUSY); the previous action comes back at weft_runtime_free. Do
+   * not weft_signal_wait() for it. */
+  int dump_signal;
 } weft_config_t;
 
 /* Creates a runtime and starts its workers. Call from outside any runtime's
- * tasks. Returns WEFT_EINVAL for a NULL out or a stack_size over 1 GiB,
- * WEFT_ENOMEM when threads, loops or memory cannot be had. Any thread. */
+ * tasks. Returns WEFT_EINVAL for a NULL out, a stack_size over 1 GiB or a
+ * dump_signal that cannot be caught (SIGSEGV and SIGBUS are taken),
+ * WEFT_EBUSY when another runtime has a dump_signal, WEFT_ENOMEM when
+ * threads, loops or memory cannot be had. Any thread. */
 WEFT_EXTERN int weft_runtime_new(const weft_config_t* config,
                                  weft_runtime_t** out);
 

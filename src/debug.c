@@ -23,14 +23,23 @@
  * freed) and checks it is still the running one before reading its name,
  * which cannot be freed while the reference is held.
  *
+ * The dump signal (weft_config_t.dump_signal): the handler writes a byte
+ * to a process-wide pipe, a thread of the runtime reads it and calls
+ * weft_task_dump (see that section).
+ *
  * Warnings go to stderr, or to the stream a test sets, one fputs per line
  * (stdio locks the FILE, so lines from several threads do not interleave).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "worker.h"
@@ -165,8 +174,9 @@ static void monitor_worker(weft__monitor_t* m, unsigned i, uint64_t now) {
   /* relaxed: heuristics (worker.h); a stale view delays a report by one
    * period. */
   uint64_t tick = atomic_load_explicit(&w->tick_pub, memory_order_relaxed);
-  /* relaxed: as above. */
-  weft_task_t* t = atomic_load_explicit(&w->running_pub, memory_order_relaxed);
+  /* acquire: pairs with the release store in run(): the header is then
+   * visible to the retain below. */
+  weft_task_t* t = atomic_load_explicit(&w->running_pub, memory_order_acquire);
   if (t == NULL || t != s->task || tick != s->tick) {
     if (s->reported)
       weft__warn("worker %u moves again: task %s held it for about %llu ms",
@@ -256,4 +266,121 @@ void weft__debug_stop(weft_runtime_t* rt) {
   free(m->seen);
   free(m);
   rt->monitor = NULL;
+}
+
+/* ---- Dump signal ---------------------------------------------------------- */
+
+/* The signal handler may only do async-signal-safe things: it writes one
+ * byte to a pipe; a thread of the runtime that enabled the signal reads it
+ * and dumps. The pipe is process-wide and never closed, so the handler
+ * never writes to a descriptor that was closed and reused; one runtime at
+ * a time owns the signal (`dump_owner`). */
+static pthread_once_t dump_pipe_once = PTHREAD_ONCE_INIT;
+static int dump_pipe[2] = {-1, -1};
+static pthread_mutex_t dump_owner_lock = PTHREAD_MUTEX_INITIALIZER;
+static weft_runtime_t* dump_owner; /* under dump_owner_lock */
+
+typedef struct weft__dumper_s {
+  weft_runtime_t* rt;
+  pthread_t thread;
+  int sig;
+  struct sigaction old;
+} weft__dumper_t;
+
+static void make_dump_pipe(void) {
+  if (pipe2(dump_pipe, O_CLOEXEC) != 0) {
+    dump_pipe[0] = dump_pipe[1] = -1;
+    return;
+  }
+  /* A flood of signals must not block the handler: extra bytes are
+   * dropped (a dump is already due). */
+  fcntl(dump_pipe[1], F_SETFL, O_NONBLOCK);
+}
+
+static void on_dump_signal(int sig) {
+  (void)sig;
+  int saved = errno;
+  char c = 'd';
+  ssize_t r = write(dump_pipe[1], &c, 1);
+  (void)r;
+  errno = saved;
+}
+
+static void* dumper_main(void* arg) {
+  weft__dumper_t* d = arg;
+  for (;;) {
+    char c;
+    ssize_t r = read(dump_pipe[0], &c, 1);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r != 1 || c == 'q')
+      break;
+    /* relaxed: see weft__debug_set_stream. */
+    FILE* f = atomic_load_explicit(&warn_stream, memory_order_relaxed);
+    weft_task_dump(d->rt, f != NULL ? f : stderr);
+  }
+  return NULL;
+}
+
+static int claim_signal(weft_runtime_t* rt, int sig, struct sigaction* old) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_dump_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  if (sig == SIGSEGV || sig == SIGBUS || sig == SIGKILL || sig == SIGSTOP)
+    return WEFT_EINVAL;
+  pthread_mutex_lock(&dump_owner_lock);
+  int err = dump_owner != NULL ? WEFT_EBUSY : 0;
+  if (err == 0 && sigaction(sig, &sa, old) != 0)
+    err = WEFT_EINVAL;
+  if (err == 0)
+    dump_owner = rt;
+  pthread_mutex_unlock(&dump_owner_lock);
+  return err;
+}
+
+int weft__dump_signal_start(weft_runtime_t* rt, int sig) {
+  pthread_once(&dump_pipe_once, make_dump_pipe);
+  if (dump_pipe[0] < 0)
+    return WEFT_ENOMEM;
+  weft__dumper_t* d = calloc(1, sizeof(*d));
+  if (d == NULL)
+    return WEFT_ENOMEM;
+  d->rt = rt;
+  d->sig = sig;
+  int err = claim_signal(rt, sig, &d->old);
+  if (err != 0) {
+    free(d);
+    return err;
+  }
+  if (pthread_create(&d->thread, NULL, dumper_main, d) != 0) {
+    sigaction(sig, &d->old, NULL);
+    pthread_mutex_lock(&dump_owner_lock);
+    dump_owner = NULL;
+    pthread_mutex_unlock(&dump_owner_lock);
+    free(d);
+    return WEFT_ENOMEM;
+  }
+  rt->dumper = d;
+  return 0;
+}
+
+void weft__dump_signal_stop(weft_runtime_t* rt) {
+  weft__dumper_t* d = rt->dumper;
+  if (d == NULL)
+    return;
+  sigaction(d->sig, &d->old, NULL);
+  /* The quit byte queues behind any dump request already in the pipe. A
+   * full pipe holds only dump requests, which the thread is draining, so
+   * retry until the byte is in. */
+  char c = 'q';
+  while (write(dump_pipe[1], &c, 1) != 1)
+    sched_yield();
+  pthread_join(d->thread, NULL);
+  pthread_mutex_lock(&dump_owner_lock);
+  dump_owner = NULL;
+  pthread_mutex_unlock(&dump_owner_lock);
+  free(d);
+  rt->dumper = NULL;
 }

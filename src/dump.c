@@ -204,9 +204,10 @@ static int dump_one(weft_task_t* t, void* arg) {
 static void dump_workers(weft_runtime_t* rt, FILE* out) {
   for (unsigned i = 0; i < rt->nworkers; i++) {
     weft__worker_t* w = rt->workers[i];
-    /* relaxed: hints (worker.h); the retain below confirms the task. */
+    /* acquire: pairs with the release store in run(), so the header is
+     * visible to the retain below, which confirms the task is alive. */
     weft_task_t* t = atomic_load_explicit(&w->running_pub,
-                                          memory_order_relaxed);
+                                          memory_order_acquire);
     /* relaxed: as above. */
     uint64_t tick = atomic_load_explicit(&w->tick_pub, memory_order_relaxed);
     char label[80];

@@ -40,6 +40,7 @@ static unsigned cpu_count(void) {
 }
 
 static void runtime_destroy(weft_runtime_t* rt) {
+  weft__dump_signal_stop(rt);
   weft__debug_stop(rt);
   if (rt->blocking != NULL)
     weft__blocking_free(rt->blocking);
@@ -139,6 +140,11 @@ int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
     weft_runtime_free(rt);
     return WEFT_ENOMEM;
   }
+  if (config != NULL && config->dump_signal != 0 &&
+      (err = weft__dump_signal_start(rt, config->dump_signal)) != 0) {
+    weft_runtime_free(rt);
+    return err;
+  }
   *out = rt;
   return 0;
 }
@@ -204,6 +210,7 @@ int weft_runtime_free(weft_runtime_t* rt) {
    * still running finish, and their futures go with their last reference. */
   weft__blocking_free(rt->blocking);
   rt->blocking = NULL;
+  weft__dump_signal_stop(rt);
   weft__debug_stop(rt);
   for (unsigned i = 0; i < rt->nworkers; i++)
     weft__inbox_post(rt->workers[i], &rt->workers[i]->stop_msg);

@@ -279,15 +279,17 @@ static void run(weft__worker_t* w, weft_task_t* t) {
   }
   w->fiber = t;
   w->current = t->inner;
-  /* relaxed: hints for dumps and the debug monitor (worker.h, task.h);
-   * plain stores on x86-64 and aarch64, so the hot path stays as cheap. */
+  /* relaxed: a hint for dumps (task.h); a plain store on x86-64 and
+   * aarch64, so the hot path stays as cheap. */
   atomic_store_explicit(&t->last_worker, (int)w->index, memory_order_relaxed);
-  /* relaxed: as above. */
-  atomic_store_explicit(&w->running_pub, t, memory_order_relaxed);
+  /* release: a reader that loads t (acquire) may retain it, which reads
+   * the header: our view of it (its slab's creation included) must come
+   * with the pointer. A plain store on x86-64 (stlr on aarch64). */
+  atomic_store_explicit(&w->running_pub, t, memory_order_release);
   weft__san_before(&w->sched_san, WEFT_TASK_SAN(t), 0);
   weft__ctx_switch(&w->sched_ctx, &t->ctx);
   weft__san_after(&w->sched_san, NULL);
-  /* relaxed: as above. */
+  /* relaxed: NULL publishes nothing. */
   atomic_store_explicit(&w->running_pub, NULL, memory_order_relaxed);
   if (t->stack != NULL && WEFT_UNLIKELY(weft__stack_canary_broken(t->stack)))
     weft__overflow_report("its canary was overwritten");

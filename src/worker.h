@@ -86,8 +86,8 @@ struct weft__worker_s {
    * owner (relaxed), read by thieves (relaxed): a heuristic. */
   _Atomic uint64_t tick_pub;
   /* The fiber being run, NULL between tasks: for the debug monitor and
-   * dumps (debug.c). Stored by the owner (relaxed), read by others
-   * (relaxed): a hint, which readers confirm by retaining the task. */
+   * dumps (debug.c). Stored by the owner (release), read by others
+   * (acquire): a hint, which readers confirm by retaining the task. */
   weft_task_t* _Atomic running_pub;
 };
 
@@ -129,11 +129,17 @@ struct weft_runtime_s {
   int debug;
   unsigned slow_task_ms;
   struct weft__monitor_s* monitor; /* the slow-task monitor, or NULL */
+  struct weft__dumper_s* dumper;   /* the dump-signal thread, or NULL */
 };
 
 /* Debug mode (debug.c). */
 int weft__debug_start(weft_runtime_t* rt);
 void weft__debug_stop(weft_runtime_t* rt);
+/* The dump signal: a handler and a thread that dumps when it comes.
+ * WEFT_EBUSY when another runtime owns one, WEFT_EINVAL for a signal that
+ * cannot be caught (or SIGSEGV/SIGBUS, which the overflow reports use). */
+int weft__dump_signal_start(weft_runtime_t* rt, int sig);
+void weft__dump_signal_stop(weft_runtime_t* rt);
 /* Lists the tasks still alive (shutdown, before they are cancelled). */
 void weft__debug_report_alive(weft_runtime_t* rt);
 

@@ -1,5 +1,6 @@
 /* Debugging: weft_task_dump (states, waits, backtraces, under load) and
  * debug mode (never-awaited tasks, the shutdown list, slow tasks). */
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,6 +372,53 @@ static void test_slow_task_reported(void** state) {
   fclose(out);
 }
 
+/* ---- Dump signal --------------------------------------------------------- */
+
+static void test_dump_signal(void** state) {
+  (void)state;
+  FILE* out = tmpfile();
+  weft__debug_set_stream(out);
+  weft_config_t cfg = {.workers = 2, .dump_signal = SIGUSR2};
+  weft_runtime_t* rt;
+  weft_runtime_t* rt2;
+  weft_task_t* t;
+  weft_spawn_opts_t o = {.name = "sigtarget", .stack_size = 0};
+  WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
+  WEFT_ASSERT_ERR(weft_runtime_new(&cfg, &rt2), WEFT_EBUSY);
+  WEFT_ASSERT_OK(weft_spawn(rt, weft_test_sleep_hour, NULL, &o, &t));
+  assert_int_equal(raise(SIGUSR2), 0);
+  /* The dump comes from the runtime's thread: poll for it (a hang guard
+   * of 10 s, not a timing bound). */
+  char* s = NULL;
+  for (uint64_t t0 = now_ms(); now_ms() - t0 < 10000;) {
+    flockfile(out);
+    free(s);
+    s = slurp(out);
+    funlockfile(out);
+    if (strstr(s, "end of dump") != NULL)
+      break;
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  printf("%s", s);
+  assert_non_null(strstr(s, "task 'sigtarget' (id 1): "));
+  assert_non_null(strstr(s, "end of dump"));
+  free(s);
+  weft_cancel(t);
+  weft_await(t, NULL);
+  weft_task_release(t);
+  WEFT_ASSERT_OK(weft_runtime_free(rt));
+  weft__debug_set_stream(NULL);
+  fclose(out);
+  /* Released: another runtime may take it now; bad signals are refused. */
+  WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt2));
+  WEFT_ASSERT_OK(weft_runtime_free(rt2));
+  cfg.dump_signal = SIGSEGV;
+  WEFT_ASSERT_ERR(weft_runtime_new(&cfg, &rt2), WEFT_EINVAL);
+  cfg.dump_signal = SIGKILL;
+  WEFT_ASSERT_ERR(weft_runtime_new(&cfg, &rt2), WEFT_EINVAL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dump_states),
@@ -381,6 +429,7 @@ int main(void) {
       cmocka_unit_test(test_not_debug_is_silent),
       cmocka_unit_test(test_debug_env),
       cmocka_unit_test(test_slow_task_reported),
+      cmocka_unit_test(test_dump_signal),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
