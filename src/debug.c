@@ -14,8 +14,8 @@
  * reported one by one: the shutdown list names them.
  *
  * Slow tasks: a monitor thread wakes every 10 ms and compares each worker's
- * published tick (tick_pub) and running fiber (running_pub) with what it
- * saw before. A worker running the same fiber at the same tick for longer
+ * published tick (tick_pub) and running task (running_pub) with what it
+ * saw before. A worker running the same task at the same tick for longer
  * than slow_task_ms is reported once per stall, and once more when it moves
  * again. The running task is read racily: the pointer is a hint (headers
  * live in slabs that are never unmapped, so any header pointer can be

@@ -189,13 +189,20 @@ static int dump_one(weft_task_t* t, void* arg) {
     fprintf(d->out, ", waits on %s", wait);
   fputc('\n', d->out);
   weft_task_t* host = NULL;
+  weft_task_t* inner = NULL;
   if (p == WEFT_PHASE_SUSPENDED &&
       safe_read(&t->host, &host, sizeof(host)) == 0 && host != NULL) {
-    if (host == t)
-      print_backtrace(d->out, t);
-    else
+    if (host != t)
       fprintf(d->out, "    (runs inline on the stack of task id %llu)\n",
               (unsigned long long)weft_task_id(host));
+    print_backtrace(d->out, host);
+  } else if (p == WEFT_PHASE_RUNNING &&
+             safe_read(&t->inner, &inner, sizeof(inner)) == 0 &&
+             inner != NULL && inner != t) {
+    /* A fiber whose awaited child runs inline on its stack: the fiber
+     * stays "running" while the child is what waits. */
+    fprintf(d->out, "    (awaits task id %llu, which runs inline on this "
+            "task's stack)\n", (unsigned long long)weft_task_id(inner));
   }
   return 0;
 }

@@ -85,7 +85,8 @@ struct weft__worker_s {
    * behind a long task (then its LIFO slot may be stolen). Stored by the
    * owner (relaxed), read by thieves (relaxed): a heuristic. */
   _Atomic uint64_t tick_pub;
-  /* The fiber being run, NULL between tasks: for the debug monitor and
+  /* The task being run (w->current: the fiber, or the child running
+   * inline on it), NULL between tasks: for the debug monitor and
    * dumps (debug.c). Stored by the owner (release), read by others
    * (acquire): a hint, which readers confirm by retaining the task. */
   weft_task_t* _Atomic running_pub;
