@@ -188,21 +188,31 @@ static int dump_one(weft_task_t* t, void* arg) {
   if (p == WEFT_PHASE_SUSPENDED)
     fprintf(d->out, ", waits on %s", wait);
   fputc('\n', d->out);
+  /* host and inner are read racily, then retained (safe on any header
+   * pointer: headers are never unmapped) so that their ids are visible
+   * and stable while printed. The slab lock, taken and dropped, orders
+   * the creation of any slab such a pointer may point into before the
+   * retain (it is only ever held briefly). */
   weft_task_t* host = NULL;
   weft_task_t* inner = NULL;
+  pthread_mutex_lock(&t->rt->slab_lock);
+  pthread_mutex_unlock(&t->rt->slab_lock);
   if (p == WEFT_PHASE_SUSPENDED &&
-      safe_read(&t->host, &host, sizeof(host)) == 0 && host != NULL) {
+      safe_read(&t->host, &host, sizeof(host)) == 0 && host != NULL &&
+      weft__task_try_retain(host)) {
     if (host != t)
       fprintf(d->out, "    (runs inline on the stack of task id %llu)\n",
-              (unsigned long long)weft_task_id(host));
+              (unsigned long long)host->id);
     print_backtrace(d->out, host);
+    weft__task_release(host);
   } else if (p == WEFT_PHASE_RUNNING &&
              safe_read(&t->inner, &inner, sizeof(inner)) == 0 &&
-             inner != NULL && inner != t) {
+             inner != NULL && inner != t && weft__task_try_retain(inner)) {
     /* A fiber whose awaited child runs inline on its stack: the fiber
      * stays "running" while the child is what waits. */
     fprintf(d->out, "    (awaits task id %llu, which runs inline on this "
-            "task's stack)\n", (unsigned long long)weft_task_id(inner));
+            "task's stack)\n", (unsigned long long)inner->id);
+    weft__task_release(inner);
   }
   return 0;
 }

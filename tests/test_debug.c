@@ -31,6 +31,15 @@ static long file_size(FILE* f) {
   return fstat(fileno(f), &st) == 0 ? (long)st.st_size : 0;
 }
 
+/* Polls `cond` between 1 ms sleeps: a condition wait, not a timing
+ * assumption. (These tests avoid weft_yield loops around joins: see the
+ * branch report on a spurious join wake-up seen under TSan.) */
+#define SLEEP_UNTIL(cond)                                                      \
+  do {                                                                         \
+    while (!(cond) && weft_sleep_ms(1) == 0) {                                 \
+    }                                                                          \
+  } while (0)
+
 static uint64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -45,10 +54,10 @@ static int await_arg_future(void* f, void** result) {
   return 0;
 }
 
-/* Awaits `target` once it has started (so it cannot run inline here). */
+/* Awaits `target`, which main started first (so it cannot run inline
+ * here: the fork-join fast path only runs tasks that never started). */
 static int join_started(void* target, void** result) {
   (void)result;
-  WEFT_YIELD_UNTIL(weft_task_state(target) == WEFT_TASK_SUSPENDED);
   weft_await(target, NULL);
   return 0;
 }
@@ -69,9 +78,10 @@ static int main_dump_states(void* arg, void** result) {
   ts[0] = spawn_named(weft_test_sleep_hour, NULL, "sleeper");
   ts[1] = spawn_named(await_arg_future, f, "futwaiter");
   ts[2] = spawn_named(weft_test_sleep_hour, NULL, "target");
+  SLEEP_UNTIL(weft_task_state(ts[2]) == WEFT_TASK_SUSPENDED);
   ts[3] = spawn_named(join_started, ts[2], "joiner");
   for (int i = 0; i < 4; i++)
-    WEFT_YIELD_UNTIL(weft_task_state(ts[i]) == WEFT_TASK_SUSPENDED);
+    SLEEP_UNTIL(weft_task_state(ts[i]) == WEFT_TASK_SUSPENDED);
   /* The joiner is suspended once it awaits: wait for its join. */
   FILE* out = tmpfile();
   char* s = NULL;
@@ -83,7 +93,7 @@ static int main_dump_states(void* arg, void** result) {
     s = slurp(out);
     if (strstr(s, "waits on task 'target'") != NULL)
       break;
-    weft_yield();
+    weft_sleep_ms(1);
   }
   WEFT_EXPECT(strstr(s, "task 'main' (id ") != NULL);
   WEFT_EXPECT(strstr(s, "task 'sleeper' (id ") != NULL);
@@ -254,7 +264,7 @@ static int main_forget(void* arg, void** result) {
   weft_task_t* t;
   /* Finished, then released unread: reported at the release. */
   t = spawn_named(weft_test_ret_arg, NULL, "forgotten");
-  WEFT_YIELD_UNTIL(weft_task_done(t));
+  SLEEP_UNTIL(weft_task_done(t));
   weft_task_release(t);
   /* Released first, finishes later: reported at its end. */
   t = spawn_named(wait_gate, NULL, "dropped");
@@ -265,7 +275,7 @@ static int main_forget(void* arg, void** result) {
   weft_await(t, NULL);
   weft_task_release(t);
   t = spawn_named(weft_test_ret_arg, NULL, "polled");
-  WEFT_YIELD_UNTIL(weft_task_done(t));
+  SLEEP_UNTIL(weft_task_done(t));
   WEFT_EXPECT_OK(weft_task_result(t, NULL));
   weft_task_release(t);
   weft_spawn_opts_t o = {.name = "detached", .stack_size = 0};
@@ -273,7 +283,7 @@ static int main_forget(void* arg, void** result) {
   atomic_store_explicit(&detached_ran, 0, memory_order_relaxed);
   WEFT_EXPECT_OK(weft_spawn(NULL, set_detached_ran, NULL, &o, NULL));
   /* relaxed: a flag only. */
-  WEFT_YIELD_UNTIL(atomic_load_explicit(&detached_ran, memory_order_relaxed));
+  SLEEP_UNTIL(atomic_load_explicit(&detached_ran, memory_order_relaxed));
   /* Still alive at shutdown: listed. */
   o.name = "lingering";
   WEFT_EXPECT_OK(weft_spawn(NULL, weft_test_sleep_hour, NULL, &o, NULL));
