@@ -7,9 +7,10 @@
  *     handle without awaiting it: the task still runs (weft_spawn
  *     schedules it, like create_task), but its status, an error here,
  *     reaches nobody. asyncio would log "Task exception was never
- *     retrieved"; weft reporting such lost errors in a debug mode is
- *     issue 7. Until then: await (or gather) every task whose result
- *     matters, and spawn detached (out == NULL) only fire-and-forget work.
+ *     retrieved"; weft's debug mode (WEFT_DEBUG=1) reports "task ... was
+ *     never awaited" (docs/debugging.md). Await (or gather) every task
+ *     whose result matters; spawn detached (out == NULL) only
+ *     fire-and-forget work.
  *
  * (b) Blocking the event loop. usleep() in a task holds its worker's
  *     thread: on a one-worker runtime a ticker task gets no turn at all

@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <errno.h>
 
 #ifdef __cplusplus
@@ -108,11 +109,25 @@ typedef struct weft_config_s {
   /* How long an idle executor thread waits for work before it leaves, in
    * milliseconds; 0 means 10000. */
   unsigned blocking_keepalive_ms;
+  /* Debug mode (see "Debugging"); also on when the environment variable
+   * WEFT_DEBUG is set to anything but "0". Nonzero: on. */
+  int debug;
+  /* Debug mode: how long a task may hold a worker without an await before
+   * it is reported, in milliseconds; 0 means 100. */
+  unsigned slow_task_ms;
+  /* A signal (e.g. SIGUSR2) that makes the runtime print weft_task_dump()
+   * to stderr; 0: none. The handler only writes a byte to a pipe; a thread
+   * of the runtime dumps. One runtime at a time may have one (another gets
+   * WEFT_EBUSY); the previous action comes back at weft_runtime_free. Do
+   * not weft_signal_wait() for it. */
+  int dump_signal;
 } weft_config_t;
 
 /* Creates a runtime and starts its workers. Call from outside any runtime's
- * tasks. Returns WEFT_EINVAL for a NULL out or a stack_size over 1 GiB,
- * WEFT_ENOMEM when threads, loops or memory cannot be had. Any thread. */
+ * tasks. Returns WEFT_EINVAL for a NULL out, a stack_size over 1 GiB or a
+ * dump_signal that cannot be caught (SIGSEGV and SIGBUS are taken),
+ * WEFT_EBUSY when another runtime has a dump_signal, WEFT_ENOMEM when
+ * threads, loops or memory cannot be had. Any thread. */
 WEFT_EXTERN int weft_runtime_new(const weft_config_t* config,
                                  weft_runtime_t** out);
 
@@ -766,6 +781,40 @@ typedef void (*weft_log_fn)(int level, const char* msg, void* arg);
  * The stack-overflow report is the one message that bypasses the hook: it
  * is written from a signal handler, straight to stderr. */
 WEFT_EXTERN void weft_set_log(weft_log_fn fn, void* arg);
+
+/* ------------------------------------------------------------------------
+ * Debugging
+ *
+ * Debug mode (weft_config_t.debug, or WEFT_DEBUG=1 in the environment)
+ * turns on three reports, written to stderr as lines starting "weft: ":
+ *  - a task spawned with a handle whose status nobody read (no weft_await,
+ *    weft_task_result, combinator or task future) when its handle is
+ *    released: "task 'name' (id N) was never awaited". Reported when the
+ *    last reference goes: at the release if the task had finished, at its
+ *    end otherwise. Spawn with a NULL `out` to detach a task on purpose.
+ *  - a task that holds a worker longer than slow_task_ms (default 100)
+ *    without an await: "slow task: 'name' (id N) has held worker W for
+ *    T ms", once per stall, and again when the worker moves on.
+ *  - at weft_runtime_free, every task still alive, before it is cancelled.
+ * Outside debug mode none of this costs more than a predictable branch.
+ * See docs/debugging.md.
+ * ------------------------------------------------------------------------ */
+
+/* Prints every task of `rt` (NULL: the caller's runtime) to `out` (NULL:
+ * stderr): id, name, state, the worker it last ran on, what it waits on
+ * (a sleep, another task, a future, an I/O operation), and for a
+ * suspended task the return addresses on its stack, with the symbols
+ * dladdr() finds (x86-64: build the program with frame pointers for a
+ * full chain; functions that are not exported print as file+offset, for
+ * addr2line). Also what each worker is running. Finished tasks whose
+ * handles are still held are listed as done.
+ *
+ * A snapshot taken while the tasks go on: it never waits for a task or a
+ * worker, reads stacks only within their bounds, and so never hangs or
+ * crashes, but a task may be seen mid-change (then a line says less). Any
+ * thread, tasks included. Returns the number of tasks listed, or
+ * WEFT_EINVAL when `rt` is NULL outside a runtime. */
+WEFT_EXTERN int weft_task_dump(weft_runtime_t* rt, FILE* out);
 
 /* ------------------------------------------------------------------------
  * I/O

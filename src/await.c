@@ -44,6 +44,8 @@ static int collect(const weft_task_t* t, void** result) {
   /* acquire: pairs with the release store of DONE in task_complete. */
   WEFT_CHECK(atomic_load_explicit(&t->phase, memory_order_acquire) ==
              WEFT_PHASE_DONE);
+  if (WEFT_UNLIKELY(t->rt->debug))
+    weft__task_observed((weft_task_t*)t);
   if (t->status == 0 && result != NULL)
     *result = t->result;
   return t->status;

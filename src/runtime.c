@@ -42,6 +42,8 @@ static unsigned cpu_count(void) {
 }
 
 static void runtime_destroy(weft_runtime_t* rt) {
+  weft__dump_signal_stop(rt);
+  weft__debug_stop(rt);
   if (rt->blocking != NULL)
     weft__blocking_free(rt->blocking);
   for (unsigned i = 0; i < rt->nworkers; i++)
@@ -113,6 +115,8 @@ int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
   int err = runtime_alloc(n, stack, &rt);
   if (err != 0)
     return err;
+  rt->debug = (config != NULL && config->debug) || weft__debug_env();
+  rt->slow_task_ms = config != NULL ? config->slow_task_ms : 0;
   weft__overflow_install();
   weft__fs_pool_init(n); /* before any fs request: libuv sizes its pool once */
   weft__io_ignore_sigpipe();
@@ -137,6 +141,15 @@ int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
       runtime_destroy(rt);
       return WEFT_ENOMEM;
     }
+  }
+  if (rt->debug && weft__debug_start(rt) != 0) {
+    weft_runtime_free(rt);
+    return WEFT_ENOMEM;
+  }
+  if (config != NULL && config->dump_signal != 0 &&
+      (err = weft__dump_signal_start(rt, config->dump_signal)) != 0) {
+    weft_runtime_free(rt);
+    return err;
   }
   *out = rt;
   return 0;
@@ -189,6 +202,8 @@ int weft_runtime_free(weft_runtime_t* rt) {
     return WEFT_EPERM;
   /* seq_cst: ordered before the task scan and the checks (file comment). */
   atomic_store_explicit(&rt->closing, 1, memory_order_seq_cst);
+  if (rt->debug)
+    weft__debug_report_alive(rt);
   weft__slabs_visit(rt, cancel_one, NULL);
   for (unsigned i = 0; i < rt->nworkers; i++)
     weft__inbox_post(rt->workers[i], &rt->workers[i]->check_msg);
@@ -201,6 +216,8 @@ int weft_runtime_free(weft_runtime_t* rt) {
    * still running finish, and their futures go with their last reference. */
   weft__blocking_free(rt->blocking);
   rt->blocking = NULL;
+  weft__dump_signal_stop(rt);
+  weft__debug_stop(rt);
   for (unsigned i = 0; i < rt->nworkers; i++)
     weft__inbox_post(rt->workers[i], &rt->workers[i]->stop_msg);
   runtime_destroy(rt);

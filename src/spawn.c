@@ -66,6 +66,7 @@ int weft_spawn(weft_runtime_t* rt, weft_task_fn fn, void* arg,
     }
     t->stack_req = opts->stack_size;
   }
+  t->dbg_handle = out != NULL;
   /* relaxed: published by the queue push below. */
   atomic_store_explicit(&t->phase, WEFT_PHASE_QUEUED, memory_order_relaxed);
   /* release: a visitor that retains the task (acquire CAS) sees the fields

@@ -115,12 +115,20 @@ weft_task_t* weft__task_alloc(weft_runtime_t* rt, weft__worker_t* w) {
   /* relaxed: not yet visible to any other thread (refs is still 0, so a
    * visitor skips it; the queue push publishes it). */
   atomic_store_explicit(&t->cancel, 0, memory_order_relaxed);
+  /* relaxed: as above. */
+  atomic_store_explicit(&t->last_worker, -1, memory_order_relaxed);
+  /* relaxed: as above. */
+  atomic_store_explicit(&t->dbg_awaited, 0, memory_order_relaxed);
+  t->dbg_handle = 0;
   return t;
 }
 
 static void task_free(weft_task_t* t) {
   weft_runtime_t* rt = t->rt;
   weft__worker_t* w = weft__worker_self();
+  /* One predictable branch: the never-awaited report (debug.c). */
+  if (WEFT_UNLIKELY(rt->debug))
+    weft__debug_task_freed(t);
   if (t->future != NULL) {
     weft_future_release(t->future);
     t->future = NULL;
@@ -260,6 +268,11 @@ void weft__slabs_term(weft_runtime_t* rt) {
 
 int weft__slabs_visit(weft_runtime_t* rt, int (*cb)(weft_task_t*, void*),
                       void* arg) {
+  return weft__slabs_visit_ex(rt, 0, cb, arg);
+}
+
+int weft__slabs_visit_ex(weft_runtime_t* rt, int done,
+                         int (*cb)(weft_task_t*, void*), void* arg) {
   /* Slabs are only ever added at the head, so a snapshot of the list taken
    * under the lock can be walked without it. */
   pthread_mutex_lock(&rt->slab_lock);
@@ -273,7 +286,7 @@ int weft__slabs_visit(weft_runtime_t* rt, int (*cb)(weft_task_t*, void*),
       /* acquire: with the retain, the task's fields are visible. */
       uint8_t phase = atomic_load_explicit(&t->phase, memory_order_acquire);
       int r = 0;
-      if (phase != WEFT_PHASE_FREE && phase != WEFT_PHASE_DONE)
+      if (phase != WEFT_PHASE_FREE && (done || phase != WEFT_PHASE_DONE))
         r = cb(t, arg);
       weft__task_release(t);
       if (r != 0)

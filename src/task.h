@@ -108,6 +108,13 @@ struct weft_task_s {
    * weft_task_name() (under `lock`). Release store, acquire loads; freed
    * with the header. */
   char* _Atomic name;
+  /* Debug mode (debug.c). The worker that last ran the task, or -1:
+   * relaxed store by that worker, relaxed loads by dumps (a hint). */
+  _Atomic int last_worker;
+  /* 1 once a status was read (await, weft_task_result): relaxed, ordered
+   * for the final check by the acq_rel release of the last reference. */
+  _Atomic uint8_t dbg_awaited;
+  uint8_t dbg_handle; /* spawned with a handle; read-only after spawn */
 #if defined(WEFT_ASAN) || defined(WEFT_TSAN)
   weft__san_t san;
 #endif
@@ -142,5 +149,27 @@ int weft__take_cancel(weft_task_t* t);
 void weft__slabs_term(weft_runtime_t* rt);
 int weft__slabs_visit(weft_runtime_t* rt, int (*cb)(weft_task_t*, void*),
                       void* arg);
+/* The same, with finished tasks that still have references when `done`. */
+int weft__slabs_visit_ex(weft_runtime_t* rt, int done,
+                         int (*cb)(weft_task_t*, void*), void* arg);
+
+/* Debug mode (debug.c): marks the task's status as read. */
+static inline void weft__task_observed(weft_task_t* t) {
+  /* relaxed: read only by the last release of the task (debug.c), which
+   * the reader's own release of its reference orders after this. */
+  atomic_store_explicit(&t->dbg_awaited, 1, memory_order_relaxed);
+}
+/* Debug mode: called by task_free before the header is recycled. */
+void weft__debug_task_freed(weft_task_t* t);
+
+/* The library's warnings: "weft: <text>\n" on stderr, or on the stream
+ * set by weft__debug_set_stream (tests; NULL restores stderr). Any thread;
+ * never from a signal handler. */
+void weft__warn(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void weft__debug_set_stream(FILE* f);
+/* 1 when the environment asks for debug mode (WEFT_DEBUG set, not "0"). */
+int weft__debug_env(void);
+/* "'name' (id N)" into buf. The caller holds a reference to `t`. */
+void weft__task_label(weft_task_t* t, char* buf, size_t n);
 
 #endif /* WEFT_TASK_H_ */

@@ -78,6 +78,8 @@ int weft_task_result(const weft_task_t* t, void** result) {
     return WEFT_EINVAL;
   if (!weft_task_done(t))
     return WEFT_EAGAIN;
+  if (WEFT_UNLIKELY(t->rt->debug))
+    weft__task_observed((weft_task_t*)t);
   if (t->status == 0 && result != NULL)
     *result = t->result;
   return t->status;

@@ -282,9 +282,18 @@ static void run(weft__worker_t* w, weft_task_t* t) {
   weft__worker_count(&w->n_run);
   w->fiber = t;
   w->current = t->inner;
+  /* relaxed: a hint for dumps (task.h); a plain store on x86-64 and
+   * aarch64, so the hot path stays as cheap. */
+  atomic_store_explicit(&t->last_worker, (int)w->index, memory_order_relaxed);
+  /* release: a reader that loads t (acquire) may retain it, which reads
+   * the header: our view of it (its slab's creation included) must come
+   * with the pointer. A plain store on x86-64 (stlr on aarch64). */
+  atomic_store_explicit(&w->running_pub, w->current, memory_order_release);
   weft__san_before(&w->sched_san, WEFT_TASK_SAN(t), 0);
   weft__ctx_switch(&w->sched_ctx, &t->ctx);
   weft__san_after(&w->sched_san, NULL);
+  /* relaxed: NULL publishes nothing. */
+  atomic_store_explicit(&w->running_pub, NULL, memory_order_relaxed);
   if (t->stack != NULL && WEFT_UNLIKELY(weft__stack_canary_broken(t->stack)))
     weft__overflow_report("its canary was overwritten");
   w->fiber = NULL;
@@ -327,10 +336,16 @@ void weft__run_inline(weft__worker_t* w, weft_task_t* t) {
   atomic_store_explicit(&t->phase, WEFT_PHASE_RUNNING, memory_order_relaxed);
   f->inner = t;
   w->current = t;
+  /* relaxed: a hint for dumps, as in run(). */
+  atomic_store_explicit(&t->last_worker, (int)w->index, memory_order_relaxed);
+  /* release: as in run(). */
+  atomic_store_explicit(&w->running_pub, t, memory_order_release);
   int status = t->fn(t->arg, &t->result);
   w = weft__worker_self();
   f->inner = cur;
   w->current = cur;
+  /* release: as in run(). */
+  atomic_store_explicit(&w->running_pub, cur, memory_order_release);
   finish_unstarted(w, t, status);
 }
 

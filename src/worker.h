@@ -95,6 +95,11 @@ struct weft__worker_s {
   _Atomic uint64_t n_parks;        /* calls to park() */
   _Atomic uint64_t n_wakeups;      /* sleeps ended by another thread */
   _Atomic uint64_t n_io_callbacks; /* I/O operations completed here */
+  /* The task being run (w->current: the fiber, or the child running
+   * inline on it), NULL between tasks: for the debug monitor and
+   * dumps (debug.c). Stored by the owner (release), read by others
+   * (acquire): a hint, which readers confirm by retaining the task. */
+  weft_task_t* _Atomic running_pub;
 };
 
 struct weft_runtime_s {
@@ -130,7 +135,24 @@ struct weft_runtime_s {
   pthread_mutex_t done_lock;
   pthread_cond_t done_cv;
   int all_done; /* protected by done_lock */
+
+  /* Debug mode (debug.c); read-only after creation. */
+  int debug;
+  unsigned slow_task_ms;
+  struct weft__monitor_s* monitor; /* the slow-task monitor, or NULL */
+  struct weft__dumper_s* dumper;   /* the dump-signal thread, or NULL */
 };
+
+/* Debug mode (debug.c). */
+int weft__debug_start(weft_runtime_t* rt);
+void weft__debug_stop(weft_runtime_t* rt);
+/* The dump signal: a handler and a thread that dumps when it comes.
+ * WEFT_EBUSY when another runtime owns one, WEFT_EINVAL for a signal that
+ * cannot be caught (or SIGSEGV/SIGBUS, which the overflow reports use). */
+int weft__dump_signal_start(weft_runtime_t* rt, int sig);
+void weft__dump_signal_stop(weft_runtime_t* rt);
+/* Lists the tasks still alive (shutdown, before they are cancelled). */
+void weft__debug_report_alive(weft_runtime_t* rt);
 
 /* The calling thread's worker, or NULL. Never inlined, with a compiler
  * barrier: a task may resume on another thread after any await, and the

@@ -1,0 +1,387 @@
+/* Debug mode: the library's warnings, the never-awaited report, the list of
+ * tasks alive at shutdown, and the slow-task monitor.
+ *
+ * DESIGN
+ * Debug mode is a runtime flag (weft_config_t.debug or WEFT_DEBUG=1), read
+ * only on paths that are already slow (a task's free, an await collecting
+ * a status): the hot paths pay one predictable branch at most.
+ *
+ * Never awaited: a task spawned with a handle whose status nobody read
+ * (weft_await, weft_task_result, a combinator, a task future) is reported
+ * when its header is freed, i.e. when the last reference goes: at the
+ * handle's release if the task had finished, at the task's end if the
+ * handle was dropped before. Tasks that shutdown cancelled are not
+ * reported one by one: the shutdown list names them.
+ *
+ * Slow tasks: a monitor thread wakes every 10 ms and compares each worker's
+ * published tick (tick_pub) and running task (running_pub) with what it
+ * saw before. A worker running the same task at the same tick for longer
+ * than slow_task_ms is reported once per stall, and once more when it moves
+ * again. The running task is read racily: the pointer is a hint (headers
+ * live in slabs that are never unmapped, so any header pointer can be
+ * dereferenced), and the monitor retains the task (which fails once it is
+ * freed) and checks it is still the running one before reading its name,
+ * which cannot be freed while the reference is held.
+ *
+ * The dump signal (weft_config_t.dump_signal): the handler writes a byte
+ * to a process-wide pipe, a thread of the runtime reads it and calls
+ * weft_task_dump (see that section).
+ *
+ * Warnings go to stderr, or to the stream a test sets, one fputs per line
+ * (stdio locks the FILE, so lines from several threads do not interleave).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "worker.h"
+
+#define MONITOR_PERIOD_MS 10
+#define DEFAULT_SLOW_MS 100
+
+/* The warnings' stream; NULL means stderr. */
+static FILE* _Atomic warn_stream;
+
+void weft__debug_set_stream(FILE* f) {
+  /* relaxed: a test swaps it while no warning is due; the FILE's own lock
+   * orders the writes. */
+  atomic_store_explicit(&warn_stream, f, memory_order_relaxed);
+}
+
+void weft__warn(const char* fmt, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  /* relaxed: see weft__debug_set_stream. */
+  FILE* f = atomic_load_explicit(&warn_stream, memory_order_relaxed);
+  if (f == NULL) {
+    /* The user's hook (weft_set_log), or stderr by default. */
+    weft__log(WEFT_LOG_WARN, "%s", line);
+    return;
+  }
+  flockfile(f);
+  fputs("weft: ", f);
+  fputs(line, f);
+  fputs("\n", f);
+  fflush(f);
+  funlockfile(f);
+}
+
+int weft__debug_env(void) {
+  const char* e = getenv("WEFT_DEBUG");
+  return e != NULL && e[0] != '\0' && strcmp(e, "0") != 0;
+}
+
+void weft__task_label(weft_task_t* t, char* buf, size_t n) {
+  /* acquire: pairs with the release store of a lazily made name; a name
+   * given at spawn was published with the task. Stable while the caller
+   * holds a reference (it is freed with the header). */
+  const char* name = atomic_load_explicit(&t->name, memory_order_acquire);
+  if (name != NULL)
+    snprintf(buf, n, "'%s' (id %llu)", name, (unsigned long long)t->id);
+  else
+    snprintf(buf, n, "'Task-%llu' (id %llu)", (unsigned long long)t->id,
+             (unsigned long long)t->id);
+}
+
+/* ---- Never awaited -------------------------------------------------------- */
+
+void weft__debug_task_freed(weft_task_t* t) {
+  /* relaxed: the task is being freed: every other holder's writes are
+   * visible through the acq_rel release of the last reference. */
+  if (atomic_load_explicit(&t->phase, memory_order_relaxed) !=
+          WEFT_PHASE_DONE ||
+      !t->dbg_handle || t->future != NULL ||
+      /* relaxed: as above. */
+      atomic_load_explicit(&t->dbg_awaited, memory_order_relaxed))
+    return;
+  /* relaxed: shutdown's own list names the tasks it cancels. */
+  if (t->status == WEFT_ECANCELED &&
+      atomic_load_explicit(&t->rt->closing, memory_order_relaxed))
+    return;
+  char label[80];
+  weft__task_label(t, label, sizeof(label));
+  weft__warn("task %s was never awaited (its handle was released without "
+             "weft_await or weft_task_result; status %d, %s)",
+             label, t->status, weft_err_name(t->status));
+}
+
+/* ---- Shutdown list -------------------------------------------------------- */
+
+static int report_alive(weft_task_t* t, void* arg) {
+  (void)arg;
+  static const char* const names[] = {"free", "queued", "running",
+                                      "suspended", "done"};
+  /* relaxed: a snapshot for a report. */
+  uint8_t p = atomic_load_explicit(&t->phase, memory_order_relaxed);
+  char label[80];
+  weft__task_label(t, label, sizeof(label));
+  weft__warn("shutdown: task %s still alive (%s); cancelling it", label,
+             p < 5 ? names[p] : "?");
+  return 0;
+}
+
+void weft__debug_report_alive(weft_runtime_t* rt) {
+  weft__slabs_visit(rt, report_alive, NULL);
+}
+
+/* ---- Slow-task monitor ---------------------------------------------------- */
+
+typedef struct {
+  uint64_t tick;
+  weft_task_t* task;
+  uint64_t since_ns;
+  int reported;
+  char label[80];
+} seen_t;
+
+typedef struct weft__monitor_s {
+  weft_runtime_t* rt;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t cv;
+  int stop; /* under lock */
+  seen_t* seen;
+} weft__monitor_t;
+
+/* Copies the label of `t` if it is still the fiber running on `w`. */
+static int running_label(weft__worker_t* w, weft_task_t* t, char* buf,
+                         size_t n) {
+  if (!weft__task_try_retain(t))
+    return 0;
+  /* relaxed: a hint, re-read to check the retained task is the one. */
+  int ok = atomic_load_explicit(&w->running_pub, memory_order_relaxed) == t;
+  if (ok)
+    weft__task_label(t, buf, n);
+  weft__task_release(t);
+  return ok;
+}
+
+static void monitor_worker(weft__monitor_t* m, unsigned i, uint64_t now) {
+  weft__worker_t* w = m->rt->workers[i];
+  seen_t* s = &m->seen[i];
+  /* relaxed: heuristics (worker.h); a stale view delays a report by one
+   * period. */
+  uint64_t tick = atomic_load_explicit(&w->tick_pub, memory_order_relaxed);
+  /* acquire: pairs with the release store in run(): the header is then
+   * visible to the retain below. */
+  weft_task_t* t = atomic_load_explicit(&w->running_pub, memory_order_acquire);
+  if (t == NULL || t != s->task || tick != s->tick) {
+    if (s->reported)
+      weft__warn("worker %u moves again: task %s held it for about %llu ms",
+                 i, s->label,
+                 (unsigned long long)((now - s->since_ns) / 1000000));
+    s->tick = tick;
+    s->task = t;
+    s->since_ns = now;
+    s->reported = 0;
+    return;
+  }
+  uint64_t ms = (now - s->since_ns) / 1000000;
+  if (s->reported || ms < m->rt->slow_task_ms)
+    return;
+  if (!running_label(w, t, s->label, sizeof(s->label)))
+    return;
+  s->reported = 1;
+  weft__warn("slow task: %s has held worker %u for %llu ms without an "
+             "await (threshold %u ms)",
+             s->label, i, (unsigned long long)ms, m->rt->slow_task_ms);
+}
+
+static void* monitor_main(void* arg) {
+  weft__monitor_t* m = arg;
+  pthread_mutex_lock(&m->lock);
+  while (!m->stop) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += MONITOR_PERIOD_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&m->cv, &m->lock, &ts);
+    if (m->stop)
+      break;
+    pthread_mutex_unlock(&m->lock);
+    uint64_t now = weft__now_ns();
+    for (unsigned i = 0; i < m->rt->nworkers; i++)
+      monitor_worker(m, i, now);
+    pthread_mutex_lock(&m->lock);
+  }
+  pthread_mutex_unlock(&m->lock);
+  return NULL;
+}
+
+int weft__debug_start(weft_runtime_t* rt) {
+  if (rt->slow_task_ms == 0)
+    rt->slow_task_ms = DEFAULT_SLOW_MS;
+  weft__monitor_t* m = calloc(1, sizeof(*m));
+  if (m == NULL)
+    return WEFT_ENOMEM;
+  m->seen = calloc(rt->nworkers, sizeof(*m->seen));
+  if (m->seen == NULL) {
+    free(m);
+    return WEFT_ENOMEM;
+  }
+  m->rt = rt;
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&m->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_mutex_init(&m->lock, NULL);
+  if (pthread_create(&m->thread, NULL, monitor_main, m) != 0) {
+    pthread_cond_destroy(&m->cv);
+    pthread_mutex_destroy(&m->lock);
+    free(m->seen);
+    free(m);
+    return WEFT_ENOMEM;
+  }
+  rt->monitor = m;
+  return 0;
+}
+
+void weft__debug_stop(weft_runtime_t* rt) {
+  weft__monitor_t* m = rt->monitor;
+  if (m == NULL)
+    return;
+  pthread_mutex_lock(&m->lock);
+  m->stop = 1;
+  pthread_cond_signal(&m->cv);
+  pthread_mutex_unlock(&m->lock);
+  pthread_join(m->thread, NULL);
+  pthread_cond_destroy(&m->cv);
+  pthread_mutex_destroy(&m->lock);
+  free(m->seen);
+  free(m);
+  rt->monitor = NULL;
+}
+
+/* ---- Dump signal ---------------------------------------------------------- */
+
+/* The signal handler may only do async-signal-safe things: it writes one
+ * byte to a pipe; a thread of the runtime that enabled the signal reads it
+ * and dumps. The pipe is process-wide and never closed, so the handler
+ * never writes to a descriptor that was closed and reused; one runtime at
+ * a time owns the signal (`dump_owner`). */
+static pthread_once_t dump_pipe_once = PTHREAD_ONCE_INIT;
+static int dump_pipe[2] = {-1, -1};
+static pthread_mutex_t dump_owner_lock = PTHREAD_MUTEX_INITIALIZER;
+static weft_runtime_t* dump_owner; /* under dump_owner_lock */
+
+typedef struct weft__dumper_s {
+  weft_runtime_t* rt;
+  pthread_t thread;
+  int sig;
+  struct sigaction old;
+} weft__dumper_t;
+
+static void make_dump_pipe(void) {
+  if (pipe2(dump_pipe, O_CLOEXEC) != 0) {
+    dump_pipe[0] = dump_pipe[1] = -1;
+    return;
+  }
+  /* A flood of signals must not block the handler: extra bytes are
+   * dropped (a dump is already due). */
+  fcntl(dump_pipe[1], F_SETFL, O_NONBLOCK);
+}
+
+static void on_dump_signal(int sig) {
+  (void)sig;
+  int saved = errno;
+  char c = 'd';
+  ssize_t r = write(dump_pipe[1], &c, 1);
+  (void)r;
+  errno = saved;
+}
+
+static void* dumper_main(void* arg) {
+  weft__dumper_t* d = arg;
+  for (;;) {
+    char c;
+    ssize_t r = read(dump_pipe[0], &c, 1);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r != 1 || c == 'q')
+      break;
+    /* relaxed: see weft__debug_set_stream. */
+    FILE* f = atomic_load_explicit(&warn_stream, memory_order_relaxed);
+    weft_task_dump(d->rt, f != NULL ? f : stderr);
+  }
+  return NULL;
+}
+
+static int claim_signal(weft_runtime_t* rt, int sig, struct sigaction* old) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_dump_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  if (sig == SIGSEGV || sig == SIGBUS || sig == SIGKILL || sig == SIGSTOP)
+    return WEFT_EINVAL;
+  pthread_mutex_lock(&dump_owner_lock);
+  int err = dump_owner != NULL ? WEFT_EBUSY : 0;
+  if (err == 0 && sigaction(sig, &sa, old) != 0)
+    err = WEFT_EINVAL;
+  if (err == 0)
+    dump_owner = rt;
+  pthread_mutex_unlock(&dump_owner_lock);
+  return err;
+}
+
+int weft__dump_signal_start(weft_runtime_t* rt, int sig) {
+  pthread_once(&dump_pipe_once, make_dump_pipe);
+  if (dump_pipe[0] < 0)
+    return WEFT_ENOMEM;
+  weft__dumper_t* d = calloc(1, sizeof(*d));
+  if (d == NULL)
+    return WEFT_ENOMEM;
+  d->rt = rt;
+  d->sig = sig;
+  int err = claim_signal(rt, sig, &d->old);
+  if (err != 0) {
+    free(d);
+    return err;
+  }
+  if (pthread_create(&d->thread, NULL, dumper_main, d) != 0) {
+    sigaction(sig, &d->old, NULL);
+    pthread_mutex_lock(&dump_owner_lock);
+    dump_owner = NULL;
+    pthread_mutex_unlock(&dump_owner_lock);
+    free(d);
+    return WEFT_ENOMEM;
+  }
+  rt->dumper = d;
+  return 0;
+}
+
+void weft__dump_signal_stop(weft_runtime_t* rt) {
+  weft__dumper_t* d = rt->dumper;
+  if (d == NULL)
+    return;
+  sigaction(d->sig, &d->old, NULL);
+  /* The quit byte queues behind any dump request already in the pipe. A
+   * full pipe holds only dump requests, which the thread is draining, so
+   * retry until the byte is in. */
+  char c = 'q';
+  while (write(dump_pipe[1], &c, 1) != 1)
+    sched_yield();
+  pthread_join(d->thread, NULL);
+  pthread_mutex_lock(&dump_owner_lock);
+  dump_owner = NULL;
+  pthread_mutex_unlock(&dump_owner_lock);
+  free(d);
+  rt->dumper = NULL;
+}
