@@ -68,14 +68,15 @@ static int worker_task(void* arg, void** result) {
   }
 }
 
-/* One round of tasks: spawn, cancel about a tenth, await all. */
-static int task_round(soak_t* s, uint64_t n) {
+/* One round: n tasks running fn(arg), about a tenth cancelled at random,
+ * all awaited. A cancellation is an outcome, not a failure. */
+static int round_of(soak_t* s, uint64_t n, weft_task_fn fn, void* arg) {
   weft_task_t** t = calloc(n, sizeof(*t));
   if (t == NULL)
     return WEFT_ENOMEM;
   int err = 0;
   for (uint64_t i = 0; i < n && err == 0; i++)
-    err = weft_spawn(NULL, worker_task, s, NULL, &t[i]);
+    err = weft_spawn(NULL, fn, arg, NULL, &t[i]);
   for (uint64_t i = 0; i < n; i++)
     if (t[i] != NULL && soak_rand(s) % 10 == 0)
       weft_cancel(t[i]);
@@ -137,25 +138,7 @@ static int client(void* arg, void** result) {
 
 static int conn_round(soak_t* s, unsigned port, uint64_t n) {
   client_arg_t ca = {s, port};
-  weft_task_t** t = calloc(n, sizeof(*t));
-  if (t == NULL)
-    return WEFT_ENOMEM;
-  int err = 0;
-  for (uint64_t i = 0; i < n && err == 0; i++)
-    err = weft_spawn(NULL, client, &ca, NULL, &t[i]);
-  for (uint64_t i = 0; i < n; i++)
-    if (t[i] != NULL && soak_rand(s) % 10 == 0)
-      weft_cancel(t[i]);
-  for (uint64_t i = 0; i < n; i++) {
-    if (t[i] == NULL)
-      continue;
-    int st = weft_await(t[i], NULL);
-    if (st != 0 && st != WEFT_ECANCELED && err == 0)
-      err = st;
-    weft_task_release(t[i]);
-  }
-  free(t);
-  return err;
+  return round_of(s, n, client, &ca);
 }
 
 /* ---- Memory ---------------------------------------------------------------- */
@@ -187,7 +170,7 @@ static int run_soak(const uint64_t* p, bench_result_t* out) {
   }
   uint64_t peak = 0, rounds = 0, t0 = bench_now_ns();
   while (err == 0 && bench_since(t0) < (double)secs) {
-    err = task_round(&s, ntasks);
+    err = round_of(&s, ntasks, worker_task, &s);
     if (err == 0)
       err = conn_round(&s, weft_server_port(srv), nconns);
     uint64_t now_kb = rss_kb();
