@@ -192,7 +192,9 @@ WEFT_EXTERN int weft_spawn(weft_runtime_t* rt, weft_task_fn fn, void* arg,
  * From a thread outside the runtime: blocks that thread.
  * Returns WEFT_EINVAL for NULL, WEFT_EDEADLK for the calling task itself,
  * WEFT_EPERM from a worker thread outside a task (a libuv callback), where
- * blocking would stall the worker. Does not release the handle. */
+ * blocking would stall the worker. Does not release the handle; the
+ * await holds a reference of its own while it waits, so another task may
+ * release the handle it shared with the waiter once `task` has ended. */
 WEFT_EXTERN int weft_await(weft_task_t* task, void** result);
 
 /* Status of a finished task, as weft_await() returns it, without waiting:

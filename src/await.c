@@ -87,8 +87,8 @@ static int never_started(const weft_task_t* t) {
  * `kind` says what a cancellation of the waiter does: WEFT_WAIT_JOIN
  * forwards it to t (the waiter goes on waiting), WEFT_WAIT_SHIELD withdraws
  * the wait (the waiter returns WEFT_ECANCELED, t runs on). */
-static int join_parked(weft_task_t* cur, weft_task_t* t, uint8_t kind,
-                       void** result) {
+static int join_parked_held(weft_task_t* cur, weft_task_t* t, uint8_t kind,
+                            void** result) {
   weft__waiter_t node;
   memset(&node, 0, sizeof(node));
   node.fiber = cur->host;
@@ -120,6 +120,17 @@ static int join_parked(weft_task_t* cur, weft_task_t* t, uint8_t kind,
   return collect(t, result);
 }
 
+static int join_parked(weft_task_t* cur, weft_task_t* t, uint8_t kind,
+                       void** result) {
+  /* Our own reference for the wait: the handle's owner may release it as
+   * soon as t ends (main awaits t, then releases it, while we are woken but
+   * not yet run), and we still read t's status after waking. */
+  weft_task_retain(t);
+  int status = join_parked_held(cur, t, kind, result);
+  weft__task_release(t);
+  return status;
+}
+
 /* A plain thread waits for a task: blocks on a condition variable. */
 static int join_blocking(weft_task_t* t, void** result) {
   pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -133,6 +144,7 @@ static int join_blocking(weft_task_t* t, void** result) {
   }
   node.next = t->waiters;
   t->waiters = &node;
+  weft_task_retain(t); /* as in join_parked */
   weft__spin_unlock(&t->lock);
   pthread_mutex_lock(&mu);
   while (!done)
@@ -140,7 +152,9 @@ static int join_blocking(weft_task_t* t, void** result) {
   pthread_mutex_unlock(&mu);
   pthread_cond_destroy(&cv);
   pthread_mutex_destroy(&mu);
-  return collect(t, result);
+  int status = collect(t, result);
+  weft__task_release(t);
+  return status;
 }
 
 /* What weft_await and weft_await_shielded do before they wait: argument
@@ -185,7 +199,9 @@ int weft_await(weft_task_t* t, void** result) {
     set_join_wait(cur, t);
     weft__run_inline(w, t);
     clear_wait(cur);
-    return collect(t, result);
+    int status = collect(t, result);
+    weft__task_release(t); /* the queue's reference, handed to us */
+    return status;
   }
   /* Awaiting a task that is running us inline (up our own stack) would
    * wait for itself. Only the slow path can meet one: the fast path only

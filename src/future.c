@@ -223,7 +223,8 @@ static int cancel_requested(weft_task_t* t) {
   return atomic_load_explicit(&t->cancel, memory_order_relaxed);
 }
 
-static int await_in_task(weft__worker_t* w, weft_future_t* f, void** result) {
+static int await_in_task_held(weft__worker_t* w, weft_future_t* f,
+                              void** result) {
   weft_task_t* cur = w->current;
   weft__waiter_t node;
   memset(&node, 0, sizeof(node));
@@ -269,8 +270,9 @@ static int await_in_task(weft__worker_t* w, weft_future_t* f, void** result) {
 
 /* ---- Waiting from a plain thread ----------------------------------------- */
 
-static int await_blocking(weft_future_t* f, const struct timespec* deadline,
-                          void** result) {
+static int await_blocking_held(weft_future_t* f,
+                               const struct timespec* deadline,
+                               void** result) {
   pthread_condattr_t attr;
   pthread_cond_t cv;
   pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -315,6 +317,24 @@ static int await_blocking(weft_future_t* f, const struct timespec* deadline,
   }
   pthread_cond_destroy(&cv);
   return collect(f, result);
+}
+
+/* Both waits hold a reference of their own: whoever completes the future
+ * may release it as soon as it is done, before the woken waiter has read
+ * the result (as weft_await does for tasks). */
+static int await_in_task(weft__worker_t* w, weft_future_t* f, void** result) {
+  weft_future_retain(f);
+  int status = await_in_task_held(w, f, result);
+  weft_future_release(f);
+  return status;
+}
+
+static int await_blocking(weft_future_t* f, const struct timespec* deadline,
+                          void** result) {
+  weft_future_retain(f);
+  int status = await_blocking_held(f, deadline, result);
+  weft_future_release(f);
+  return status;
 }
 
 int weft_future_await(weft_future_t* f, void** result) {

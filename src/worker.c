@@ -326,7 +326,7 @@ void weft__run_inline(weft__worker_t* w, weft_task_t* t) {
   weft_task_t* cur = w->current;
   weft_task_t* f = w->fiber;
   if (start_cancelled(w, t)) {
-    finish_unstarted(w, t, WEFT_ECANCELED);
+    weft__task_complete(w, t, WEFT_ECANCELED);
     return;
   }
   weft__worker_count(&w->n_run);
@@ -346,7 +346,7 @@ void weft__run_inline(weft__worker_t* w, weft_task_t* t) {
   w->current = cur;
   /* release: as in run(). */
   atomic_store_explicit(&w->running_pub, cur, memory_order_release);
-  finish_unstarted(w, t, status);
+  weft__task_complete(w, t, status);
 }
 
 void weft__wake_fiber(weft_task_t* fiber) {

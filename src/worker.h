@@ -181,7 +181,8 @@ void weft__park(void (*post)(weft__worker_t* w, void* arg), void* arg);
 void weft__yield_post(weft__worker_t* w, void* arg);
 
 /* Runs `t` (QUEUED, just popped from the caller's deque) inline on the
- * current stack. From a task only. */
+ * current stack. The queue's reference to t passes to the caller, who
+ * reads t's result and then releases it. From a task only. */
 void weft__run_inline(weft__worker_t* w, weft_task_t* t);
 
 /* Posts a message to `w`'s inbox. Any thread. */

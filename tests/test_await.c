@@ -155,11 +155,77 @@ static void test_await_cancel_reaches_inline_child(void** state) {
   WEFT_ASSERT_OK(weft_test_run(2, main_cancel_through_inline, NULL, NULL));
 }
 
+/* ---- A handle released by its owner while another task awaits it -------- */
+
+static weft_future_t* gate;
+static weft_task_t* shared_target;
+
+static int await_gate_return_7(void* arg, void** result) {
+  (void)arg;
+  WEFT_EXPECT_OK(weft_future_await(gate, NULL));
+  *result = (void*)7;
+  return 0;
+}
+
+static int open_gate(void* arg, void** result) {
+  (void)arg;
+  (void)result;
+  return weft_future_set_result(gate, NULL);
+}
+
+/* Awaits the shared target without a reference of its own (main owns the
+ * handle). Registers its wait after main's, so it is woken first and main,
+ * woken second, takes the LIFO slot, runs first and releases the handle. */
+static int borrow_and_await(void* arg, void** result) {
+  void* r = NULL;
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT_EQ(WEFT_YIELD_UNTIL(weft_task_state(shared_target) ==
+                                  WEFT_TASK_SUSPENDED), 0);
+  WEFT_EXPECT_OK(weft_spawn(NULL, open_gate, NULL, NULL, NULL));
+  WEFT_EXPECT_OK(weft_await(shared_target, &r));
+  WEFT_EXPECT_EQ((intptr_t)r, 7);
+  return 0;
+}
+
+/* Regression: weft_await read the awaited task after waking without holding
+ * a reference, so a task freed (and its header reused) in between made it
+ * read a foreign status. Seen under TSan; with one worker the wake order
+ * above makes the release come first every time. */
+static int main_releases_while_other_waits(void* arg, void** result) {
+  weft_task_t* borrower;
+  weft_task_t* reuse;
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT_OK(weft_future_new(&gate));
+  WEFT_EXPECT_OK(weft_spawn(NULL, await_gate_return_7, NULL, NULL,
+                            &shared_target));
+  WEFT_EXPECT_OK(weft_spawn(NULL, borrow_and_await, NULL, NULL, &borrower));
+  WEFT_EXPECT_OK(weft_await(shared_target, NULL));
+  weft_task_release(shared_target);
+  /* Would take the freed header from this worker's cache. */
+  WEFT_EXPECT_OK(weft_spawn(NULL, weft_test_ret_arg, (void*)1, NULL, &reuse));
+  WEFT_EXPECT_OK(weft_await(borrower, NULL));
+  WEFT_EXPECT_OK(weft_await(reuse, NULL));
+  weft_task_release(borrower);
+  weft_task_release(reuse);
+  weft_future_release(gate);
+  return 0;
+}
+
+static void test_await_holds_its_own_reference(void** state) {
+  (void)state;
+  for (unsigned workers = 1; workers <= 2; workers++)
+    WEFT_ASSERT_OK(weft_test_run(workers, main_releases_while_other_waits,
+                                 NULL, NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_await_woken_task_not_rerun),
       cmocka_unit_test(test_await_inline_only_newest_unstarted),
       cmocka_unit_test(test_await_cancel_reaches_inline_child),
+      cmocka_unit_test(test_await_holds_its_own_reference),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -250,6 +250,37 @@ static void test_future_call_soon_runs_on_a_worker(void** state) {
   sem_destroy(&soon_done);
 }
 
+/* The waiter borrows the future; the completer releases the only
+ * reference right after setting it, before the woken waiter runs (one
+ * worker: main keeps running). The waiter's own reference keeps the future
+ * alive until it has read the result (ASan saw a use after free before). */
+static int borrowing_waiter(void* f, void** result) {
+  return weft_future_await(f, result);
+}
+
+static int main_completes_and_releases(void* arg, void** result) {
+  weft_future_t* f;
+  weft_task_t* waiter;
+  void* got = NULL;
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT_OK(weft_future_new(&f));
+  WEFT_EXPECT_OK(weft_spawn(NULL, borrowing_waiter, f, NULL, &waiter));
+  WEFT_EXPECT_EQ(WEFT_YIELD_UNTIL(weft_task_state(waiter) ==
+                                  WEFT_TASK_SUSPENDED), 0);
+  WEFT_EXPECT_OK(weft_future_set_result(f, (void*)42));
+  weft_future_release(f);
+  WEFT_EXPECT_OK(weft_await(waiter, &got));
+  WEFT_EXPECT_EQ((intptr_t)got, 42);
+  weft_task_release(waiter);
+  return 0;
+}
+
+static void test_future_released_by_completer_while_awaited(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(1, main_completes_and_releases, NULL, NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_future_completes_exactly_once),
@@ -261,6 +292,7 @@ int main(void) {
       cmocka_unit_test(test_future_plain_thread_waits_for_task),
       cmocka_unit_test(test_future_of_task),
       cmocka_unit_test(test_future_call_soon_runs_on_a_worker),
+      cmocka_unit_test(test_future_released_by_completer_while_awaited),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
