@@ -121,6 +121,14 @@ typedef struct weft_config_s {
    * WEFT_EBUSY); the previous action comes back at weft_runtime_free. Do
    * not weft_signal_wait() for it. */
   int dump_signal;
+  /* Deterministic mode (see "Deterministic mode"): one worker whatever
+   * `workers` says, a virtual clock, and tasks run in an order drawn from
+   * `seed`, so a run replays. Nonzero: on. Also on when the environment
+   * variable WEFT_SEED is set; its value is then the seed. */
+  int deterministic;
+  /* The mode's seed. 0 draws one, which is logged (weft_set_log, level
+   * WARN) and returned by weft_runtime_seed(). */
+  uint64_t seed;
 } weft_config_t;
 
 /* Creates a runtime and starts its workers. Call from outside any runtime's
@@ -141,6 +149,10 @@ WEFT_EXTERN int weft_runtime_free(weft_runtime_t* rt);
 
 /* Number of workers. 0 for NULL. Any thread. */
 WEFT_EXTERN unsigned weft_runtime_workers(const weft_runtime_t* rt);
+
+/* The seed of a runtime in deterministic mode; 0 when the mode is off or
+ * for NULL. Any thread. */
+WEFT_EXTERN uint64_t weft_runtime_seed(const weft_runtime_t* rt);
 
 /* asyncio.run(): starts a fresh runtime with `config` (NULL: defaults), runs
  * main(arg, result) as its first task, waits for it, shuts the runtime down
@@ -817,6 +829,32 @@ WEFT_EXTERN void weft_set_log(weft_log_fn fn, void* arg);
  * thread, tasks included. Returns the number of tasks listed, or
  * WEFT_EINVAL when `rt` is NULL outside a runtime. */
 WEFT_EXTERN int weft_task_dump(weft_runtime_t* rt, FILE* out);
+
+/* ------------------------------------------------------------------------
+ * Deterministic mode
+ *
+ * For tests, and for replaying a concurrency bug in your own code
+ * (weft_config_t.deterministic and .seed, or WEFT_SEED=N in the
+ * environment): the runtime gets one worker, and at every switch the task
+ * to run next is drawn from all runnable tasks by a generator seeded with
+ * the seed. The same seed gives the same order of tasks, run after run;
+ * other seeds give other orders. Run a test over many seeds to shake out
+ * ordering bugs, then replay the seed that failed under a debugger.
+ *
+ * Time is virtual: weft_now_ns() in the runtime's tasks, sleeps and
+ * timeouts read a clock that starts at 0 and moves only when no task can
+ * run, straight to the next deadline. An hour's sleep returns at once, and
+ * a timeout never races the computation it bounds. Executor calls and file
+ * and DNS requests take no virtual time: when nothing can run, the worker
+ * waits for those in flight before it moves the clock.
+ *
+ * What stays outside the seed: when sockets, pipes and processes become
+ * ready (polled at the same points, so runs over loopback between the
+ * program's own tasks repeat, runs against a real network need not), a
+ * timeout on such I/O (the clock jumps past it whenever nothing else can
+ * run: give peers outside the runtime no timeout in this mode), signals,
+ * and threads outside the runtime. See docs/debugging.md.
+ * ------------------------------------------------------------------------ */
 
 /* ------------------------------------------------------------------------
  * I/O

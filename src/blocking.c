@@ -87,6 +87,7 @@
 #include <time.h>
 
 #include "common.h"
+#include "det.h"
 #include "future.h"
 #include "worker.h"
 
@@ -114,6 +115,7 @@ typedef struct call_s {
   weft_task_fn fn;
   void* arg;
   weft_future_t* future; /* the executor's reference */
+  weft_runtime_t* det_rt; /* deterministic mode counts the call, or NULL */
 } call_t;
 
 struct weft__blocking_s {
@@ -302,6 +304,8 @@ static void run_call(call_t* c) {
     int status = c->fn(c->arg, &result);
     weft__future_complete(c->future, status, status == 0 ? result : NULL);
   }
+  if (c->det_rt != NULL)
+    weft__det_call_end(c->det_rt);
   weft_future_release(c->future);
   free(c);
 }
@@ -426,8 +430,13 @@ static int submit(weft_runtime_t* rt, weft_task_fn fn, void* arg,
   c->fn = fn;
   c->arg = arg;
   c->future = weft_future_retain(f); /* the executor's reference */
+  c->det_rt = rt->det != NULL ? rt : NULL;
+  if (c->det_rt != NULL)
+    weft__det_call_begin(rt);
   err = enqueue(rt->blocking, c);
   if (err != 0) {
+    if (c->det_rt != NULL)
+      weft__det_call_end(rt);
     weft_future_release(f);
     weft_future_release(f);
     free(c);
@@ -509,6 +518,8 @@ void weft__blocking_free(weft__blocking_t* b) {
   while (never_started != NULL) {
     call_t* next = never_started->next;
     weft_future_cancel(never_started->future);
+    if (never_started->det_rt != NULL)
+      weft__det_call_end(never_started->det_rt);
     weft_future_release(never_started->future);
     free(never_started);
     never_started = next;

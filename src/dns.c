@@ -144,6 +144,7 @@ static int lookup(weft__worker_t* w, const char* host, unsigned port,
       uv_getaddrinfo(&w->loop, &g.req, on_getaddrinfo, host, NULL, &hints);
   if (err != 0)
     return err;
+  weft__io_pool_started(&g.op);
   err = weft__io_wait(&g.op);
   if (err == 0) {
     *n = copy_results(g.res, port, addrs, max);
@@ -197,6 +198,7 @@ int weft_getnameinfo(const struct sockaddr* addr, char* host, size_t cap) {
   err = uv_getnameinfo(&w->loop, &g.req, on_getnameinfo, addr, 0);
   if (err != 0)
     return err;
+  weft__io_pool_started(&g.op);
   if ((err = weft__io_wait(&g.op)) != 0)
     return err;
   size_t len = strlen(g.req.host);

@@ -133,6 +133,7 @@ static uv_loop_t* fs_prepare(fs_call_t* c, int cancellable) {
 static ssize_t fs_wait(fs_call_t* c, int started) {
   if (started < 0)
     return started; /* libuv never calls on_fs */
+  weft__io_pool_started(&c->op);
   int status = weft__io_wait(&c->op);
   return status < 0 ? status : c->req.result;
 }

@@ -133,11 +133,20 @@ int weft__io_wait(weft__io_op_t* op) {
   return op->status;
 }
 
+void weft__io_pool_started(weft__io_op_t* op) {
+  op->pooled = 1;
+  op->home->pool_reqs++;
+}
+
 void weft__io_done(weft__io_op_t* op, int status) {
   weft_task_t* t = op->task;
   /* Runs on the home worker's thread (its loop's callback, or the task
    * itself on home), so that worker's counter has one writer. */
   weft__worker_count(&op->home->n_io_callbacks);
+  if (op->pooled) {
+    op->pooled = 0;
+    op->home->pool_reqs--;
+  }
   op->status = status;
   op->done = 1;
   weft__spin_lock(&t->lock);

@@ -26,6 +26,7 @@ struct weft_uv_op_s {
   int done;                /* set by weft__io_done */
   int parked;              /* the task is switched out, waiting */
   int cancel_sent;         /* `cancel` has run */
+  int pooled;              /* counted in home->pool_reqs until done */
 };
 typedef struct weft_uv_op_s weft__io_op_t;
 
@@ -45,6 +46,11 @@ void weft__io_op_init(weft__io_op_t* op, void (*cancel)(weft__io_op_t* op),
  * wait begins runs `cancel` at once. Returns on an unknown worker: call
  * weft__io_enter again before touching the object. */
 int weft__io_wait(weft__io_op_t* op);
+
+/* `op` waits for a request libuv runs on its thread pool (files, DNS),
+ * just started: it is counted until weft__io_done, so deterministic mode
+ * can wait for it. On op->home's thread only. */
+void weft__io_pool_started(weft__io_op_t* op);
 
 /* Ends the wait of `op` with `status`. On op->home's thread only. */
 void weft__io_done(weft__io_op_t* op, int status);

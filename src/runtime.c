@@ -22,6 +22,7 @@
 #include "alloc.h"
 #include "common.h"
 #include "blocking.h"
+#include "det.h"
 #include "fs.h"
 #include "io.h"
 #include "worker.h"
@@ -53,6 +54,7 @@ static void runtime_destroy(weft_runtime_t* rt) {
     if (rt->workers[i] != NULL)
       weft__worker_free(rt->workers[i]);
   free(rt->workers);
+  weft__det_free(rt->det);
   weft__slabs_term(rt);
   weft__stacks_term(&rt->stacks);
   weft__idle_term(&rt->idle);
@@ -106,6 +108,9 @@ int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
                      : WEFT_DEFAULT_STACK;
   if (n > WEFT_MAX_WORKERS || stack > WEFT_MAX_STACK)
     return WEFT_EINVAL;
+  uint64_t seed = weft__det_seed(config);
+  if (seed != 0)
+    n = 1; /* the mode's order is one worker's */
   if (stack < WEFT_MIN_STACK) {
     weft__log(WEFT_LOG_WARN,
               "stack_size %zu is below the minimum; using %zu bytes", stack,
@@ -115,6 +120,10 @@ int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
   int err = runtime_alloc(n, stack, &rt);
   if (err != 0)
     return err;
+  if (seed != 0 && (rt->det = weft__det_new(seed)) == NULL) {
+    runtime_destroy(rt);
+    return WEFT_ENOMEM;
+  }
   rt->debug = (config != NULL && config->debug) || weft__debug_env();
   rt->slow_task_ms = config != NULL ? config->slow_task_ms : 0;
   weft__overflow_install();
@@ -226,6 +235,10 @@ int weft_runtime_free(weft_runtime_t* rt) {
 
 unsigned weft_runtime_workers(const weft_runtime_t* rt) {
   return rt != NULL ? rt->nworkers : 0;
+}
+
+uint64_t weft_runtime_seed(const weft_runtime_t* rt) {
+  return rt != NULL ? weft__det_seed_of(rt->det) : 0;
 }
 
 int weft_run(weft_task_fn main, void* arg, const weft_config_t* config,

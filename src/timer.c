@@ -39,7 +39,7 @@ static weft_timeout_t* as_timeout(const weft__timer_entry_t* e) {
 
 static void arm(weft__timers_t* tm, uint64_t deadline) {
   struct itimerspec its;
-  if (deadline == tm->armed)
+  if (deadline == tm->armed || tm->virtual_clock)
     return;
   memset(&its, 0, sizeof(its));
   if (deadline != UINT64_MAX) {
@@ -68,6 +68,7 @@ int weft__timers_init(weft__worker_t* w) {
   weft__timers_t* tm = &w->timers;
   memset(tm, 0, sizeof(*tm));
   tm->armed = UINT64_MAX;
+  tm->virtual_clock = w->det != NULL;
   tm->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (tm->fd < 0)
     return WEFT_ENOMEM;
@@ -194,6 +195,25 @@ static void rebuild(weft__timers_t* tm) {
     sift_down(tm->heap, n, i);
 }
 
+static void pop_top(weft__timers_t* tm) {
+  tm->heap[0] = tm->heap[--tm->len];
+  if (tm->len > 0)
+    sift_down(tm->heap, tm->len, 0);
+}
+
+uint64_t weft__timers_next(weft__worker_t* w) {
+  weft__timers_t* tm = &w->timers;
+  while (tm->len > 0 && !entry_live(&tm->heap[0])) {
+    weft_timeout_t* scope = as_timeout(&tm->heap[0]);
+    pop_top(tm);
+    if (scope != NULL)
+      weft__timeout_drop(scope);
+    if (tm->stale > 0) /* a heuristic count, as in weft__timers_run */
+      tm->stale--;
+  }
+  return tm->len > 0 ? tm->heap[0].deadline : UINT64_MAX;
+}
+
 void weft__timers_note_stale(weft__worker_t* w) {
   weft__timers_t* tm = &w->timers;
   if (++tm->stale > 64 && tm->stale > tm->len / 2)
@@ -206,9 +226,7 @@ size_t weft__timers_run(weft__worker_t* w, uint64_t now) {
   size_t woken = 0;
   while (tm->len > 0 && tm->heap[0].deadline <= now) {
     weft__timer_entry_t e = tm->heap[0];
-    tm->heap[0] = tm->heap[--tm->len];
-    if (tm->len > 0)
-      sift_down(tm->heap, tm->len, 0);
+    pop_top(tm);
     weft_task_t* f = fire(&e);
     if (f == NULL) {
       /* A stale entry left the heap (a fired scope is counted too: the

@@ -24,6 +24,7 @@ typedef struct {
   size_t stale;   /* entries whose sleep was cancelled (lazy deletion) */
   int fd;         /* timerfd, CLOCK_MONOTONIC */
   uint64_t armed; /* deadline the timerfd is set to; UINT64_MAX: none */
+  int virtual_clock; /* deterministic mode moves time: never armed */
   uv_poll_t poll;
 } weft__timers_t;
 
@@ -38,6 +39,9 @@ int weft__timers_add(weft__worker_t* w, uint64_t deadline, weft_task_t* t,
 /* Wakes every task whose deadline is <= now and re-arms the timerfd.
  * Returns how many tasks it woke. */
 size_t weft__timers_run(weft__worker_t* w, uint64_t now);
+/* The earliest deadline of a live entry (stale ones on top are dropped
+ * first), or UINT64_MAX when none is left. */
+uint64_t weft__timers_next(weft__worker_t* w);
 /* A sleep in the heap was withdrawn (its entry is now stale). */
 void weft__timers_note_stale(weft__worker_t* w);
 

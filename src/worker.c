@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "det.h"
 
 enum {
   kMaintenanceInterval = 61, /* prime, as tokio's and Go's */
@@ -404,10 +405,25 @@ static weft_task_t* maintenance(weft__worker_t* w) {
   return t;
 }
 
+weft_task_t* weft__worker_take_local(weft__worker_t* w) {
+  weft_task_t* t = take_lifo(w);
+  return t != NULL ? t : take_oldest_local(w);
+}
+
+weft_task_t* weft__worker_take_yielded(weft__worker_t* w) {
+  return yield_pop(w);
+}
+
+int weft__worker_has_queued(weft__worker_t* w) {
+  return has_local_work(w) || weft__inject_len(&w->rt->global) > 0;
+}
+
 static weft_task_t* next_task(weft__worker_t* w) {
   weft_task_t* t;
   /* relaxed: a heuristic for thieves (see tick_pub). */
   atomic_store_explicit(&w->tick_pub, ++w->tick, memory_order_relaxed);
+  if (WEFT_UNLIKELY(w->det != NULL))
+    return weft__det_next(w);
   if (WEFT_UNLIKELY(w->tick % kMaintenanceInterval == 0)) {
     if ((t = maintenance(w)) != NULL)
       return t;
@@ -628,6 +644,7 @@ int weft__worker_create(weft_runtime_t* rt, unsigned index,
   memset(w, 0, sizeof(*w));
   weft__deque_init(&w->deque);
   w->rt = rt;
+  w->det = rt->det;
   w->index = index;
   w->rng = index * 2654435761u + 1;
   w->stop_msg.fn = on_stop;

@@ -100,6 +100,11 @@ struct weft__worker_s {
    * dumps (debug.c). Stored by the owner (release), read by others
    * (acquire): a hint, which readers confirm by retaining the task. */
   weft_task_t* _Atomic running_pub;
+  /* Deterministic mode's state (det.c), or NULL; read-only. */
+  struct weft__det_s* det;
+  /* Requests on libuv's thread pool in flight (files, DNS), which
+   * deterministic mode waits for before its clock moves. Owner only. */
+  unsigned pool_reqs;
 };
 
 struct weft_runtime_s {
@@ -141,6 +146,7 @@ struct weft_runtime_s {
   unsigned slow_task_ms;
   struct weft__monitor_s* monitor; /* the slow-task monitor, or NULL */
   struct weft__dumper_s* dumper;   /* the dump-signal thread, or NULL */
+  struct weft__det_s* det;         /* deterministic mode (det.c), or NULL */
 };
 
 /* Debug mode (debug.c). */
@@ -171,6 +177,12 @@ void weft__worker_free(weft__worker_t* w);
 void weft__worker_push(weft__worker_t* w, weft_task_t* t);
 /* Queues a woken fiber in the LIFO slot. Owner only. */
 void weft__worker_push_lifo(weft__worker_t* w, weft_task_t* t);
+/* For deterministic mode: the LIFO slot's task, else the deque's oldest;
+ * and the yield queue's first. NULL when empty. Owner only. */
+weft_task_t* weft__worker_take_local(weft__worker_t* w);
+weft_task_t* weft__worker_take_yielded(weft__worker_t* w);
+/* 1 if any queue `w` runs from holds a task. Owner only. */
+int weft__worker_has_queued(weft__worker_t* w);
 
 /* Suspends the running fiber. `post` runs on the scheduler stack once the
  * fiber is switched out (release a lock, queue it). From a task only. */
