@@ -10,25 +10,28 @@
  * different interleavings, which is how a test finds an ordering bug and
  * how its seed then replays it.
  *
- * What could break that is an event whose moment is set by real time: an
- * executor call or a thread-pool request (files, DNS) finishing, a timer
- * coming due, another thread spawning or waking a task. Those are admitted
- * only at fixed points: when `ready` is empty (every task waits or has
- * just yielded). There the worker first lets every executor call and pool
- * request in flight finish (it blocks for them: they take no virtual
- * time), polls the loop without blocking, and takes the global queue,
- * sorting what it admitted by task id (its order is a race between
- * threads). Only if all that made nothing runnable does the clock jump to
- * the earliest timer and fire it. The clock is virtual: weft_now_ns() and
- * every sleep and timeout of the runtime's tasks read it, so an hour's
- * sleep takes no time and sleeps never race the computation around them.
- * Yielded tasks join the draw at those points. A task that yielded can
- * still run, so the clock stays put while one does (as trio's autojump
- * and tokio's paused clock do): a task polling in a yield loop for a
- * sleeper spins. A call that waits for one of the runtime's tasks would
- * wait forever for a worker that waits for it; so while a task could run
- * instead, the wait is bounded (kPatienceMs, real time) and its end
- * logged: from there the run is live but need not repeat.
+ * A task that yields joins the draw at once, so it may run again before
+ * the others (as it may with several workers) or after them.
+ *
+ * What could break the replay is an event whose moment is set by real
+ * time: an executor call or a thread-pool request (files, DNS) finishing,
+ * a timer coming due, another thread spawning or waking a task. Those are
+ * admitted only at quiet points: when every task in `ready` got there by
+ * yielding (or none is left). There the worker first lets every executor
+ * call and pool request in flight finish (it blocks for them: they take no
+ * virtual time), polls the loop without blocking, and takes the global
+ * queue, sorting what it admitted by task id (its order is a race between
+ * threads). Only if nothing at all can run, not even a task that yielded,
+ * does the clock jump to the earliest timer and fire it (as trio's
+ * autojump and tokio's paused clock do: a task polling for a sleeper in a
+ * yield loop spins). The clock is virtual: weft_now_ns() and every sleep
+ * and timeout of the runtime's tasks read it, so an hour's sleep takes no
+ * time and sleeps never race the computation around them.
+ *
+ * A call that waits for one of the runtime's tasks would wait forever for
+ * a worker that waits for it; so while a task could run instead, the wait
+ * is bounded (kPatienceMs, real time) and its end logged: from there the
+ * run is live but need not repeat.
  *
  * Outside the seed's reach: readiness of sockets and pipes (polled at the
  * same points, so runs over loopback repeat, runs against a real network
@@ -49,9 +52,13 @@ struct weft__det_s {
   uint64_t seed;
   uint64_t rng;        /* xorshift64* state; never 0 */
   uint64_t now_ns;     /* the virtual clock; the worker's thread only */
-  weft_task_t** ready; /* runnable tasks to draw from; the worker only */
+  /* Runnable tasks to draw from, the worker's only. An entry is a task
+   * pointer with kYielded or'ed in for a task that yielded to get there
+   * (headers are aligned, so bit 0 is free). */
+  uintptr_t* ready;
   size_t len;
   size_t cap;
+  size_t fresh; /* entries without kYielded */
   /* Executor calls in flight. Incremented by the submitter, decremented
    * by an executor thread once the call's future is complete. */
   _Atomic unsigned calls;
@@ -63,6 +70,8 @@ struct weft__det_s {
 
 /* Real milliseconds settle() waits for calls while a task could run. */
 enum { kPatienceMs = 1000 };
+
+enum { kYielded = 1 };
 
 _Atomic int weft__det_runtimes;
 
@@ -175,7 +184,7 @@ static size_t room(weft__det_t* d, size_t more) {
     size_t cap = d->cap ? d->cap : 64;
     while (cap - d->len < more)
       cap *= 2;
-    weft_task_t** r = weft__realloc(d->ready, cap * sizeof(*r));
+    uintptr_t* r = weft__realloc(d->ready, cap * sizeof(*r));
     if (r != NULL) {
       d->ready = r;
       d->cap = cap;
@@ -184,11 +193,16 @@ static size_t room(weft__det_t* d, size_t more) {
   return d->cap - d->len;
 }
 
+static void add(weft__det_t* d, weft_task_t* t, uintptr_t tag) {
+  d->ready[d->len++] = (uintptr_t)t | tag;
+  d->fresh += tag == 0;
+}
+
 static void gather_local(weft__worker_t* w, weft__det_t* d) {
   size_t space = room(d, (size_t)weft__deque_len(&w->deque) + 1);
   weft_task_t* t;
   while (space > 0 && (t = weft__worker_take_local(w)) != NULL) {
-    d->ready[d->len++] = t;
+    add(d, t, 0);
     space--;
   }
 }
@@ -200,9 +214,10 @@ static void gather_global(weft__worker_t* w, weft__det_t* d) {
     return;
   n = weft__inject_pop(&w->rt->global, room(d, n), &chain);
   for (size_t i = 0; i < n; i++) {
-    d->ready[d->len++] = chain;
+    weft_task_t* t = chain;
     chain = chain->next;
-    d->ready[d->len - 1]->next = NULL;
+    t->next = NULL;
+    add(d, t, 0);
   }
 }
 
@@ -210,12 +225,16 @@ static void gather_yielded(weft__worker_t* w, weft__det_t* d) {
   weft_task_t* t;
   while (w->yield_head != NULL && room(d, 1) > 0 &&
          (t = weft__worker_take_yielded(w)) != NULL)
-    d->ready[d->len++] = t;
+    add(d, t, kYielded);
+}
+
+static uint64_t id_of(uintptr_t e) {
+  return ((const weft_task_t*)(e & ~(uintptr_t)kYielded))->id;
 }
 
 static int by_id(const void* a, const void* b) {
-  uint64_t x = (*(weft_task_t* const*)a)->id;
-  uint64_t y = (*(weft_task_t* const*)b)->id;
+  uint64_t x = id_of(*(const uintptr_t*)a);
+  uint64_t y = id_of(*(const uintptr_t*)b);
   return (x > y) - (x < y);
 }
 
@@ -251,7 +270,7 @@ static void settle(weft__worker_t* w, weft__det_t* d) {
       d->warned = 1;
       break;
     }
-    if (!armed && (weft__worker_has_queued(w) ||
+    if (!armed && (d->len > 0 || weft__worker_has_queued(w) ||
                    weft__timers_next(w) != UINT64_MAX)) {
       /* The loop's clock is stale: a timer on it could be due at once. */
       uv_update_time(&w->loop);
@@ -279,9 +298,8 @@ static int advance_clock(weft__worker_t* w, weft__det_t* d) {
   return 1;
 }
 
-/* `ready` is empty: admits outside events, then, if nothing can run, not
- * even a task that yielded, moves the clock until something can; then adds
- * the tasks that yielded. */
+/* Only tasks that yielded are left to draw: admits outside events, and if
+ * nothing at all can run moves the clock until something can. */
 static void quiet_point(weft__worker_t* w, weft__det_t* d) {
   for (;;) {
     settle(w, d);
@@ -289,10 +307,9 @@ static void quiet_point(weft__worker_t* w, weft__det_t* d) {
     gather_local(w, d);
     gather_global(w, d);
     qsort(d->ready + from, d->len - from, sizeof(*d->ready), by_id);
-    if (d->len > 0 || w->yield_head != NULL || !advance_clock(w, d))
+    if (d->len > 0 || !advance_clock(w, d))
       break;
   }
-  gather_yielded(w, d);
 }
 
 static weft_task_t* draw(weft__det_t* d) {
@@ -302,9 +319,10 @@ static weft_task_t* draw(weft__det_t* d) {
   d->rng ^= d->rng >> 27;
   uint64_t r = d->rng * 0x2545f4914f6cdd1du;
   size_t i = (size_t)((r >> 32) % d->len);
-  weft_task_t* t = d->ready[i];
+  uintptr_t e = d->ready[i];
   d->ready[i] = d->ready[--d->len];
-  return t;
+  d->fresh -= !(e & kYielded);
+  return (weft_task_t*)(e & ~(uintptr_t)kYielded);
 }
 
 weft_task_t* weft__det_next(weft__worker_t* w) {
@@ -317,7 +335,8 @@ weft_task_t* weft__det_next(weft__worker_t* w) {
   }
   weft__inbox_drain(w);
   gather_local(w, d);
-  if (d->len == 0)
+  gather_yielded(w, d);
+  if (d->fresh == 0)
     quiet_point(w, d);
   return d->len > 0 ? draw(d) : NULL;
 }
