@@ -115,7 +115,9 @@ typedef struct call_s {
   weft_task_fn fn;
   void* arg;
   weft_future_t* future; /* the executor's reference */
-  weft_runtime_t* det_rt; /* deterministic mode counts the call, or NULL */
+  /* Deterministic mode: the runtime and the call's record, or NULL. */
+  weft_runtime_t* det_rt;
+  weft__det_call_t* det;
 } call_t;
 
 struct weft__blocking_s {
@@ -302,10 +304,17 @@ static void run_call(call_t* c) {
   void* result = NULL;
   if (!weft_future_done(c->future)) {
     int status = c->fn(c->arg, &result);
+    if (c->det != NULL) {
+      /* The worker completes it, and releases the reference. */
+      weft__det_call_end(c->det_rt, c->det, c->future, status,
+                         status == 0 ? result : NULL);
+      free(c);
+      return;
+    }
     weft__future_complete(c->future, status, status == 0 ? result : NULL);
   }
-  if (c->det_rt != NULL)
-    weft__det_call_end(c->det_rt);
+  if (c->det != NULL)
+    weft__det_call_drop(c->det_rt, c->det);
   weft_future_release(c->future);
   free(c);
 }
@@ -430,13 +439,18 @@ static int submit(weft_runtime_t* rt, weft_task_fn fn, void* arg,
   c->fn = fn;
   c->arg = arg;
   c->future = weft_future_retain(f); /* the executor's reference */
-  c->det_rt = rt->det != NULL ? rt : NULL;
-  if (c->det_rt != NULL)
-    weft__det_call_begin(rt);
+  c->det_rt = rt;
+  c->det = NULL;
+  if (rt->det != NULL && (c->det = weft__det_call_begin(rt)) == NULL) {
+    weft_future_release(f);
+    weft_future_release(f);
+    free(c);
+    return WEFT_ENOMEM;
+  }
   err = enqueue(rt->blocking, c);
   if (err != 0) {
-    if (c->det_rt != NULL)
-      weft__det_call_end(rt);
+    if (c->det != NULL)
+      weft__det_call_drop(rt, c->det);
     weft_future_release(f);
     weft_future_release(f);
     free(c);
@@ -518,8 +532,8 @@ void weft__blocking_free(weft__blocking_t* b) {
   while (never_started != NULL) {
     call_t* next = never_started->next;
     weft_future_cancel(never_started->future);
-    if (never_started->det_rt != NULL)
-      weft__det_call_end(never_started->det_rt);
+    if (never_started->det != NULL)
+      weft__det_call_drop(never_started->det_rt, never_started->det);
     weft_future_release(never_started->future);
     free(never_started);
     never_started = next;

@@ -44,9 +44,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include "alloc.h"
 #include "common.h"
+#include "future.h"
 #include "worker.h"
+
+struct weft__det_call_s {
+  weft__det_call_t* next;
+  uint64_t seq;           /* submission order: the order of completion */
+  weft_future_t* future;  /* holds the executor's reference */
+  int status;
+  void* result;
+};
 
 struct weft__det_s {
   uint64_t seed;
@@ -60,8 +71,11 @@ struct weft__det_s {
   size_t cap;
   size_t fresh; /* entries without kYielded */
   /* Executor calls in flight. Incremented by the submitter, decremented
-   * by an executor thread once the call's future is complete. */
+   * by an executor thread once the call has returned. */
   _Atomic unsigned calls;
+  uint64_t next_call;          /* numbers calls in submission order */
+  pthread_mutex_t done_lock;   /* guards `done` */
+  weft__det_call_t* done;      /* returned calls, for the worker */
   uv_timer_t patience; /* bounds settle()'s wait; on the worker's loop */
   int timer_ready;
   int impatient; /* the patience timer fired */
@@ -132,6 +146,11 @@ weft__det_t* weft__det_new(uint64_t seed) {
     return NULL;
   }
   d->cap = 64;
+  if (pthread_mutex_init(&d->done_lock, NULL) != 0) {
+    free(d->ready);
+    free(d);
+    return NULL;
+  }
   d->seed = seed;
   d->rng = splitmix64(seed) | 1;
   /* relaxed: read by this runtime's workers, which start after this. */
@@ -144,6 +163,7 @@ void weft__det_free(weft__det_t* d) {
     return;
   /* relaxed: the workers that read the clock have stopped. */
   atomic_fetch_sub_explicit(&weft__det_runtimes, 1, memory_order_relaxed);
+  pthread_mutex_destroy(&d->done_lock);
   free(d->ready);
   free(d);
 }
@@ -162,17 +182,87 @@ int weft__det_clock(uint64_t* now) {
 
 /* ---- Executor calls ------------------------------------------------------- */
 
-void weft__det_call_begin(weft_runtime_t* rt) {
-  /* relaxed: the worker reads it only after the submitting task parked
-   * on the call's future, which orders this before (future lock). */
-  atomic_fetch_add_explicit(&rt->det->calls, 1, memory_order_relaxed);
+weft__det_call_t* weft__det_call_begin(weft_runtime_t* rt) {
+  weft__det_t* d = rt->det;
+  weft__det_call_t* c = weft__calloc(1, sizeof(*c));
+  if (c == NULL)
+    return NULL;
+  /* Submitted from the worker's tasks (a plain thread's submission races
+   * with them anyway): the numbering follows the task order. */
+  pthread_mutex_lock(&d->done_lock);
+  c->seq = d->next_call++;
+  pthread_mutex_unlock(&d->done_lock);
+  /* relaxed: the worker reads it only after the submitting task parked on
+   * the call's future, which orders this before (future lock). */
+  atomic_fetch_add_explicit(&d->calls, 1, memory_order_relaxed);
+  return c;
 }
 
-void weft__det_call_end(weft_runtime_t* rt) {
-  /* release: the worker that reads 0 (acquire, settle) must also see the
-   * wake-up the completed future pushed to the global queue. */
+/* One call fewer in flight; wakes the worker, which may wait for it. */
+static void call_gone(weft_runtime_t* rt) {
+  /* release: the worker that reads the new count (acquire, settle) must
+   * also see the record pushed under done_lock before it. */
   atomic_fetch_sub_explicit(&rt->det->calls, 1, memory_order_release);
   uv_async_send(&rt->workers[0]->wake);
+}
+
+void weft__det_call_end(weft_runtime_t* rt, weft__det_call_t* c,
+                        weft_future_t* future, int status, void* result) {
+  weft__det_t* d = rt->det;
+  c->future = future;
+  c->status = status;
+  c->result = result;
+  pthread_mutex_lock(&d->done_lock);
+  c->next = d->done;
+  d->done = c;
+  pthread_mutex_unlock(&d->done_lock);
+  call_gone(rt);
+}
+
+void weft__det_call_drop(weft_runtime_t* rt, weft__det_call_t* c) {
+  free(c);
+  call_gone(rt);
+}
+
+static int by_seq(const void* a, const void* b) {
+  uint64_t x = (*(weft__det_call_t* const*)a)->seq;
+  uint64_t y = (*(weft__det_call_t* const*)b)->seq;
+  return (x > y) - (x < y);
+}
+
+static void complete_one(weft__det_call_t* c) {
+  weft__future_complete(c->future, c->status, c->result);
+  weft_future_release(c->future);
+  free(c);
+}
+
+/* Completes the futures of the calls that returned, in submission order
+ * (their callbacks run in that order; their awaiters wake into this
+ * worker's queues). */
+static void complete_calls(weft__det_t* d) {
+  pthread_mutex_lock(&d->done_lock);
+  weft__det_call_t* list = d->done;
+  d->done = NULL;
+  pthread_mutex_unlock(&d->done_lock);
+  size_t n = 0;
+  for (weft__det_call_t* c = list; c != NULL; c = c->next)
+    n++;
+  weft__det_call_t** sorted = n > 1 ? weft__malloc(n * sizeof(*sorted)) : NULL;
+  if (sorted == NULL) { /* one call, or out of memory: list order */
+    while (list != NULL) {
+      weft__det_call_t* next = list->next;
+      complete_one(list);
+      list = next;
+    }
+    return;
+  }
+  n = 0;
+  for (weft__det_call_t* c = list; c != NULL; c = c->next)
+    sorted[n++] = c;
+  qsort(sorted, n, sizeof(*sorted), by_seq);
+  for (size_t i = 0; i < n; i++)
+    complete_one(sorted[i]);
+  free(sorted);
 }
 
 /* ---- Gathering what can run ----------------------------------------------- */
@@ -284,6 +374,7 @@ static void settle(weft__worker_t* w, weft__det_t* d) {
   if (armed)
     uv_timer_stop(&d->patience);
   d->impatient = 0;
+  complete_calls(d);
 }
 
 /* Moves the clock to the earliest live timer and fires what is due then.

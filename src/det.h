@@ -33,9 +33,18 @@ weft_task_t* weft__det_next(weft__worker_t* w);
  * mode: 1 and *now; else 0. */
 int weft__det_clock(uint64_t* now);
 
-/* An executor call of a deterministic runtime starts / has completed its
- * future (any thread). */
-void weft__det_call_begin(weft_runtime_t* rt);
-void weft__det_call_end(weft_runtime_t* rt);
+/* An executor call of a deterministic runtime. Its future is completed by
+ * the worker at a quiet point, never by the executor thread, so when the
+ * awaiting task sees it done does not depend on real time. */
+typedef struct weft__det_call_s weft__det_call_t;
+
+/* Counts a call in flight; NULL when out of memory. The submitter. */
+weft__det_call_t* weft__det_call_begin(weft_runtime_t* rt);
+/* The call returned: hands `future` (and the caller's reference to it)
+ * over for the worker to complete. The executor thread. */
+void weft__det_call_end(weft_runtime_t* rt, weft__det_call_t* c,
+                        weft_future_t* future, int status, void* result);
+/* The call will not run (not queued, or dropped at shutdown). Any thread. */
+void weft__det_call_drop(weft_runtime_t* rt, weft__det_call_t* c);
 
 #endif /* WEFT_DET_H_ */
