@@ -43,9 +43,13 @@ static int ok_nomem(const char* file, int line, const char* what, long rc) {
     r_;                                                                        \
   })
 
+/* Deterministic mode for the runtimes run_once makes. */
+static int sweep_det;
+
 /* Runs main once in a fresh runtime of `workers`; returns its status. */
 static int run_once(unsigned workers, weft_task_fn main) {
-  weft_config_t cfg = {.workers = workers};
+  weft_config_t cfg = {.workers = workers, .deterministic = sweep_det,
+                       .seed = 11};
   weft_runtime_t* rt = NULL;
   int rc = OKNM(weft_runtime_new(&cfg, &rt));
   if (rc != 0)
@@ -386,6 +390,24 @@ static void test_alloc_fail_blocking(void** state) {
   sweep("blocking", 2, main_blocking);
 }
 
+/* --- deterministic mode ------------------------------------------------ */
+
+static int main_det(void* arg, void** result) {
+  int rc = main_spawn(arg, result);
+  if (rc == 0)
+    rc = main_blocking(arg, result);
+  if (rc == 0)
+    rc = main_sync(arg, result);
+  return rc;
+}
+
+static void test_alloc_fail_det(void** state) {
+  (void)state;
+  sweep_det = 1;
+  sweep("deterministic", 1, main_det);
+  sweep_det = 0;
+}
+
 /* --- TCP --------------------------------------------------------------- */
 
 static int echo(weft_stream_t* c, void* arg) {
@@ -505,6 +527,7 @@ int main(void) {
       cmocka_unit_test(test_alloc_fail_comb),
       cmocka_unit_test(test_alloc_fail_sync),
       cmocka_unit_test(test_alloc_fail_blocking),
+      cmocka_unit_test(test_alloc_fail_det),
       cmocka_unit_test(test_alloc_fail_tcp),
       cmocka_unit_test(test_alloc_fail_fs),
   };
