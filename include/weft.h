@@ -809,7 +809,10 @@ WEFT_EXTERN void weft_set_log(weft_log_fn fn, void* arg);
  *  - a task that holds a worker longer than slow_task_ms (default 100)
  *    without an await: "slow task: 'name' (id N) has held worker W for
  *    T ms", once per stall, and again when the worker moves on.
- *  - at weft_runtime_free, every task still alive, before it is cancelled.
+ *  - at weft_runtime_free, every task still alive, before it is cancelled,
+ *    and every I/O object still open (server, stream, UDP socket, file,
+ *    process: "shutdown: TCP stream 127.0.0.1:5000 -> 127.0.0.1:41234
+ *    still open on worker 0; closing it") before the runtime closes it.
  * Outside debug mode none of this costs more than a predictable branch.
  * See docs/debugging.md.
  * ------------------------------------------------------------------------ */

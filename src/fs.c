@@ -593,6 +593,12 @@ int64_t weft_file_size(weft_file_t* f) {
 
 /* Runtime end: no call can be running, no loop turns any more, so a
  * synchronous close (no callback) is the simplest. */
+/* Debug mode's shutdown report. */
+static void file_describe(weft__io_obj_t* obj, char* buf, size_t n) {
+  weft_file_t* f = weft__container_of(obj, weft_file_t, obj);
+  snprintf(buf, n, "(descriptor %d)", (int)f->fd);
+}
+
 static void file_shutdown(weft__io_obj_t* obj) {
   weft_file_t* f = weft__container_of(obj, weft_file_t, obj);
   uv_fs_t req;
@@ -629,7 +635,8 @@ int weft_file_open(const char* path, int flags, int mode, weft_file_t** out) {
   f->fd = (uv_file)r;
   f->append = (flags & O_APPEND) != 0;
   weft__io_enter(f->home);
-  weft__io_obj_add(f->home, &f->obj, file_shutdown);
+  weft__io_obj_add_named(f->home, &f->obj, file_shutdown, "file",
+                         file_describe);
   *out = f;
   return 0;
 }

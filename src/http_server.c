@@ -297,6 +297,7 @@ int weft_http_serve(const char* host, unsigned port,
     return err;
   }
   /* No await since weft_tcp_serve returned: still on this worker. */
-  weft__io_obj_add(weft__worker_self(), &srv->obj, srv_shutdown);
+  weft__io_obj_add_named(weft__worker_self(), &srv->obj, srv_shutdown,
+                         "HTTP server settings", NULL);
   return 0;
 }

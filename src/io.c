@@ -24,8 +24,10 @@
  */
 #include "io.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common.h"
@@ -207,7 +209,17 @@ void weft__io_ignore_sigpipe(void) {
 
 void weft__io_obj_add(weft__worker_t* w, weft__io_obj_t* obj,
                       void (*shutdown)(weft__io_obj_t* obj)) {
+  weft__io_obj_add_named(w, obj, shutdown, "I/O object", NULL);
+}
+
+void weft__io_obj_add_named(weft__worker_t* w, weft__io_obj_t* obj,
+                            void (*shutdown)(weft__io_obj_t* obj),
+                            const char* kind,
+                            void (*describe)(weft__io_obj_t* obj, char* buf,
+                                             size_t n)) {
   obj->shutdown = shutdown;
+  obj->kind = kind;
+  obj->describe = describe;
   obj->prev = NULL;
   obj->next = w->io_objs;
   if (w->io_objs != NULL)
@@ -231,10 +243,36 @@ static void close_leftover(uv_handle_t* h, void* arg) {
     uv_close(h, NULL);
 }
 
+void weft__io_addr_text(const struct sockaddr* sa, char* buf, size_t n) {
+  char ip[64] = "?";
+  if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in* a = (const struct sockaddr_in*)sa;
+    uv_ip4_name(a, ip, sizeof(ip));
+    snprintf(buf, n, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
+  } else if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6* a = (const struct sockaddr_in6*)sa;
+    uv_ip6_name(a, ip, sizeof(ip));
+    snprintf(buf, n, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+  } else {
+    snprintf(buf, n, "?");
+  }
+}
+
+/* Debug mode: what the program left open, before the runtime closes it. */
+static void report_open(weft__worker_t* w, weft__io_obj_t* obj) {
+  char more[160] = "";
+  if (obj->describe != NULL)
+    obj->describe(obj, more, sizeof(more));
+  weft__warn("shutdown: %s%s%s still open on worker %u; closing it",
+             obj->kind, more[0] != '\0' ? " " : "", more, w->index);
+}
+
 void weft__io_close_all(weft__worker_t* w) {
   while (w->io_objs != NULL) {
     weft__io_obj_t* obj = w->io_objs;
     weft__io_obj_remove(w, obj);
+    if (w->rt->debug)
+      report_open(w, obj);
     obj->shutdown(obj);
   }
   /* Handles a user made on the loop (weft_uv_loop) and left open. */

@@ -73,11 +73,23 @@ typedef struct weft__io_obj_s {
   /* Closes the object's handles (their close callbacks free it). Runs on
    * the thread freeing the runtime, after every worker stopped. */
   void (*shutdown)(struct weft__io_obj_s* obj);
+  /* What debug mode calls it when the runtime closes it ("TCP stream"),
+   * and a few words more (addresses, descriptor), or NULL. */
+  const char* kind;
+  void (*describe)(struct weft__io_obj_s* obj, char* buf, size_t n);
 } weft__io_obj_t;
 
 /* Owner only. */
 void weft__io_obj_add(weft__worker_t* w, weft__io_obj_t* obj,
                       void (*shutdown)(weft__io_obj_t* obj));
+/* The same, naming the object for debug mode's shutdown report. */
+void weft__io_obj_add_named(weft__worker_t* w, weft__io_obj_t* obj,
+                            void (*shutdown)(weft__io_obj_t* obj),
+                            const char* kind,
+                            void (*describe)(weft__io_obj_t* obj, char* buf,
+                                             size_t n));
+/* "a.b.c.d:port" or "[v6]:port" for `sa`; "?" for other families. */
+void weft__io_addr_text(const struct sockaddr* sa, char* buf, size_t n);
 void weft__io_obj_remove(weft__worker_t* w, weft__io_obj_t* obj);
 
 /* Runs every remaining object's shutdown, then closes any handle still

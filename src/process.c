@@ -242,6 +242,12 @@ static void drop_pipes(spawn_pipes_t* sp) {
 
 static void shutdown_process(weft__io_obj_t* obj);
 
+/* Debug mode's shutdown report. */
+static void process_describe(weft__io_obj_t* obj, char* buf, size_t n) {
+  weft_process_t* p = weft__container_of(obj, weft_process_t, obj);
+  snprintf(buf, n, "(pid %d)", p->pid);
+}
+
 /* The process is running: hand it its pipes and put it on home's list. */
 static void adopt(weft_process_t* p, spawn_pipes_t* sp) {
   for (int i = 0; i < NSTDIO; i++) {
@@ -251,7 +257,8 @@ static void adopt(weft_process_t* p, spawn_pipes_t* sp) {
     p->pipes[i] = sp->streams[i];
     weft__stream_set_slot(sp->streams[i], &p->pipes[i]);
   }
-  weft__io_obj_add(p->home, &p->obj, shutdown_process);
+  weft__io_obj_add_named(p->home, &p->obj, shutdown_process, "process",
+                         process_describe);
 }
 
 static int spawn(weft__worker_t* w, const char* file, char* const args[],

@@ -117,9 +117,29 @@ uv_stream_t* weft__stream_handle(weft_stream_t* s) {
   return &s->h.stream;
 }
 
+/* Debug mode's shutdown report: the TCP ends, local first. */
+static void stream_describe(weft__io_obj_t* obj, char* buf, size_t n) {
+  weft_stream_t* s = weft__container_of(obj, weft_stream_t, obj);
+  struct sockaddr_storage local, peer;
+  int llen = sizeof(local), plen = sizeof(peer);
+  char a[72], b[72];
+  if (s->kind != WEFT__STREAM_TCP ||
+      uv_tcp_getsockname(&s->h.tcp, (struct sockaddr*)&local, &llen) != 0)
+    return;
+  weft__io_addr_text((struct sockaddr*)&local, a, sizeof(a));
+  if (uv_tcp_getpeername(&s->h.tcp, (struct sockaddr*)&peer, &plen) == 0)
+    weft__io_addr_text((struct sockaddr*)&peer, b, sizeof(b));
+  else
+    snprintf(b, sizeof(b), "(no peer)");
+  snprintf(buf, n, "%s -> %s", a, b);
+}
+
 void weft__stream_attach(weft_stream_t* s) {
   s->h.handle.data = s;
-  weft__io_obj_add(s->home, &s->obj, stream_shutdown);
+  weft__io_obj_add_named(s->home, &s->obj, stream_shutdown,
+                         s->kind == WEFT__STREAM_TCP ? "TCP stream"
+                                                     : "pipe stream",
+                         stream_describe);
 }
 
 void weft__stream_discard(weft_stream_t* s) {

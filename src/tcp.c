@@ -302,6 +302,15 @@ static void listener_close_handles(weft__listener_t* l) {
   uv_close((uv_handle_t*)&l->retry, on_listener_closed);
 }
 
+/* Debug mode's shutdown report: the listening address. */
+static void listener_describe(weft__io_obj_t* obj, char* buf, size_t n) {
+  weft__listener_t* l = weft__container_of(obj, weft__listener_t, obj);
+  struct sockaddr_storage sa;
+  socklen_t len = sizeof(sa);
+  if (getsockname(l->fd, (struct sockaddr*)&sa, &len) == 0)
+    weft__io_addr_text((struct sockaddr*)&sa, buf, n);
+}
+
 /* Runtime end: a server still open goes with its last listener. */
 static void listener_shutdown(weft__io_obj_t* obj) {
   weft__listener_t* l = weft__container_of(obj, weft__listener_t, obj);
@@ -326,7 +335,8 @@ static int listener_start(weft__listener_t* l,
   uv_timer_init(&w->loop, &l->retry); /* cannot fail */
   l->poll.data = l;
   l->retry.data = l;
-  weft__io_obj_add(w, &l->obj, listener_shutdown);
+  weft__io_obj_add_named(w, &l->obj, listener_shutdown, "TCP server",
+                         listener_describe);
   return uv_poll_start(&l->poll, UV_READABLE, on_acceptable);
 }
 

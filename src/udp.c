@@ -383,6 +383,15 @@ static void on_shutdown_closed(uv_handle_t* h) {
   free(weft__container_of(h, weft_udp_t, handle));
 }
 
+/* Debug mode's shutdown report: the bound address. */
+static void udp_describe(weft__io_obj_t* obj, char* buf, size_t n) {
+  weft_udp_t* u = weft__container_of(obj, weft_udp_t, obj);
+  struct sockaddr_storage sa;
+  int len = sizeof(sa);
+  if (uv_udp_getsockname(&u->handle, (struct sockaddr*)&sa, &len) == 0)
+    weft__io_addr_text((struct sockaddr*)&sa, buf, n);
+}
+
 /* At runtime end, on the thread freeing it: every task is done, so no
  * receiver or sender waits any more. */
 static void udp_shutdown(weft__io_obj_t* obj) {
@@ -413,7 +422,8 @@ static int udp_open(const struct sockaddr_storage* addr, weft_udp_t** out) {
     close_and_free(u);
     return err;
   }
-  weft__io_obj_add(w, &u->obj, udp_shutdown);
+  weft__io_obj_add_named(w, &u->obj, udp_shutdown, "UDP socket",
+                         udp_describe);
   *out = u;
   return 0;
 }
