@@ -2,7 +2,8 @@
 # test-all.sh [--no-valgrind]
 # Installs what is missing (as root), then for each of the release, asan
 # (ASan+UBSan) and tsan presets: configure, build, run ctest. Then a short
-# libFuzzer run of the HTTP parser (WEFT_FUZZ_SECS, default 15; 0 skips). Release runs
+# libFuzzer run of the HTTP parser and the stream reader (WEFT_FUZZ_SECS
+# each, default 8; 0 skips). Release runs
 # every test; the sanitizer builds leave out the `slow` label. Then a
 # Valgrind memcheck pass over the release unit tests (--no-valgrind or
 # WEFT_VALGRIND=0 skips it).
