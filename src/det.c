@@ -39,12 +39,11 @@
  */
 #include "det.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <pthread.h>
 
 #include "alloc.h"
 #include "common.h"
@@ -73,7 +72,8 @@ struct weft__det_s {
   /* Executor calls in flight. Incremented by the submitter, decremented
    * by an executor thread once the call has returned. */
   _Atomic unsigned calls;
-  uint64_t next_call;          /* numbers calls in submission order */
+  uint64_t next_call;          /* numbers calls in submission order;
+                                  under done_lock */
   pthread_mutex_t done_lock;   /* guards `done` */
   weft__det_call_t* done;      /* returned calls, for the worker */
   uv_timer_t patience; /* bounds settle()'s wait; on the worker's loop */
