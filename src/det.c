@@ -17,7 +17,7 @@
  * time: an executor call or a thread-pool request (files, DNS) finishing,
  * a timer coming due, another thread spawning or waking a task. Those are
  * admitted only at quiet points: when every task in `ready` got there by
- * yielding (or none is left). There the worker first lets every executor
+ * yielding (or none is left), and every kQuietEvery picks. There the worker first lets every executor
  * call and pool request in flight finish (it blocks for them: they take no
  * virtual time), polls the loop without blocking, and takes the global
  * queue, sorting what it admitted by task id (its order is a race between
@@ -69,6 +69,7 @@ struct weft__det_s {
   size_t len;
   size_t cap;
   size_t fresh; /* entries without kYielded */
+  unsigned picks_since_quiet;
   /* Executor calls in flight. Incremented by the submitter, decremented
    * by an executor thread once the call has returned. */
   _Atomic unsigned calls;
@@ -86,6 +87,11 @@ struct weft__det_s {
 enum { kPatienceMs = 1000 };
 
 enum { kYielded = 1 };
+
+/* A quiet point at least every this many picks, so tasks that keep waking
+ * each other cannot shut out a call's end or the loop (the tick's
+ * maintenance interval, worker.c). */
+enum { kQuietEvery = 61 };
 
 _Atomic int weft__det_runtimes;
 
@@ -427,7 +433,9 @@ weft_task_t* weft__det_next(weft__worker_t* w) {
   weft__inbox_drain(w);
   gather_local(w, d);
   gather_yielded(w, d);
-  if (d->fresh == 0)
+  if (d->fresh == 0 || ++d->picks_since_quiet >= kQuietEvery) {
+    d->picks_since_quiet = 0;
     quiet_point(w, d);
+  }
   return d->len > 0 ? draw(d) : NULL;
 }

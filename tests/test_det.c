@@ -202,6 +202,73 @@ static void test_clock_and_yield_loops(void** state) {
   WEFT_ASSERT_NO_FAILURES();
 }
 
+/* Two tasks that keep waking each other never leave only yielded tasks
+ * behind; the periodic quiet point still lets an executor call end. */
+typedef struct {
+  weft_queue_t* to_b;
+  weft_queue_t* to_a;
+  int stop; /* the worker's thread only */
+} pingpong_t;
+
+static int ping(void* arg, void** result) {
+  pingpong_t* p = arg;
+  void* item;
+  (void)result;
+  while (!p->stop) {
+    WEFT_EXPECT_OK(weft_queue_put(p->to_b, p, 0));
+    WEFT_EXPECT_OK(weft_queue_get(p->to_a, &item));
+  }
+  return weft_queue_put(p->to_b, NULL, 0); /* lets pong leave */
+}
+
+static int pong(void* arg, void** result) {
+  pingpong_t* p = arg;
+  void* item;
+  (void)result;
+  for (;;) {
+    WEFT_EXPECT_OK(weft_queue_get(p->to_b, &item));
+    if (item == NULL)
+      return 0;
+    WEFT_EXPECT_OK(weft_queue_put(p->to_a, p, 0));
+  }
+}
+
+static int blocking_then_stop(void* arg, void** result) {
+  pingpong_t* p = arg;
+  (void)result;
+  WEFT_EXPECT_OK(weft_run_blocking(usleep_1ms, NULL, NULL));
+  p->stop = 1;
+  return 0;
+}
+
+static int main_busy_pair(void* arg, void** result) {
+  pingpong_t p = {0};
+  weft_task_t *a, *b, *c;
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT_OK(weft_queue_new(WEFT_QUEUE_FIFO, 1, &p.to_b));
+  WEFT_EXPECT_OK(weft_queue_new(WEFT_QUEUE_FIFO, 1, &p.to_a));
+  WEFT_EXPECT_OK(weft_spawn(NULL, ping, &p, NULL, &a));
+  WEFT_EXPECT_OK(weft_spawn(NULL, pong, &p, NULL, &b));
+  WEFT_EXPECT_OK(weft_spawn(NULL, blocking_then_stop, &p, NULL, &c));
+  WEFT_EXPECT_OK(weft_await(c, NULL));
+  WEFT_EXPECT_OK(weft_await(a, NULL));
+  WEFT_EXPECT_OK(weft_await(b, NULL));
+  weft_task_release(a);
+  weft_task_release(b);
+  weft_task_release(c);
+  WEFT_EXPECT_OK(weft_queue_free(p.to_b));
+  WEFT_EXPECT_OK(weft_queue_free(p.to_a));
+  return 0;
+}
+
+static void test_busy_tasks_do_not_shut_out_calls(void** state) {
+  (void)state;
+  weft_config_t cfg = {.deterministic = 1, .seed = 5};
+  WEFT_ASSERT_OK(weft_run(main_busy_pair, NULL, &cfg, NULL));
+  WEFT_ASSERT_NO_FAILURES();
+}
+
 /* ---- Knobs ------------------------------------------------------------------ */
 
 static char logged[512];
@@ -275,6 +342,7 @@ int main(void) {
       cmocka_unit_test(test_other_seeds_other_orders),
       cmocka_unit_test(test_virtual_clock),
       cmocka_unit_test(test_clock_and_yield_loops),
+      cmocka_unit_test(test_busy_tasks_do_not_shut_out_calls),
       cmocka_unit_test(test_knobs),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
