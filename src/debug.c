@@ -187,6 +187,7 @@ typedef struct weft__monitor_s {
   int stop; /* under lock */
   seen_t* seen;
   struct sample_s** samples; /* a slot per worker; NULL: no backtraces */
+  int lost; /* a request went unanswered: its signal may still come */
 } weft__monitor_t;
 
 /* ---- Slow-task backtraces ------------------------------------------------ */
@@ -211,8 +212,8 @@ static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static sample_t* pool_free;         /* under pool_lock */
 static unsigned pool_users;         /* runtimes sampling; under pool_lock */
 static int pool_installed;          /* our handler is in; under pool_lock */
-static int pool_keep;               /* a request was never answered */
-static struct sigaction pool_old;   /* the action before ours */
+static int pool_keep;               /* keep our handler; under pool_lock */
+static struct sigaction pool_old;   /* the previous action; pool_lock */
 
 /* Runs on the stalled worker's thread, in the signal handler. */
 static void take_sample(sample_t* s, const ucontext_t* uc) {
@@ -338,6 +339,10 @@ static void sampling_stop(weft__monitor_t* m) {
     return;
   pthread_mutex_lock(&pool_lock);
   pool_users--;
+  /* Its late handler may answer a later request, leaving that request's
+   * own signal still to come: never restore the action after that. */
+  if (m->lost)
+    pool_keep = 1;
   put_slots(m->samples, m->rt->nworkers);
   pthread_mutex_unlock(&pool_lock);
   free(m->samples);
@@ -366,7 +371,8 @@ static void request_sample(weft__monitor_t* m, unsigned i, weft_task_t* t,
   if (!WEFT__BT_SUPPORTED)
     return; /* no frames on this platform, as in the dump */
   if (m->samples == NULL) {
-    a->none = "(no backtrace: its signal, SIGRTMIN+6, has another handler)";
+    a->none = "(no backtrace: SIGRTMIN+6 has another handler, or memory "
+              "ran short)";
     return;
   }
   weft__worker_t* w = m->rt->workers[i];
@@ -378,7 +384,8 @@ static void request_sample(weft__monitor_t* m, unsigned i, weft_task_t* t,
   atomic_store_explicit(&s->want_task, t, memory_order_relaxed);
   /* relaxed: as above. */
   atomic_store_explicit(&s->want_tick, tick, memory_order_relaxed);
-  /* relaxed: the monitor is the only writer of req. */
+  /* relaxed: the slot's monitor is the only writer of req (slots change
+   * hands under pool_lock). */
   uint64_t seq = atomic_load_explicit(&s->req, memory_order_relaxed) + 1;
   /* release: see sample_t. */
   atomic_store_explicit(&s->req, seq, memory_order_release);
@@ -391,6 +398,7 @@ static void request_sample(weft__monitor_t* m, unsigned i, weft_task_t* t,
   /* acquire: pairs with the handler's release store of done. */
   while (atomic_load_explicit(&s->done, memory_order_acquire) != seq) {
     if (weft__now_ns() - t0 > SAMPLE_WAIT_MS * 1000000ull) {
+      m->lost = 1;
       a->none = "(no backtrace: the worker did not answer within 100 ms)";
       return;
     }
