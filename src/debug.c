@@ -44,10 +44,11 @@
  * A late answer must never land in freed memory: slots come from a pool
  * that is never freed, and a slot keeps counting its sequence numbers when
  * it is reused, so a late handler sees that the request it would answer
- * is not for its thread (want_worker) or was answered already. If a
- * request is still unanswered when the last runtime goes, the handler
- * stays installed (restoring SIG_DFL would let that signal kill the
- * process).
+ * is not for its thread (want_worker) or was answered already. Once a
+ * request went unanswered within the wait, the handler stays installed
+ * for good: its signal, or that of a later request the late handler
+ * answered, may still be on its way, and under SIG_DFL it would kill the
+ * process.
  *
  * The dump signal (weft_config_t.dump_signal): the handler writes a byte
  * to a process-wide pipe, a thread of the runtime reads it and calls
