@@ -110,7 +110,15 @@ typedef struct weft_config_s {
    * milliseconds; 0 means 10000. */
   unsigned blocking_keepalive_ms;
   /* Debug mode (see "Debugging"); also on when the environment variable
-   * WEFT_DEBUG is set to anything but "0". Nonzero: on. */
+   * WEFT_DEBUG is set to anything but "0". Nonzero: on. To print a slow
+   * task's backtrace, debug mode interrupts the stalled worker's thread
+   * once with the realtime signal SIGRTMIN+6, whose handler it installs
+   * (SA_RESTART) while a runtime in debug mode exists, and only if the
+   * signal has no handler yet (otherwise the report says there is no
+   * backtrace); the previous action comes back when the last such runtime
+   * is freed. Do not use SIGRTMIN+6 yourself in debug mode. A blocking
+   * call that is never restarted (nanosleep, usleep, poll, epoll_wait,
+   * select...) returns early with EINTR when that signal lands in it. */
   int debug;
   /* Debug mode: how long a task may hold a worker without an await before
    * it is reported, in milliseconds; 0 means 100. */

@@ -23,6 +23,33 @@
  * freed) and checks it is still the running one before reading its name,
  * which cannot be freed while the reference is held.
  *
+ * Slow-task backtraces: when the monitor reports a stall it asks the
+ * stalled worker's thread for its stack with a signal, SAMPLE_SIGNAL
+ * (SIGRTMIN+6: a realtime signal, so it clashes with no standard signal
+ * libuv, the sanitizers or programs use; installed while a runtime in
+ * debug mode exists, and only if the signal has no handler yet; the
+ * previous action comes back when the last such runtime is freed). The
+ * request is a slot (sample_t): the monitor writes what it saw (worker,
+ * task, tick), publishes a sequence number and sends the signal with
+ * pthread_sigqueue, whose value carries the slot's address. The handler
+ * checks that its thread still runs that task at that tick (else it
+ * answers "moved on"), walks the frame pointers of the interrupted
+ * context within the running fiber's stack (weft__bt_walk: bounded,
+ * through process_vm_readv, async-signal-safe), and publishes the answer
+ * by storing the sequence number into `done`. The monitor waits for it at
+ * most SAMPLE_WAIT_MS (a worker that is being debugged, or a signal held
+ * back by TSan until the thread's next intercepted call, may not answer),
+ * then symbolizes (dladdr, not allowed in a handler) and logs the frames
+ * under the slow-task line.
+ * A late answer must never land in freed memory: slots come from a pool
+ * that is never freed, and a slot keeps counting its sequence numbers when
+ * it is reused, so a late handler sees that the request it would answer
+ * is not for its thread (want_worker) or was answered already. Once a
+ * request went unanswered within the wait, the handler stays installed
+ * for good: its signal, or that of a later request the late handler
+ * answered, may still be on its way, and under SIG_DFL it would kill the
+ * process.
+ *
  * The dump signal (weft_config_t.dump_signal): the handler writes a byte
  * to a process-wide pipe, a thread of the runtime reads it and calls
  * weft_task_dump (see that section).
@@ -41,11 +68,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ucontext.h>
+
+#include "alloc.h"
+#include "backtrace.h"
 #include "common.h"
 #include "worker.h"
 
 #define MONITOR_PERIOD_MS 10
 #define DEFAULT_SLOW_MS 100
+#define SAMPLE_SIGNAL (SIGRTMIN + 6)
+#define SAMPLE_WAIT_MS 100
 
 /* The warnings' stream; NULL means stderr. */
 static FILE* _Atomic warn_stream;
@@ -154,7 +187,243 @@ typedef struct weft__monitor_s {
   pthread_cond_t cv;
   int stop; /* under lock */
   seen_t* seen;
+  struct sample_s** samples; /* a slot per worker; NULL: no backtraces */
+  int lost; /* a request went unanswered: its signal may still come */
 } weft__monitor_t;
+
+/* ---- Slow-task backtraces ------------------------------------------------ */
+
+/* A backtrace request to one worker's thread and its answer (see DESIGN).
+ * The monitor stores want_* (relaxed) and then req (release); the handler
+ * loads req (acquire), fills moved/n/pcs and stores done = req (release);
+ * the monitor reads the answer after loading done (acquire). */
+typedef struct sample_s {
+  _Atomic uint64_t req;
+  _Atomic uint64_t done;
+  weft__worker_t* _Atomic want_worker;
+  weft_task_t* _Atomic want_task;
+  _Atomic uint64_t want_tick;
+  int moved; /* the thread no longer ran want_task at want_tick */
+  int n;
+  uintptr_t pcs[WEFT__BT_MAX];
+  struct sample_s* next; /* the pool's free list, under pool_lock */
+} sample_t;
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static sample_t* pool_free;         /* under pool_lock */
+static unsigned pool_users;         /* runtimes sampling; under pool_lock */
+static int pool_installed;          /* our handler is in; under pool_lock */
+static int pool_keep;               /* keep our handler; under pool_lock */
+static struct sigaction pool_old;   /* the previous action; pool_lock */
+
+/* Runs on the stalled worker's thread, in the signal handler. */
+static void take_sample(sample_t* s, const ucontext_t* uc) {
+  /* acquire: pairs with the monitor's release store of req; want_* are
+   * then those of this request. */
+  uint64_t seq = atomic_load_explicit(&s->req, memory_order_acquire);
+  /* relaxed: only a handler on want_worker's thread stores done, and
+   * handlers on one thread run one after the other. */
+  if (seq == atomic_load_explicit(&s->done, memory_order_relaxed))
+    return; /* answered already: a late signal */
+  weft__worker_t* w = weft__worker_self();
+  /* relaxed: ordered by the acquire of req above. */
+  if (w == NULL ||
+      w != atomic_load_explicit(&s->want_worker, memory_order_relaxed))
+    return; /* a late signal for a slot reused by another runtime */
+  /* relaxed: as above. */
+  weft_task_t* want = atomic_load_explicit(&s->want_task,
+                                           memory_order_relaxed);
+  /* relaxed: as above. */
+  uint64_t tick = atomic_load_explicit(&s->want_tick, memory_order_relaxed);
+  const weft__stack_t* st = NULL;
+  weft_task_t* cur = NULL;
+  s->n = 0;
+  /* relaxed: tick_pub is this thread's own store. */
+  s->moved = !weft__worker_fault_context(&st, &cur) || st == NULL ||
+             cur != want ||
+             atomic_load_explicit(&w->tick_pub, memory_order_relaxed) != tick;
+#if WEFT__BT_SUPPORTED
+  uintptr_t lo = s->moved ? 0 : (uintptr_t)st->lo;
+  uintptr_t hi = s->moved ? 0 : lo + st->size;
+  uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+  /* Interrupted on the fiber's stack (not in a handler on another). */
+  if (!s->moved && sp >= lo && sp < hi)
+    s->n = weft__bt_walk((uintptr_t)uc->uc_mcontext.gregs[REG_RIP],
+                         (uintptr_t)uc->uc_mcontext.gregs[REG_RBP], sp, lo,
+                         hi, s->pcs, WEFT__BT_MAX);
+#else
+  (void)uc;
+#endif
+  /* relaxed: a newer request (the monitor gave up on this one) is
+   * answered by the signal that comes with it, not with this walk. */
+  if (atomic_load_explicit(&s->req, memory_order_relaxed) == seq)
+    /* release: publishes moved, n and pcs to the monitor. */
+    atomic_store_explicit(&s->done, seq, memory_order_release);
+}
+
+static void on_sample_signal(int sig, siginfo_t* si, void* uc) {
+  (void)sig;
+  /* Only our own requests carry a slot: pthread_sigqueue from this
+   * process. Anything else sent with this signal is ignored. */
+  if (si == NULL || si->si_code != SI_QUEUE || si->si_pid != getpid() ||
+      si->si_value.sival_ptr == NULL)
+    return;
+  int saved = errno;
+  take_sample(si->si_value.sival_ptr, uc);
+  errno = saved;
+}
+
+/* Gives the slots back and, with the last runtime gone, restores the
+ * signal's previous action, unless a request is still unanswered. Under
+ * pool_lock. */
+static void put_slots(sample_t** slots, unsigned n) {
+  for (unsigned i = 0; i < n && slots[i] != NULL; i++) {
+    /* relaxed (both): only whether they differ matters, not the answer;
+     * the monitor that wrote req has been joined. */
+    if (atomic_load_explicit(&slots[i]->done, memory_order_relaxed) !=
+        atomic_load_explicit(&slots[i]->req, memory_order_relaxed))
+      pool_keep = 1;
+    slots[i]->next = pool_free;
+    pool_free = slots[i];
+  }
+  if (pool_users == 0 && pool_installed && !pool_keep) {
+    sigaction(SAMPLE_SIGNAL, &pool_old, NULL);
+    pool_installed = 0;
+  }
+}
+
+/* Takes a slot per worker and installs the handler. Leaves m->samples
+ * NULL (no backtraces, said in the report) if the signal has a handler
+ * that is not ours, or memory is short. */
+static void sampling_start(weft__monitor_t* m) {
+  unsigned n = m->rt->nworkers;
+  sample_t** slots = weft__calloc(n, sizeof(*slots));
+  if (slots == NULL)
+    return;
+  pthread_mutex_lock(&pool_lock);
+  int ok = 1;
+  if (!pool_installed) {
+    struct sigaction sa;
+    struct sigaction cur;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_sample_signal;
+    /* SA_ONSTACK: the worker's alternate stack, so that a task near the
+     * end of its stack is not pushed over it by the handler. */
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    ok = sigaction(SAMPLE_SIGNAL, NULL, &cur) == 0 &&
+         !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL &&
+         sigaction(SAMPLE_SIGNAL, &sa, &pool_old) == 0;
+    pool_installed = ok;
+  }
+  for (unsigned i = 0; ok && i < n; i++) {
+    slots[i] = pool_free;
+    if (slots[i] != NULL)
+      pool_free = slots[i]->next;
+    else
+      slots[i] = weft__calloc(1, sizeof(sample_t));
+    ok = slots[i] != NULL;
+  }
+  if (ok)
+    pool_users++;
+  else
+    put_slots(slots, n);
+  pthread_mutex_unlock(&pool_lock);
+  if (ok)
+    m->samples = slots;
+  else
+    free(slots);
+}
+
+static void sampling_stop(weft__monitor_t* m) {
+  if (m->samples == NULL)
+    return;
+  pthread_mutex_lock(&pool_lock);
+  pool_users--;
+  /* Its late handler may answer a later request, leaving that request's
+   * own signal still to come: never restore the action after that. */
+  if (m->lost)
+    pool_keep = 1;
+  put_slots(m->samples, m->rt->nworkers);
+  pthread_mutex_unlock(&pool_lock);
+  free(m->samples);
+  m->samples = NULL;
+}
+
+/* What came back from a worker's thread, copied out of its slot. */
+typedef struct {
+  const char* none; /* why there is no backtrace, or NULL */
+  int n;
+  uintptr_t pcs[WEFT__BT_MAX];
+} answer_t;
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {0, ms * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+/* Asks worker i's thread for its stack while it runs `t` at `tick`, and
+ * waits at most SAMPLE_WAIT_MS for the answer (see DESIGN). */
+static void request_sample(weft__monitor_t* m, unsigned i, weft_task_t* t,
+                           uint64_t tick, answer_t* a) {
+  a->n = 0;
+  a->none = NULL;
+  if (!WEFT__BT_SUPPORTED)
+    return; /* no frames on this platform, as in the dump */
+  if (m->samples == NULL) {
+    a->none = "(no backtrace: SIGRTMIN+6 has another handler, or memory "
+              "ran short)";
+    return;
+  }
+  weft__worker_t* w = m->rt->workers[i];
+  sample_t* s = m->samples[i];
+  /* relaxed (this store and the next two): published by the release
+   * store of req below. */
+  atomic_store_explicit(&s->want_worker, w, memory_order_relaxed);
+  /* relaxed: as above. */
+  atomic_store_explicit(&s->want_task, t, memory_order_relaxed);
+  /* relaxed: as above. */
+  atomic_store_explicit(&s->want_tick, tick, memory_order_relaxed);
+  /* relaxed: the slot's monitor is the only writer of req (slots change
+   * hands under pool_lock). */
+  uint64_t seq = atomic_load_explicit(&s->req, memory_order_relaxed) + 1;
+  /* release: see sample_t. */
+  atomic_store_explicit(&s->req, seq, memory_order_release);
+  union sigval v = {.sival_ptr = s};
+  if (pthread_sigqueue(w->thread, SAMPLE_SIGNAL, v) != 0) {
+    a->none = "(no backtrace: the signal could not be sent)";
+    return;
+  }
+  uint64_t t0 = weft__now_ns();
+  /* acquire: pairs with the handler's release store of done. */
+  while (atomic_load_explicit(&s->done, memory_order_acquire) != seq) {
+    if (weft__now_ns() - t0 > SAMPLE_WAIT_MS * 1000000ull) {
+      m->lost = 1;
+      a->none = "(no backtrace: the worker did not answer within 100 ms)";
+      return;
+    }
+    sleep_ms(1);
+  }
+  if (s->moved) {
+    a->none = "(no backtrace: the task moved on before its stack was read)";
+    return;
+  }
+  a->n = s->n;
+  memcpy(a->pcs, s->pcs, sizeof(a->pcs[0]) * (size_t)s->n);
+}
+
+/* Logs the frames, one line each, under the slow-task line. The first is
+ * where the thread was interrupted, the others return addresses. */
+static void log_answer(const answer_t* a) {
+  if (a->none != NULL)
+    weft__warn("    %s", a->none);
+  for (int k = 0; k < a->n; k++) {
+    char line[256];
+    weft__bt_format(k, a->pcs[k], k == 0, line, sizeof(line));
+    weft__warn("%s", line);
+  }
+}
 
 /* Copies the label of `t` if it is still the fiber running on `w`. */
 static int running_label(weft__worker_t* w, weft_task_t* t, char* buf,
@@ -195,9 +464,13 @@ static void monitor_worker(weft__monitor_t* m, unsigned i, uint64_t now) {
   if (!running_label(w, t, s->label, sizeof(s->label)))
     return;
   s->reported = 1;
+  /* The stack first: the report may end the stall (a test's spinner). */
+  answer_t a;
+  request_sample(m, i, t, tick, &a);
   weft__warn("slow task: %s has held worker %u for %llu ms without an "
              "await (threshold %u ms)",
              s->label, i, (unsigned long long)ms, m->rt->slow_task_ms);
+  log_answer(&a);
 }
 
 static void* monitor_main(void* arg) {
@@ -236,6 +509,7 @@ int weft__debug_start(weft_runtime_t* rt) {
     return WEFT_ENOMEM;
   }
   m->rt = rt;
+  sampling_start(m);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -243,6 +517,7 @@ int weft__debug_start(weft_runtime_t* rt) {
   pthread_condattr_destroy(&ca);
   pthread_mutex_init(&m->lock, NULL);
   if (pthread_create(&m->thread, NULL, monitor_main, m) != 0) {
+    sampling_stop(m);
     pthread_cond_destroy(&m->cv);
     pthread_mutex_destroy(&m->lock);
     free(m->seen);
@@ -262,6 +537,7 @@ void weft__debug_stop(weft_runtime_t* rt) {
   pthread_cond_signal(&m->cv);
   pthread_mutex_unlock(&m->lock);
   pthread_join(m->thread, NULL);
+  sampling_stop(m);
   pthread_cond_destroy(&m->cv);
   pthread_mutex_destroy(&m->lock);
   free(m->seen);

@@ -19,7 +19,8 @@
  *    stack the task may resume on meanwhile (the values are only used
  *    after checking them against the stack's bounds).
  *  - The frame-pointer walk is bounded: at most 32 frames, each frame
- *    pointer 8-aligned, strictly above the last, and inside the stack.
+ *    pointer 8-aligned, strictly above the last, and inside the stack
+ *    (backtrace.c, shared with the slow-task report).
  * Nothing is printed under a lock (not even the FILE's: a task freed by
  * the visitor may print a debug warning): each task's facts are copied
  * out first.
@@ -28,28 +29,14 @@
  * at [56]: the suspended fiber's frame chain starts there. Other backends
  * print no backtrace.
  */
-#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
+#include "backtrace.h"
 #include "common.h"
 #include "worker.h"
 
-#define MAX_FRAMES 32
 #define LOCK_TRIES 1000
-
-/* Copies n bytes at addr, or fails (-1) if any of them is unmapped. */
-static int safe_read(const void* addr, void* dst, size_t n) {
-  struct iovec local = {dst, n};
-  struct iovec remote = {(void*)addr, n};
-  /* The raw system call: not intercepted by the sanitizers (see DESIGN). */
-  long r = syscall(SYS_process_vm_readv, (long)getpid(), &local, 1L, &remote,
-                   1L, 0L);
-  return r == (long)n ? 0 : -1;
-}
 
 /* A spin-lock acquisition that gives up (0) after LOCK_TRIES tries. */
 static int try_lock(weft__spin_t* s) {
@@ -107,53 +94,29 @@ static void describe_wait(weft_task_t* t, char* buf, size_t n) {
   }
 }
 
-static void print_frame(FILE* out, int i, uintptr_t pc) {
-  Dl_info info;
-  /* pc - 1: the call instruction, not the one after it (which may already
-   * belong to the next function). */
-  if (dladdr((void*)(pc - 1), &info) == 0 || info.dli_fname == NULL) {
-    fprintf(out, "    #%-2d 0x%012lx\n", i, (unsigned long)pc);
-    return;
-  }
-  const char* file = strrchr(info.dli_fname, '/');
-  file = file != NULL ? file + 1 : info.dli_fname;
-  if (info.dli_sname != NULL)
-    fprintf(out, "    #%-2d 0x%012lx %s+0x%lx (%s)\n", i, (unsigned long)pc,
-            info.dli_sname, (unsigned long)(pc - (uintptr_t)info.dli_saddr),
-            file);
-  else
-    fprintf(out, "    #%-2d 0x%012lx (%s+0x%lx)\n", i, (unsigned long)pc,
-            file, (unsigned long)(pc - (uintptr_t)info.dli_fbase));
-}
-
 /* Prints the frames of the suspended fiber `f` (see DESIGN). */
 static void print_backtrace(FILE* out, weft_task_t* f) {
-#if defined(__x86_64__) && !defined(WEFT_USE_UCONTEXT)
+#if WEFT__BT_SUPPORTED
   weft__stack_t* sp_desc;
   weft__ctx_t ctx;
   weft__stack_t st;
-  if (safe_read(&f->stack, &sp_desc, sizeof(sp_desc)) != 0 ||
-      sp_desc == NULL || safe_read(sp_desc, &st, sizeof(st)) != 0 ||
-      safe_read(&f->ctx, &ctx, sizeof(ctx)) != 0)
+  if (weft__safe_read(&f->stack, &sp_desc, sizeof(sp_desc)) != 0 ||
+      sp_desc == NULL || weft__safe_read(sp_desc, &st, sizeof(st)) != 0 ||
+      weft__safe_read(&f->ctx, &ctx, sizeof(ctx)) != 0)
     return;
   uintptr_t lo = (uintptr_t)st.lo;
   uintptr_t hi = lo + st.size;
   uintptr_t sp = (uintptr_t)ctx.sp;
   uintptr_t frame[8];
   if (sp < lo || sp > hi - sizeof(frame) ||
-      safe_read((void*)sp, frame, sizeof(frame)) != 0)
+      weft__safe_read((void*)sp, frame, sizeof(frame)) != 0)
     return;
-  uintptr_t fp = frame[6];
-  uintptr_t pc = frame[7];
-  for (int i = 0; i < MAX_FRAMES && pc != 0; i++) {
-    print_frame(out, i, pc);
-    uintptr_t next[2];
-    if (fp <= sp || fp % 8 != 0 || fp < lo || fp > hi - sizeof(next) ||
-        safe_read((void*)fp, next, sizeof(next)) != 0)
-      break;
-    sp = fp;
-    fp = next[0];
-    pc = next[1];
+  uintptr_t pcs[WEFT__BT_MAX];
+  int n = weft__bt_walk(frame[7], frame[6], sp, lo, hi, pcs, WEFT__BT_MAX);
+  for (int i = 0; i < n; i++) {
+    char line[256];
+    weft__bt_format(i, pcs[i], 0, line, sizeof(line));
+    fprintf(out, "%s\n", line);
   }
 #else
   (void)out;
@@ -198,7 +161,7 @@ static int dump_one(weft_task_t* t, void* arg) {
   pthread_mutex_lock(&t->rt->slab_lock);
   pthread_mutex_unlock(&t->rt->slab_lock);
   if (p == WEFT_PHASE_SUSPENDED &&
-      safe_read(&t->host, &host, sizeof(host)) == 0 && host != NULL &&
+      weft__safe_read(&t->host, &host, sizeof(host)) == 0 && host != NULL &&
       weft__task_try_retain(host)) {
     if (host != t)
       fprintf(d->out, "    (runs inline on the stack of task id %llu)\n",
@@ -206,7 +169,7 @@ static int dump_one(weft_task_t* t, void* arg) {
     print_backtrace(d->out, host);
     weft__task_release(host);
   } else if (p == WEFT_PHASE_RUNNING &&
-             safe_read(&t->inner, &inner, sizeof(inner)) == 0 &&
+             weft__safe_read(&t->inner, &inner, sizeof(inner)) == 0 &&
              inner != NULL && inner != t && weft__task_try_retain(inner)) {
     /* A fiber whose awaited child runs inline on its stack: the fiber
      * stays "running" while the child is what waits. */

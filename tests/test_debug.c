@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backtrace.h"
 #include "helpers.h"
 #include "task.h"
 #include "worker.h"
@@ -347,14 +348,66 @@ static void test_debug_env(void** state) {
 
 /* ---- Debug mode: slow tasks ---------------------------------------------- */
 
-/* Spins without an await for 300 ms, and on until the monitor has written
- * its report (a 10 s guard): the test asserts that it appears, not when. */
-static int spinner(void* arg, void** result) {
+/* The spinner sits alone in its own section, so the linker's __start_ and
+ * __stop_ symbols bound its code: the test can tell whether a frame of the
+ * report falls in it. (dladdr can only name it in a binary linked with
+ * -rdynamic; this one prints it as test_debug+offset.) Not static, never
+ * inlined: a function of its own, as a user's would be. */
+extern const char __start_weft_test_spin[];
+extern const char __stop_weft_test_spin[];
+
+typedef struct {
+  FILE* out;
+  long from; /* the report file's size when the round began */
+} spin_arg_t;
+
+int weft_test_spinner(void* arg, void** result)
+    __attribute__((noinline, section("weft_test_spin")));
+
+/* Spins without an await until the monitor's report appears (a 10 s
+ * guard): the test asserts that it appears, not when. The report is
+ * written after the stack was sampled, so the sample lands in this loop,
+ * almost always in the pause bursts. */
+int weft_test_spinner(void* arg, void** result) {
   (void)result;
-  FILE* out = arg;
+  spin_arg_t* a = arg;
   uint64_t t0 = now_ms();
-  while (now_ms() - t0 < 300 || (file_size(out) == 0 && now_ms() - t0 < 10000))
-    weft__cpu_relax();
+  while (file_size(a->out) == a->from && now_ms() - t0 < 10000) {
+    for (int k = 0; k < 20000; k++)
+      weft__cpu_relax();
+  }
+  return 0;
+}
+
+/* The report of this round, once complete: its "moves again" line comes
+ * after the frames (one monitor thread writes both). NULL after 10 s. */
+static char* round_report(FILE* out, long from) {
+  char* s = NULL;
+  for (uint64_t t0 = now_ms(); now_ms() - t0 < 10000;) {
+    flockfile(out);
+    free(s);
+    s = slurp(out);
+    funlockfile(out);
+    if (strstr(s + from, "moves again") != NULL)
+      return s;
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  free(s);
+  return NULL;
+}
+
+/* 1 if a frame line of `s` ("weft:     #N  0x...") lies in the spinner. */
+static int frames_name_spinner(const char* s) {
+  for (const char* p = strstr(s, "weft:     #"); p != NULL;
+       p = strstr(p + 1, "weft:     #")) {
+    const char* x = strstr(p, " 0x");
+    unsigned long pc;
+    if (x != NULL && sscanf(x, " 0x%lx", &pc) == 1 &&
+        pc >= (uintptr_t)__start_weft_test_spin &&
+        pc < (uintptr_t)__stop_weft_test_spin)
+      return 1;
+  }
   return 0;
 }
 
@@ -364,20 +417,38 @@ static void test_slow_task_reported(void** state) {
   weft__debug_set_stream(out);
   weft_config_t cfg = {.workers = 2, .debug = 1};
   weft_runtime_t* rt;
-  weft_task_t* t;
   weft_spawn_opts_t o = {.name = "spinner", .stack_size = 0};
   WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
   assert_int_equal(rt->slow_task_ms, 100);
-  WEFT_ASSERT_OK(weft_spawn(rt, spinner, out, &o, &t));
-  WEFT_ASSERT_OK(weft_await(t, NULL));
-  weft_task_release(t);
+  /* Rounds: a sample taken while the spinner was inside a libc call
+   * (file_size, now_ms) may not show the spinner when the code has no
+   * frame pointers; another stall takes another sample. */
+  int named = 0;
+  char* s = NULL;
+  for (int round = 0; round < 5 && !named; round++) {
+    weft_task_t* t;
+    flockfile(out);
+    spin_arg_t a = {out, file_size(out)};
+    funlockfile(out);
+    WEFT_ASSERT_OK(weft_spawn(rt, weft_test_spinner, &a, &o, &t));
+    WEFT_ASSERT_OK(weft_await(t, NULL));
+    weft_task_release(t);
+    free(s);
+    s = round_report(out, a.from);
+    assert_non_null(s);
+    named = !WEFT__BT_SUPPORTED || frames_name_spinner(s + a.from);
+  }
   WEFT_ASSERT_OK(weft_runtime_free(rt));
   weft__debug_set_stream(NULL);
-  char* s = slurp(out);
   printf("%s", s);
   assert_non_null(strstr(s, "weft: slow task: 'spinner' (id 1) has held "
                             "worker "));
   assert_non_null(strstr(s, "without an await (threshold 100 ms)"));
+#if WEFT__BT_SUPPORTED
+  assert_non_null(strstr(s, "without an await (threshold 100 ms)\n"
+                            "weft:     #0  0x"));
+#endif
+  assert_true(named);
   free(s);
   fclose(out);
 }
