@@ -116,9 +116,10 @@ typedef struct weft_config_s {
    * (SA_RESTART) while a runtime in debug mode exists, and only if the
    * signal has no handler yet (otherwise the report says there is no
    * backtrace); the previous action comes back when the last such runtime
-   * is freed. Do not use SIGRTMIN+6 yourself in debug mode. A blocking
-   * call that is never restarted (nanosleep, usleep, poll, epoll_wait,
-   * select...) returns early with EINTR when that signal lands in it. */
+   * is freed. Do not use SIGRTMIN+6 yourself in debug mode. A thread
+   * asleep in a system call is not interrupted (the call could return
+   * early with EINTR): the report then names the call and where it was
+   * made, from /proc. */
   int debug;
   /* Debug mode: how long a task may hold a worker without an await before
    * it is reported, in milliseconds; 0 means 100. */

@@ -23,8 +23,12 @@
  * freed) and checks it is still the running one before reading its name,
  * which cannot be freed while the reference is held.
  *
- * Slow-task backtraces: when the monitor reports a stall it asks the
- * stalled worker's thread for its stack with a signal, SAMPLE_SIGNAL
+ * Slow-task backtraces: when the monitor reports a stall of a thread that
+ * is running (state R in /proc: a thread asleep in a system call is left
+ * alone, since nanosleep, poll and epoll_wait return EINTR instead of
+ * restarting, and the report names the call and its call site from /proc
+ * instead), it asks the stalled worker's thread for its stack with a
+ * signal, SAMPLE_SIGNAL
  * (SIGRTMIN+6: a realtime signal, so it clashes with no standard signal
  * libuv, the sanitizers or programs use; installed while a runtime in
  * debug mode exists, and only if the signal has no handler yet; the
@@ -355,12 +359,53 @@ typedef struct {
   const char* none; /* why there is no backtrace, or NULL */
   int n;
   uintptr_t pcs[WEFT__BT_MAX];
+  char note[128]; /* room for a `none` made on the spot */
 } answer_t;
 
 static void sleep_ms(long ms) {
   struct timespec ts = {0, ms * 1000000L};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
+}
+
+/* A thread asleep in a system call (state S or D in /proc) would have the
+ * call cut short by the sampling signal (nanosleep, poll and epoll_wait
+ * are not restarted; see DESIGN): instead the answer is the call's number
+ * and where it was made, from /proc's syscall file. Returns 1 if so. */
+static int blocked_in_kernel(weft__worker_t* w, answer_t* a) {
+  char path[64], buf[512];
+  /* relaxed: see worker.h. */
+  int tid = atomic_load_explicit(&w->tid, memory_order_relaxed);
+  if (tid == 0)
+    return 0;
+  snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+  FILE* f = fopen(path, "r");
+  if (f == NULL)
+    return 0;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char* state = strrchr(buf, ')'); /* the name may hold spaces */
+  if (state == NULL || state[1] != ' ' || state[2] == 'R')
+    return 0;
+  snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+  long nr = -1;
+  unsigned long args[6], sp = 0, pc = 0;
+  if ((f = fopen(path, "r")) != NULL) {
+    if (fscanf(f, "%ld %lx %lx %lx %lx %lx %lx %lx %lx", &nr, &args[0],
+               &args[1], &args[2], &args[3], &args[4], &args[5], &sp,
+               &pc) != 9)
+      pc = 0;
+    fclose(f);
+  }
+  snprintf(a->note, sizeof(a->note), "(asleep in system call %ld: the call "
+           "site only; interrupting it would cut the call short)", nr);
+  a->none = a->note;
+  if (pc != 0) {
+    a->pcs[0] = pc;
+    a->n = 1;
+  }
+  return 1;
 }
 
 /* Asks worker i's thread for its stack while it runs `t` at `tick`, and
@@ -378,6 +423,8 @@ static void request_sample(weft__monitor_t* m, unsigned i, weft_task_t* t,
   }
   weft__worker_t* w = m->rt->workers[i];
   sample_t* s = m->samples[i];
+  if (blocked_in_kernel(w, a))
+    return;
   /* relaxed (this store and the next two): published by the release
    * store of req below. */
   atomic_store_explicit(&s->want_worker, w, memory_order_relaxed);

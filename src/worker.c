@@ -26,6 +26,8 @@
 #include "worker.h"
 
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "det.h"
@@ -601,6 +603,9 @@ static void park(weft__worker_t* w) {
 static void* worker_main(void* arg) {
   weft__worker_t* w = arg;
   tls_worker = w;
+  /* relaxed: see the field. */
+  atomic_store_explicit(&w->tid, (int)syscall(SYS_gettid),
+                        memory_order_relaxed);
   weft__overflow_thread_init(&w->altstack);
   weft__san_thread_init(&w->sched_san);
   while (!w->stop) {

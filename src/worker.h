@@ -105,6 +105,10 @@ struct weft__worker_s {
   /* Requests on libuv's thread pool in flight (files, DNS), which
    * deterministic mode waits for before its clock moves. Owner only. */
   unsigned pool_reqs;
+  /* The thread's kernel id, for the debug monitor's look at its state in
+   * /proc; 0 until the thread runs. Stored once by the thread (relaxed),
+   * read by the monitor (relaxed): 0 only makes the monitor skip a look. */
+  _Atomic int tid;
 };
 
 struct weft_runtime_s {

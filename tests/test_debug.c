@@ -1,5 +1,6 @@
 /* Debugging: weft_task_dump (states, waits, backtraces, under load) and
  * debug mode (never-awaited tasks, the shutdown list, slow tasks). */
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -453,6 +454,53 @@ static void test_slow_task_reported(void** state) {
   fclose(out);
 }
 
+/* A task blocked in a system call (poll, which a signal would cut short
+ * with EINTR) until the report appears (a 10 s guard). */
+static int poller(void* arg, void** result) {
+  (void)result;
+  spin_arg_t* a = arg;
+  uint64_t t0 = now_ms();
+  while (file_size(a->out) == a->from && now_ms() - t0 < 10000)
+    poll(NULL, 0, 20);
+  return 0;
+}
+
+/* A thread asleep in the kernel is not interrupted: the report names the
+ * system call instead of sampling the stack. Rounds, as above: a look
+ * that lands between two polls finds the thread running. */
+static void test_slow_task_asleep_in_kernel(void** state) {
+  (void)state;
+  FILE* out = tmpfile();
+  weft__debug_set_stream(out);
+  weft_config_t cfg = {.workers = 2, .debug = 1};
+  weft_runtime_t* rt;
+  weft_spawn_opts_t o = {.name = "poller", .stack_size = 0};
+  WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
+  int asleep = 0;
+  char* s = NULL;
+  for (int round = 0; round < 5 && !asleep; round++) {
+    weft_task_t* t;
+    flockfile(out);
+    spin_arg_t a = {out, file_size(out)};
+    funlockfile(out);
+    WEFT_ASSERT_OK(weft_spawn(rt, poller, &a, &o, &t));
+    WEFT_ASSERT_OK(weft_await(t, NULL));
+    weft_task_release(t);
+    free(s);
+    s = round_report(out, a.from);
+    assert_non_null(s);
+    asleep = strstr(s + a.from, "(asleep in system call ") != NULL;
+  }
+  WEFT_ASSERT_OK(weft_runtime_free(rt));
+  weft__debug_set_stream(NULL);
+  printf("%s", s);
+#if WEFT__BT_SUPPORTED
+  assert_true(asleep);
+#endif
+  free(s);
+  fclose(out);
+}
+
 /* ---- Dump signal --------------------------------------------------------- */
 
 static void test_dump_signal(void** state) {
@@ -510,6 +558,7 @@ int main(void) {
       cmocka_unit_test(test_not_debug_is_silent),
       cmocka_unit_test(test_debug_env),
       cmocka_unit_test(test_slow_task_reported),
+      cmocka_unit_test(test_slow_task_asleep_in_kernel),
       cmocka_unit_test(test_dump_signal),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
