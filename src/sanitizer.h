@@ -66,8 +66,13 @@ typedef struct {
 #define WEFT_TASK_SAN(t) ((weft__san_t*)NULL)
 #endif
 
+/* `cached`: the stack's TSan fiber, made here the first time. Creating
+ * one costs TSan a ~800 KB mapping and memset (page faults that took
+ * minutes for test_sched on a VM with slow faults), so a pooled stack
+ * keeps its fiber for the next task on it, as a thread pool's thread
+ * keeps its TSan state from one job to the next. */
 static inline void weft__san_fiber_create(weft__san_t* s, const void* bottom,
-                                          size_t size) {
+                                          size_t size, void** cached) {
 #if defined(WEFT_ASAN)
   /* A pooled stack keeps the redzones of the frames its previous task left
    * behind when it switched away for the last time; start clean. */
@@ -84,19 +89,31 @@ static inline void weft__san_fiber_create(weft__san_t* s, const void* bottom,
   (void)size;
 #endif
 #if defined(WEFT_TSAN)
-  s->tsan_fiber = __tsan_create_fiber(0);
+  if (*cached == NULL)
+    *cached = __tsan_create_fiber(0);
+  s->tsan_fiber = *cached;
+#else
+  (void)cached;
 #endif
 }
 
-/* Call once the fiber can never run again, from another stack. */
+/* Call once the fiber can never run again, from another stack. Its TSan
+ * context stays with the stack (weft__san_stack_fiber_free). */
 static inline void weft__san_fiber_destroy(weft__san_t* s) {
-#if defined(WEFT_TSAN)
-  if (s->tsan_fiber != NULL)
-    __tsan_destroy_fiber(s->tsan_fiber);
+#if defined(WEFT_SAN_ENABLED)
   s->tsan_fiber = NULL;
 #else
   (void)s;
 #endif
+}
+
+/* A stack is unmapped: its TSan fiber goes too. From another stack. */
+static inline void weft__san_stack_fiber_free(void** cached) {
+#if defined(WEFT_TSAN)
+  if (*cached != NULL)
+    __tsan_destroy_fiber(*cached);
+#endif
+  *cached = NULL;
 }
 
 /* The calling thread's own stack, as the scheduler's fiber. */

@@ -126,6 +126,7 @@ static void describe_slot(weft__stack_t* s, char* slot, size_t len,
   s->size = len - ps;
   s->pooled = (uint8_t)pooled;
   s->guard = 0;
+  s->san_fiber = NULL;
   s->vg_id = 0;
 }
 
@@ -234,6 +235,7 @@ weft__stack_t* weft__stack_get(weft__stacks_t* st, weft__stack_pool_t* pool,
 }
 
 static void release_guard(weft__stack_t* s) {
+  weft__san_stack_fiber_free(&s->san_fiber);
   weft__valgrind_stack_deregister(s->vg_id);
   if (s->guard == WEFT_GUARD_MPROTECT)
     /* relaxed: budget counter only. */

@@ -24,6 +24,9 @@ typedef struct weft__stack_s {
   unsigned vg_id;             /* Valgrind stack id */
   uint8_t guard;              /* WEFT_GUARD_*, 0 until first handed out */
   uint8_t pooled;             /* 0: mapped alone (custom size), unmapped on put */
+  /* TSan builds: the fiber context of the tasks that run on this stack,
+   * kept while the stack lives (sanitizer.h); NULL elsewhere. */
+  void* san_fiber;
 } weft__stack_t;
 
 /* Runtime-wide stack state. Protected by `lock` except where noted. */

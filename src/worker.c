@@ -264,7 +264,8 @@ static int start_fiber(weft__worker_t* w, weft_task_t* t) {
     finish_unstarted(w, t, WEFT_ENOMEM);
     return -1;
   }
-  weft__san_fiber_create(WEFT_TASK_SAN(t), t->stack->lo, t->stack->size);
+  weft__san_fiber_create(WEFT_TASK_SAN(t), t->stack->lo, t->stack->size,
+                         &t->stack->san_fiber);
   weft__ctx_make(&t->ctx, t->stack->lo, t->stack->size, fiber_entry, t);
   t->host = t;
   t->inner = t;

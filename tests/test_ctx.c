@@ -37,6 +37,7 @@ typedef struct {
   weft__ctx_t co_ctx;
   weft__san_t main_san;
   weft__san_t co_san;
+  void* tsan_fiber; /* the coroutine stack's TSan fiber (sanitizer.h) */
   char* stack;
   void (*body)(void);
   void* arg_seen;
@@ -76,7 +77,7 @@ static void co_start(void (*body)(void)) {
   assert_non_null(co.stack);
   co.body = body;
   weft__san_thread_init(&co.main_san);
-  weft__san_fiber_create(&co.co_san, co.stack, kStackSize);
+  weft__san_fiber_create(&co.co_san, co.stack, kStackSize, &co.tsan_fiber);
   weft__ctx_make(&co.co_ctx, co.stack, kStackSize, co_entry, &co);
 }
 
@@ -87,6 +88,7 @@ static void co_finish(void) {
   assert_int_equal(co.entries, 1);
   assert_ptr_equal(co.arg_seen, &co);
   weft__san_fiber_destroy(&co.co_san);
+  weft__san_stack_fiber_free(&co.tsan_fiber);
   free(co.stack);
 }
 
