@@ -412,33 +412,54 @@ static int frames_name_spinner(const char* s) {
   return 0;
 }
 
+static int names_spinner(const char* report) {
+  return !WEFT__BT_SUPPORTED || frames_name_spinner(report);
+}
+
+static int says_asleep(const char* report) {
+  return strstr(report, "(asleep in system call ") != NULL;
+}
+
+/* Runs stalling tasks `fn` named `name` on rt, one per round, until the
+ * report of a round satisfies `ok` (at most 5 rounds: a sample or a look
+ * may land at a bad instant, another stall takes another). Returns the
+ * whole report stream (free it) and sets *passed. */
+static char* stall_rounds(weft_runtime_t* rt, FILE* out, weft_task_fn fn,
+                          const char* name, int (*ok)(const char* report),
+                          int* passed) {
+  weft_spawn_opts_t o = {.name = name, .stack_size = 0};
+  char* s = NULL;
+  *passed = 0;
+  for (int round = 0; round < 5 && !*passed; round++) {
+    weft_task_t* t;
+    flockfile(out);
+    spin_arg_t a = {out, file_size(out)};
+    funlockfile(out);
+    WEFT_ASSERT_OK(weft_spawn(rt, fn, &a, &o, &t));
+    WEFT_ASSERT_OK(weft_await(t, NULL));
+    weft_task_release(t);
+    free(s);
+    s = round_report(out, a.from);
+    assert_non_null(s);
+    *passed = ok(s + a.from);
+  }
+  return s;
+}
+
 static void test_slow_task_reported(void** state) {
   (void)state;
   FILE* out = tmpfile();
   weft__debug_set_stream(out);
   weft_config_t cfg = {.workers = 2, .debug = 1};
   weft_runtime_t* rt;
-  weft_spawn_opts_t o = {.name = "spinner", .stack_size = 0};
   WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
   assert_int_equal(rt->slow_task_ms, 100);
-  /* Rounds: a sample taken while the spinner was inside a libc call
-   * (file_size, now_ms) may not show the spinner when the code has no
-   * frame pointers; another stall takes another sample. */
-  int named = 0;
-  char* s = NULL;
-  for (int round = 0; round < 5 && !named; round++) {
-    weft_task_t* t;
-    flockfile(out);
-    spin_arg_t a = {out, file_size(out)};
-    funlockfile(out);
-    WEFT_ASSERT_OK(weft_spawn(rt, weft_test_spinner, &a, &o, &t));
-    WEFT_ASSERT_OK(weft_await(t, NULL));
-    weft_task_release(t);
-    free(s);
-    s = round_report(out, a.from);
-    assert_non_null(s);
-    named = !WEFT__BT_SUPPORTED || frames_name_spinner(s + a.from);
-  }
+  /* A sample taken while the spinner was inside a libc call (file_size,
+   * now_ms) may not show the spinner when the code has no frame
+   * pointers: hence rounds. */
+  int named;
+  char* s = stall_rounds(rt, out, weft_test_spinner, "spinner",
+                         names_spinner, &named);
   WEFT_ASSERT_OK(weft_runtime_free(rt));
   weft__debug_set_stream(NULL);
   printf("%s", s);
@@ -466,31 +487,17 @@ static int poller(void* arg, void** result) {
 }
 
 /* A thread asleep in the kernel is not interrupted: the report names the
- * system call instead of sampling the stack. Rounds, as above: a look
- * that lands between two polls finds the thread running. */
+ * system call instead of sampling the stack. Rounds: a look that lands
+ * between two polls finds the thread running. */
 static void test_slow_task_asleep_in_kernel(void** state) {
   (void)state;
   FILE* out = tmpfile();
   weft__debug_set_stream(out);
   weft_config_t cfg = {.workers = 2, .debug = 1};
   weft_runtime_t* rt;
-  weft_spawn_opts_t o = {.name = "poller", .stack_size = 0};
   WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
-  int asleep = 0;
-  char* s = NULL;
-  for (int round = 0; round < 5 && !asleep; round++) {
-    weft_task_t* t;
-    flockfile(out);
-    spin_arg_t a = {out, file_size(out)};
-    funlockfile(out);
-    WEFT_ASSERT_OK(weft_spawn(rt, poller, &a, &o, &t));
-    WEFT_ASSERT_OK(weft_await(t, NULL));
-    weft_task_release(t);
-    free(s);
-    s = round_report(out, a.from);
-    assert_non_null(s);
-    asleep = strstr(s + a.from, "(asleep in system call ") != NULL;
-  }
+  int asleep;
+  char* s = stall_rounds(rt, out, poller, "poller", says_asleep, &asleep);
   WEFT_ASSERT_OK(weft_runtime_free(rt));
   weft__debug_set_stream(NULL);
   printf("%s", s);

@@ -33,23 +33,32 @@ static int main_leave_open(void* arg, void** result) {
   return 0; /* all of them left for the runtime to close */
 }
 
-static void test_open_objects_listed_at_shutdown(void** state) {
-  (void)state;
+/* Runs main_leave_open with `cfg` and returns what the warnings stream
+ * got (free it). */
+static char* run_leaving_open(const weft_config_t* cfg) {
   char path[] = "/tmp/weft-debug-shutdown-XXXXXX";
   int fd = mkstemp(path);
   assert_true(fd >= 0);
   close(fd);
   FILE* out = tmpfile();
   weft__debug_set_stream(out);
-  weft_config_t cfg = {.workers = 2, .debug = 1};
-  WEFT_ASSERT_OK(weft_run(main_leave_open, path, &cfg, NULL));
+  WEFT_ASSERT_OK(weft_run(main_leave_open, path, cfg, NULL));
   weft__debug_set_stream(NULL);
   WEFT_ASSERT_NO_FAILURES();
+  unlink(path);
   fflush(out);
   long n = ftell(out);
   char* s = calloc(1, (size_t)n + 1);
   rewind(out);
   assert_int_equal(fread(s, 1, (size_t)n, out), (size_t)n);
+  fclose(out);
+  return s;
+}
+
+static void test_open_objects_listed_at_shutdown(void** state) {
+  (void)state;
+  weft_config_t cfg = {.workers = 2, .debug = 1};
+  char* s = run_leaving_open(&cfg);
   printf("%s", s);
   assert_non_null(strstr(s, "weft: shutdown: TCP server 127.0.0.1:"));
   assert_non_null(strstr(s, "weft: shutdown: TCP stream 127.0.0.1:"));
@@ -58,28 +67,16 @@ static void test_open_objects_listed_at_shutdown(void** state) {
   assert_non_null(strstr(s, "weft: shutdown: file (descriptor "));
   assert_non_null(strstr(s, "still open on worker "));
   free(s);
-  fclose(out);
-  unlink(path);
 }
 
 /* Without debug mode the runtime closes them silently. */
 static void test_silent_without_debug(void** state) {
   (void)state;
-  char path[] = "/tmp/weft-debug-shutdown-XXXXXX";
-  int fd = mkstemp(path);
-  assert_true(fd >= 0);
-  close(fd);
-  FILE* out = tmpfile();
-  weft__debug_set_stream(out);
   unsetenv("WEFT_DEBUG");
   weft_config_t cfg = {.workers = 2};
-  WEFT_ASSERT_OK(weft_run(main_leave_open, path, &cfg, NULL));
-  weft__debug_set_stream(NULL);
-  WEFT_ASSERT_NO_FAILURES();
-  fflush(out);
-  assert_int_equal(ftell(out), 0);
-  fclose(out);
-  unlink(path);
+  char* s = run_leaving_open(&cfg);
+  assert_string_equal(s, "");
+  free(s);
 }
 
 int main(void) {
