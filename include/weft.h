@@ -857,8 +857,12 @@ WEFT_EXTERN int weft_task_dump(weft_runtime_t* rt, FILE* out);
  * timeouts read a clock that starts at 0 and moves only when no task can
  * run, straight to the next deadline. An hour's sleep returns at once, and
  * a timeout never races the computation it bounds. Executor calls and file
- * and DNS requests take no virtual time: when nothing can run, the worker
- * waits for those in flight before it moves the clock.
+ * and DNS requests take no virtual time: when nothing else can run (and
+ * every 61 switches) the worker waits for those in flight, and their ends
+ * wake their tasks in the order the calls were made. A call that waits for
+ * one of the runtime's own tasks, or runs longer than a second, is waited
+ * for one real second at most; the run then goes on, no longer
+ * reproducible, and says so once through the log hook.
  *
  * What stays outside the seed: when sockets, pipes and processes become
  * ready (polled at the same points, so runs over loopback between the
