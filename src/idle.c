@@ -54,6 +54,7 @@
 int weft__idle_init(weft__idle_t* idle, unsigned nworkers) {
   idle->nworkers = nworkers;
   atomic_init(&idle->state, nworkers * UNPARK_ONE);
+  atomic_init(&idle->unwatched, 0);
   idle->nsleepers = 0;
   idle->sleepers = weft__calloc(nworkers, sizeof(*idle->sleepers));
   if (idle->sleepers == NULL)

@@ -17,6 +17,10 @@ typedef struct {
   pthread_mutex_t lock;    /* protects sleepers and each worker's `parked` */
   weft__worker_t** sleepers;
   unsigned nsleepers;
+  /* Parked workers asleep without the LIFO watch (worker.c): a task that
+   * fills its LIFO slot while some are wakes one, which then sleeps
+   * watched. Relaxed on both sides: a hint (worker.c, sleep_in_loop). */
+  _Atomic unsigned unwatched;
 } weft__idle_t;
 
 int weft__idle_init(weft__idle_t* idle, unsigned nworkers);

@@ -98,6 +98,14 @@ void weft__worker_push_lifo(weft__worker_t* w, weft_task_t* t) {
                                                memory_order_acq_rel);
   if (prev != NULL)
     weft__worker_push(w, prev);
+  /* A running task filled the slot and may compute on: if every other
+   * worker sleeps without a watch, nobody would take it. Wake one; it
+   * finds this worker awake and sleeps watched (sleep_in_loop). relaxed:
+   * a hint, see the field. */
+  if (w->current != NULL &&
+      WEFT_UNLIKELY(atomic_load_explicit(&w->rt->idle.unwatched,
+                                         memory_order_relaxed) != 0))
+    weft__idle_notify(&w->rt->idle, 1);
 }
 
 static weft_task_t* take_lifo(weft__worker_t* w) {
@@ -560,9 +568,16 @@ static void on_lifo_watch(uv_timer_t* timer) {
  * cut every kLifoWatchMs so that this worker searches again: a task woken
  * into a LIFO slot whose owner then computes without awaiting is stolen
  * after its owner's tick has stood still for one watch period (steal_lifo).
- * Fully idle runtimes get no such wake-ups. */
+ * Fully idle runtimes get no such wake-ups; a worker asleep unwatched is
+ * counted, so that a task filling a LIFO slot wakes it (push_lifo). A push
+ * that races with this count may miss it: that slot then waits for its
+ * owner, as it would without the count. */
 static void sleep_in_loop(weft__worker_t* w) {
-  int watch = weft__idle_others_awake(&w->rt->idle);
+  weft__idle_t* idle = &w->rt->idle;
+  int watch = weft__idle_others_awake(idle);
+  if (!watch)
+    /* relaxed: a hint (see above and the field). */
+    atomic_fetch_add_explicit(&idle->unwatched, 1, memory_order_relaxed);
   if (watch) {
     /* The loop's clock was last read when it last ran: a timer started
      * on it could be due already, run at the top of uv_run, and leave the
@@ -573,6 +588,9 @@ static void sleep_in_loop(weft__worker_t* w) {
   uv_run(&w->loop, UV_RUN_ONCE);
   if (watch)
     uv_timer_stop(&w->lifo_watch);
+  else
+    /* relaxed: as above. */
+    atomic_fetch_sub_explicit(&idle->unwatched, 1, memory_order_relaxed);
 }
 
 static void park(weft__worker_t* w) {

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "helpers.h"
+#include "worker.h"
 
 typedef struct {
   atomic_int started;
@@ -142,12 +143,65 @@ static void test_idle_lifo_slot_stolen_from_stuck_owner(void** state) {
     WEFT_ASSERT_OK(weft_test_run(2, main_lifo_stuck, NULL, NULL));
 }
 
+/* Regression (the limit docs/design.md named): every worker asleep, none
+ * watching; then one wakes on its own timer, fills its LIFO slot from a
+ * task and computes. The other, asleep unwatched, must still come. */
+static int waker_after_all_slept(void* arg, void** result) {
+  lifo_t* l = arg;
+  weft_runtime_t* rt = weft_current_runtime();
+  (void)result;
+  /* Wakes on this worker's own timer until it finds the other worker
+   * asleep without a watch (a guard of 1000 tries). */
+  int tries = 0;
+  /* relaxed: a look at the hint the fix reads. */
+  while (atomic_load_explicit(&rt->idle.unwatched, memory_order_relaxed) !=
+             rt->nworkers - 1 &&
+         ++tries < 1000)
+    WEFT_EXPECT_OK(weft_sleep_ms(2));
+  WEFT_EXPECT(tries < 1000);
+  WEFT_EXPECT_OK(weft_future_set_result(l->go, NULL));
+  uint64_t t0 = weft_now_ns();
+  /* relaxed: set by the sleeper; no data depends on it. A 10 s guard. */
+  while (!atomic_load_explicit(&l->sleeper_ran, memory_order_relaxed) &&
+         weft_now_ns() - t0 < 10ull * 1000000000u) {
+  }
+  /* relaxed: as above. */
+  WEFT_EXPECT(atomic_load_explicit(&l->sleeper_ran, memory_order_relaxed));
+  return 0;
+}
+
+static int main_lifo_all_slept(void* arg, void** result) {
+  lifo_t l;
+  weft_task_t *s, *w;
+  (void)arg;
+  (void)result;
+  atomic_init(&l.sleeper_ran, 0);
+  WEFT_EXPECT_OK(weft_future_new(&l.go));
+  WEFT_EXPECT_OK(weft_spawn(NULL, sleeper, &l, NULL, &s));
+  WEFT_EXPECT_EQ(WEFT_YIELD_UNTIL(weft_task_state(s) == WEFT_TASK_SUSPENDED),
+                 0);
+  WEFT_EXPECT_OK(weft_spawn(NULL, waker_after_all_slept, &l, NULL, &w));
+  WEFT_EXPECT_OK(weft_await(w, NULL));
+  WEFT_EXPECT_OK(weft_await(s, NULL));
+  weft_task_release(s);
+  weft_task_release(w);
+  weft_future_release(l.go);
+  return 0;
+}
+
+static void test_idle_lifo_slot_taken_after_all_slept(void** state) {
+  (void)state;
+  for (int i = 0; i < 5; i++)
+    WEFT_ASSERT_OK(weft_test_run(2, main_lifo_all_slept, NULL, NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_idle_two_spawns_wake_a_second_worker),
       cmocka_unit_test(test_idle_ramp_up_to_every_worker),
       cmocka_unit_test(test_idle_foreign_spawns_wake_workers),
       cmocka_unit_test(test_idle_lifo_slot_stolen_from_stuck_owner),
+      cmocka_unit_test(test_idle_lifo_slot_taken_after_all_slept),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
