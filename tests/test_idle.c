@@ -116,17 +116,19 @@ static int waker_that_hogs(void* arg, void** result) {
   return 0;
 }
 
-static int main_lifo_stuck(void* arg, void** result) {
+/* The sleeper parks on the future; then `arg`, a waker, wakes it into its
+ * worker's LIFO slot and hogs that worker until the sleeper has run. */
+static int main_lifo(void* arg, void** result) {
+  weft_task_fn waker = (weft_task_fn)arg;
   lifo_t l;
   weft_task_t *s, *w;
-  (void)arg;
   (void)result;
   atomic_init(&l.sleeper_ran, 0);
   WEFT_EXPECT_OK(weft_future_new(&l.go));
   WEFT_EXPECT_OK(weft_spawn(NULL, sleeper, &l, NULL, &s));
   WEFT_EXPECT_EQ(WEFT_YIELD_UNTIL(weft_task_state(s) == WEFT_TASK_SUSPENDED),
                  0);
-  WEFT_EXPECT_OK(weft_spawn(NULL, waker_that_hogs, &l, NULL, &w));
+  WEFT_EXPECT_OK(weft_spawn(NULL, waker, &l, NULL, &w));
   WEFT_EXPECT_OK(weft_await(w, NULL));
   WEFT_EXPECT_OK(weft_await(s, NULL));
   weft_task_release(s);
@@ -140,7 +142,7 @@ static int main_lifo_stuck(void* arg, void** result) {
 static void test_idle_lifo_slot_stolen_from_stuck_owner(void** state) {
   (void)state;
   for (int i = 0; i < 20; i++)
-    WEFT_ASSERT_OK(weft_test_run(2, main_lifo_stuck, NULL, NULL));
+    WEFT_ASSERT_OK(weft_test_run(2, main_lifo, (void*)waker_that_hogs, NULL));
 }
 
 /* Regression (the limit docs/design.md named): every worker asleep, none
@@ -170,29 +172,10 @@ static int waker_after_all_slept(void* arg, void** result) {
   return 0;
 }
 
-static int main_lifo_all_slept(void* arg, void** result) {
-  lifo_t l;
-  weft_task_t *s, *w;
-  (void)arg;
-  (void)result;
-  atomic_init(&l.sleeper_ran, 0);
-  WEFT_EXPECT_OK(weft_future_new(&l.go));
-  WEFT_EXPECT_OK(weft_spawn(NULL, sleeper, &l, NULL, &s));
-  WEFT_EXPECT_EQ(WEFT_YIELD_UNTIL(weft_task_state(s) == WEFT_TASK_SUSPENDED),
-                 0);
-  WEFT_EXPECT_OK(weft_spawn(NULL, waker_after_all_slept, &l, NULL, &w));
-  WEFT_EXPECT_OK(weft_await(w, NULL));
-  WEFT_EXPECT_OK(weft_await(s, NULL));
-  weft_task_release(s);
-  weft_task_release(w);
-  weft_future_release(l.go);
-  return 0;
-}
-
 static void test_idle_lifo_slot_taken_after_all_slept(void** state) {
   (void)state;
   for (int i = 0; i < 5; i++)
-    WEFT_ASSERT_OK(weft_test_run(2, main_lifo_all_slept, NULL, NULL));
+    WEFT_ASSERT_OK(weft_test_run(2, main_lifo, (void*)waker_after_all_slept, NULL));
 }
 
 int main(void) {
