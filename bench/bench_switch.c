@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "bench.h"
-#include "ctx.h"
+#include "core/ctx.h"
 
 enum { kCoStack = 64 * 1024 };
 

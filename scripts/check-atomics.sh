@@ -14,7 +14,7 @@ set -euo pipefail
 
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 shopt -s nullglob
-files=("$root"/src/*.c "$root"/src/*.h)
+files=("$root"/src/*.c "$root"/src/*/*.c "$root"/src/*/*.h)
 [ ${#files[@]} -gt 0 ] || { echo "ok: no sources in $root/src"; exit 0; }
 
 status=0

@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 aarch64-linux-gnu-gcc -O2 -static -Isrc -o "$out/ctx_pingpong" \
-  tests/port/ctx_pingpong.c src/ctx_make.c src/ctx_aarch64.S
+  tests/port/ctx_pingpong.c src/core/ctx_make.c src/core/ctx_aarch64.S
 qemu-aarch64 "$out/ctx_pingpong"

@@ -27,14 +27,14 @@ flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 # vary from run to run and would only add noise to the corpus.
 build_stream() {
   local srcs=() ctx allow=$out/stream-coverage.txt
-  printf 'src:*src/stream.c\nsrc:*fuzz_stream_reader.c\nfun:*\n' >"$allow"
+  printf 'src:*src/io/stream.c\nsrc:*fuzz_stream_reader.c\nfun:*\n' >"$allow"
   case "$(uname -m)" in
-    x86_64 | amd64) ctx=src/ctx_x86_64.S ;;
-    aarch64 | arm64) ctx=src/ctx_aarch64.S ;;
+    x86_64 | amd64) ctx=src/core/ctx_x86_64.S ;;
+    aarch64 | arm64) ctx=src/core/ctx_aarch64.S ;;
     *) ctx="" ;;
   esac
-  for f in src/*.c; do
-    [ "$f" = src/ctx_ucontext.c ] && [ -n "$ctx" ] && continue
+  for f in src/*.c src/*/*.c; do
+    [ "$f" = src/core/ctx_ucontext.c ] && [ -n "$ctx" ] && continue
     srcs+=("$f")
   done
   [ -n "$ctx" ] && srcs+=("$ctx") || flags+=(-DWEFT_USE_UCONTEXT=1)
@@ -48,7 +48,7 @@ build_stream() {
 for t in "${targets[@]}"; do
   case "$t" in
     http)
-      clang "${flags[@]}" tests/fuzz/fuzz_http_parse.c src/http_parse.c \
+      clang "${flags[@]}" tests/fuzz/fuzz_http_parse.c src/http/http_parse.c \
             -o "$out/fuzz_http_parse"
       bin=$out/fuzz_http_parse ;;
     stream)

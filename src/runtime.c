@@ -19,13 +19,13 @@
 #include <sched.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "common.h"
-#include "blocking.h"
-#include "det.h"
-#include "fs.h"
-#include "io.h"
-#include "worker.h"
+#include "base/alloc.h"
+#include "base/common.h"
+#include "core/blocking.h"
+#include "debug/det.h"
+#include "io/fs.h"
+#include "io/io.h"
+#include "core/worker.h"
 
 #define WEFT_DEFAULT_STACK (256u * 1024u)
 #define WEFT_MAX_STACK ((size_t)1 << 30)

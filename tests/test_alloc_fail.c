@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "helpers.h"
 
 /* 0 or WEFT_ENOMEM, else a recorded failure; evaluates to the code. */

@@ -17,9 +17,9 @@
 #include <xmmintrin.h>
 #endif
 
-#include "ctx.h"
+#include "core/ctx.h"
 #include "helpers.h"
-#include "sanitizer.h"
+#include "base/sanitizer.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)

@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backtrace.h"
+#include "debug/backtrace.h"
 #include "helpers.h"
-#include "task.h"
-#include "worker.h"
+#include "core/task.h"
+#include "core/worker.h"
 
 /* The whole content of a tmpfile(), NUL-terminated; free() it. */
 static char* slurp(FILE* f) {

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "task.h"
+#include "core/task.h"
 
 static int hold_connection(weft_stream_t* conn, void* arg) {
   (void)arg;

@@ -11,7 +11,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "deque.h"
+#include "core/deque.h"
 #include "helpers.h"
 
 /* Items are pointers encoding integers >= 2: NULL means empty and 1 is

@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
-#include "dns.h"
+#include "io/dns.h"
 #include "helpers.h"
 
 /* libuv's getaddrinfo codes: UV_EAI_ADDRFAMILY (-3000) .. UV_EAI_PROTOCOL. */

@@ -24,7 +24,7 @@
 #include <uv.h>
 
 #include "helpers.h"
-#include "worker.h"
+#include "core/worker.h"
 
 static char g_dir[64];
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "http_parse.h"
+#include "http/http_parse.h"
 
 static ssize_t req(const char* s, weft__http_head_t* h) {
   return weft__http_parse_request(s, strlen(s), h);

@@ -6,7 +6,7 @@
 #include <stdatomic.h>
 
 #include "helpers.h"
-#include "worker.h"
+#include "core/worker.h"
 
 typedef struct {
   atomic_int started;

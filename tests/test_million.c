@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 #include "helpers.h"
-#include "sanitizer.h"
+#include "base/sanitizer.h"
 
 #if defined(WEFT_ASAN) || defined(WEFT_TSAN)
 enum { kTasks = 20000 };

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "task.h"
+#include "core/task.h"
 
 enum { kStackSize = 64 * 1024 };
 

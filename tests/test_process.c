@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "io.h"
-#include "worker.h"
+#include "io/io.h"
+#include "core/worker.h"
 
 static const weft_process_opts_t kPipeOut = {
     .stdin_mode = WEFT_STDIO_NULL,

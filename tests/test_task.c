@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "task.h"
+#include "core/task.h"
 
 /* ---- Spawn, await, run ------------------------------------------------ */
 

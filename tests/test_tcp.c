@@ -5,7 +5,7 @@
 #include <sys/socket.h>
 
 #include "helpers.h"
-#include "worker.h" /* rt->workers, for the affinity test */
+#include "core/worker.h" /* rt->workers, for the affinity test */
 
 /* ---- A line echo server ------------------------------------------------ */
 

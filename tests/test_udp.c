@@ -17,7 +17,7 @@
 #include <uv.h>
 
 #include "helpers.h"
-#include "udp.h"
+#include "io/udp.h"
 
 static weft_udp_t* bind_local(void) {
   weft_udp_t* u = NULL;

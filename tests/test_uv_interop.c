@@ -4,7 +4,7 @@
 #include <uv.h>
 
 #include "helpers.h"
-#include "worker.h" /* rt->workers, to name another worker's loop */
+#include "core/worker.h" /* rt->workers, to name another worker's loop */
 
 typedef struct {
   uv_timer_t timer;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_parse.h"
+#include "http/http_parse.h"
 
 /* A parsed head points into the input, inside its bounds. */
 static void check_head(const char* buf, size_t len, ssize_t n,

@@ -28,8 +28,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "io.h"
-#include "stream.h"
+#include "io/io.h"
+#include "io/stream.h"
 #include "weft.h"
 
 enum { kBigCap = 4096, kMaxOps = 48, kMaxChunks = 32 };

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "ctx.h"
+#include "core/ctx.h"
 
 static weft__ctx_t main_ctx, co_ctx;
 static volatile long shared;

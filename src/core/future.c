@@ -1,0 +1,398 @@
+/* Futures: a one-shot result completed by any thread and awaited by tasks
+ * (which park) or plain threads (which block).
+ *
+ * DESIGN
+ * A spin lock guards the waiter list, the callback list and the done flag;
+ * completion takes both lists under the lock, marks the future done
+ * (release), and wakes and calls them outside it, in registration order for
+ * callbacks. A parking task registers its waiter node (on its own stack)
+ * under the lock and releases the lock only once it is switched out (the
+ * post-switch action), so a completion on another thread cannot resume it
+ * half-saved. Cancellation of a waiting task withdraws its node only (the
+ * future may have other waiters); a withdrawn node is never woken by the
+ * completion, because it is no longer on the list. Thread waiters block on
+ * their own condition variable; with a timeout, they withdraw their own
+ * node, under the same lock, when it expires.
+ */
+#include "base/alloc.h"
+#include "core/future.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/common.h"
+#include "core/worker.h"
+
+typedef struct weft__cb_s {
+  struct weft__cb_s* next;
+  weft_future_cb cb;
+  void* arg;
+} weft__cb_t;
+
+struct weft_future_s {
+  /* relaxed increments by holders, acq_rel decrements (see release). */
+  _Atomic uint32_t refs;
+  weft__spin_t lock;
+  /* 1 once completed: release store under `lock`, acquire loads anywhere. */
+  _Atomic uint8_t done;
+  int status;               /* final once done */
+  void* result;             /* final once done */
+  weft__waiter_t* waiters;  /* under `lock` */
+  weft__cb_t* callbacks;    /* under `lock`, newest first */
+};
+
+int weft_future_new(weft_future_t** out) {
+  if (out == NULL)
+    return WEFT_EINVAL;
+  weft_future_t* f = weft__calloc(1, sizeof(*f));
+  if (f == NULL)
+    return WEFT_ENOMEM;
+  atomic_init(&f->refs, 1);
+  atomic_init(&f->done, 0);
+  *out = f;
+  return 0;
+}
+
+weft_future_t* weft_future_retain(weft_future_t* f) {
+  if (f != NULL)
+    /* relaxed: the caller holds a reference, so the count cannot reach
+     * zero meanwhile; taking one publishes nothing. */
+    atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+  return f;
+}
+
+void weft_future_release(weft_future_t* f) {
+  if (f == NULL)
+    return;
+  /* acq_rel: the last holder must see every other holder's writes before
+   * freeing (acquire), and publish ours (release). */
+  if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  weft__cb_t* cb = f->callbacks;
+  while (cb != NULL) {
+    weft__cb_t* next = cb->next;
+    free(cb);
+    cb = next;
+  }
+  free(f);
+}
+
+static int is_done(const weft_future_t* f) {
+  /* acquire: pairs with the release store in weft__future_complete, so
+   * status and result are visible. */
+  return atomic_load_explicit(&f->done, memory_order_acquire);
+}
+
+static void run_callbacks(weft_future_t* f, weft__cb_t* newest_first) {
+  weft__cb_t* fifo = NULL;
+  while (newest_first != NULL) {
+    weft__cb_t* next = newest_first->next;
+    newest_first->next = fifo;
+    fifo = newest_first;
+    newest_first = next;
+  }
+  while (fifo != NULL) {
+    weft__cb_t* next = fifo->next;
+    fifo->cb(f, fifo->arg);
+    free(fifo);
+    fifo = next;
+  }
+}
+
+int weft__future_complete(weft_future_t* f, int status, void* result) {
+  weft__spin_lock(&f->lock);
+  /* relaxed: under the lock, which every writer of `done` holds. */
+  if (atomic_load_explicit(&f->done, memory_order_relaxed)) {
+    weft__spin_unlock(&f->lock);
+    return WEFT_EBUSY;
+  }
+  f->status = status;
+  f->result = result;
+  /* release: publishes status and result to lock-free readers. */
+  atomic_store_explicit(&f->done, 1, memory_order_release);
+  weft__waiter_t* wt = f->waiters;
+  weft__cb_t* cbs = f->callbacks;
+  f->waiters = NULL;
+  f->callbacks = NULL;
+  /* Callbacks may release the last reference: keep one until we are done. */
+  weft_future_retain(f);
+  weft__spin_unlock(&f->lock);
+  while (wt != NULL) {
+    /* The node lives on the waiter's stack: read next before waking. */
+    weft__waiter_t* next = wt->next;
+    weft__waiter_wake(wt);
+    wt = next;
+  }
+  run_callbacks(f, cbs);
+  weft_future_release(f);
+  return 0;
+}
+
+int weft_future_set_result(weft_future_t* f, void* result) {
+  if (f == NULL)
+    return WEFT_EINVAL;
+  return weft__future_complete(f, 0, result);
+}
+
+int weft_future_set_error(weft_future_t* f, int err) {
+  if (f == NULL || err >= 0)
+    return WEFT_EINVAL;
+  return weft__future_complete(f, err, NULL);
+}
+
+int weft_future_cancel(weft_future_t* f) {
+  if (f == NULL)
+    return WEFT_EINVAL;
+  return weft__future_complete(f, WEFT_ECANCELED, NULL);
+}
+
+static int collect(const weft_future_t* f, void** result) {
+  WEFT_CHECK(is_done(f));
+  if (f->status == 0 && result != NULL)
+    *result = f->result;
+  return f->status;
+}
+
+int weft_future_result(const weft_future_t* f, void** result) {
+  if (f == NULL)
+    return WEFT_EINVAL;
+  if (!is_done(f))
+    return WEFT_EAGAIN;
+  return collect(f, result);
+}
+
+int weft_future_done(const weft_future_t* f) {
+  return f != NULL && is_done(f);
+}
+
+int weft_future_add_callback(weft_future_t* f, weft_future_cb cb, void* arg) {
+  if (f == NULL || cb == NULL)
+    return WEFT_EINVAL;
+  weft__cb_t* node = weft__malloc(sizeof(*node));
+  if (node == NULL)
+    return WEFT_ENOMEM;
+  node->cb = cb;
+  node->arg = arg;
+  weft__spin_lock(&f->lock);
+  /* relaxed: under the lock. */
+  if (!atomic_load_explicit(&f->done, memory_order_relaxed)) {
+    node->next = f->callbacks;
+    f->callbacks = node;
+    weft__spin_unlock(&f->lock);
+    return 0;
+  }
+  weft__spin_unlock(&f->lock);
+  cb(f, arg); /* already done: run it now, on this thread */
+  free(node);
+  return 0;
+}
+
+weft_task_t* weft__future_withdraw(weft_future_t* f, weft_task_t* task) {
+  weft__spin_lock(&f->lock);
+  weft_task_t* fiber = weft__waiter_withdraw(&f->waiters, task);
+  weft__spin_unlock(&f->lock);
+  return fiber;
+}
+
+/* Takes `node` off the list if it is still there. Lock held. */
+static int unlink_node(weft_future_t* f, weft__waiter_t* node) {
+  for (weft__waiter_t** p = &f->waiters; *p != NULL; p = &(*p)->next) {
+    if (*p == node) {
+      *p = node->next;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* ---- Waiting from a task ------------------------------------------------ */
+
+static void post_unlock(weft__worker_t* w, void* lock) {
+  (void)w;
+  weft__spin_unlock(lock);
+}
+
+static int cancel_requested(weft_task_t* t) {
+  /* relaxed: a canceller stores the flag under the task's lock before it
+   * takes the future's lock to look for our node; we hold the future's
+   * lock, so either it already looked (and we see the flag) or it will
+   * find the node. */
+  return atomic_load_explicit(&t->cancel, memory_order_relaxed);
+}
+
+static int await_in_task_held(weft__worker_t* w, weft_future_t* f,
+                              void** result) {
+  weft_task_t* cur = w->current;
+  weft__waiter_t node;
+  memset(&node, 0, sizeof(node));
+  node.fiber = cur->host;
+  node.task = cur;
+  /* relaxed: see await.c's closing(); the shutdown also cancels. */
+  if (atomic_load_explicit(&w->rt->closing, memory_order_relaxed))
+    return WEFT_ECANCELED;
+  weft__spin_lock(&cur->lock);
+  /* relaxed: under the task's lock. */
+  if (atomic_load_explicit(&cur->cancel, memory_order_relaxed)) {
+    /* relaxed: under the task's lock. */
+    atomic_store_explicit(&cur->cancel, 0, memory_order_relaxed);
+    weft__spin_unlock(&cur->lock);
+    return WEFT_ECANCELED;
+  }
+  cur->wait_kind = WEFT_WAIT_FUTURE;
+  cur->wait_future = f;
+  weft__spin_unlock(&cur->lock);
+  weft__spin_lock(&f->lock);
+  /* relaxed: under the future's lock. */
+  if (atomic_load_explicit(&f->done, memory_order_relaxed)) {
+    weft__spin_unlock(&f->lock);
+  } else if (cancel_requested(cur)) {
+    /* A cancel that came between publishing the wait and listing the
+     * node looked for the node and found none: take it here. */
+    weft__spin_unlock(&f->lock);
+    node.withdrawn = 1;
+    weft__take_cancel(cur);
+  } else {
+    node.next = f->waiters;
+    f->waiters = &node;
+    weft__park(post_unlock, &f->lock);
+  }
+  weft__spin_lock(&cur->lock);
+  cur->wait_kind = WEFT_WAIT_NONE;
+  cur->wait_future = NULL;
+  weft__spin_unlock(&cur->lock);
+  if (node.withdrawn)
+    return WEFT_ECANCELED; /* the canceller took the request (await.c) */
+  return collect(f, result);
+}
+
+/* ---- Waiting from a plain thread ----------------------------------------- */
+
+static int await_blocking_held(weft_future_t* f,
+                               const struct timespec* deadline,
+                               void** result) {
+  pthread_condattr_t attr;
+  pthread_cond_t cv;
+  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  int done = 0;
+  int timed_out = 0;
+  weft__waiter_t node = {NULL, NULL, NULL, &mu, &cv, &done, 0};
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&cv, &attr);
+  pthread_condattr_destroy(&attr);
+  weft__spin_lock(&f->lock);
+  /* relaxed: under the future's lock. */
+  if (!atomic_load_explicit(&f->done, memory_order_relaxed)) {
+    node.next = f->waiters;
+    f->waiters = &node;
+    weft__spin_unlock(&f->lock);
+    pthread_mutex_lock(&mu);
+    while (!done && !timed_out) {
+      if (deadline == NULL)
+        pthread_cond_wait(&cv, &mu);
+      else if (pthread_cond_timedwait(&cv, &mu, deadline) == ETIMEDOUT)
+        timed_out = 1;
+    }
+    pthread_mutex_unlock(&mu);
+    if (timed_out) {
+      /* Off the list, unless the completion took us meanwhile: then it
+       * signals (or has signalled) under mu, and we must wait for that. */
+      weft__spin_lock(&f->lock);
+      int still_listed = unlink_node(f, &node);
+      weft__spin_unlock(&f->lock);
+      pthread_mutex_lock(&mu);
+      while (!still_listed && !done)
+        pthread_cond_wait(&cv, &mu);
+      pthread_mutex_unlock(&mu);
+      if (still_listed) {
+        pthread_cond_destroy(&cv);
+        return WEFT_ETIMEDOUT;
+      }
+    }
+  } else {
+    weft__spin_unlock(&f->lock);
+  }
+  pthread_cond_destroy(&cv);
+  return collect(f, result);
+}
+
+/* Both waits hold a reference of their own: whoever completes the future
+ * may release it as soon as it is done, before the woken waiter has read
+ * the result (as weft_await does for tasks). */
+static int await_in_task(weft__worker_t* w, weft_future_t* f, void** result) {
+  weft_future_retain(f);
+  int status = await_in_task_held(w, f, result);
+  weft_future_release(f);
+  return status;
+}
+
+static int await_blocking(weft_future_t* f, const struct timespec* deadline,
+                          void** result) {
+  weft_future_retain(f);
+  int status = await_blocking_held(f, deadline, result);
+  weft_future_release(f);
+  return status;
+}
+
+int weft_future_await(weft_future_t* f, void** result) {
+  if (f == NULL)
+    return WEFT_EINVAL;
+  if (is_done(f))
+    return collect(f, result);
+  weft__worker_t* w = weft__worker_self();
+  if (w == NULL)
+    return await_blocking(f, NULL, result);
+  if (w->current == NULL)
+    return WEFT_EPERM;
+  return await_in_task(w, f, result);
+}
+
+int weft_future_wait(weft_future_t* f, uint64_t timeout_ms, void** result) {
+  if (f == NULL)
+    return WEFT_EINVAL;
+  if (is_done(f))
+    return collect(f, result);
+  weft__worker_t* w = weft__worker_self();
+  if (w == NULL) {
+    uint64_t at = weft__now_ns() + timeout_ms * 1000000u;
+    struct timespec deadline = {(time_t)(at / 1000000000u),
+                                (long)(at % 1000000000u)};
+    return await_blocking(f, &deadline, result);
+  }
+  if (w->current == NULL)
+    return WEFT_EPERM;
+  weft_timeout_t* tm;
+  int err = weft_timeout_enter(timeout_ms, &tm);
+  if (err != 0)
+    return err;
+  int status = await_in_task(w, f, result);
+  return weft_timeout_exit(tm) == WEFT_ETIMEDOUT ? WEFT_ETIMEDOUT : status;
+}
+
+int weft_task_future(weft_task_t* t, weft_future_t** out) {
+  if (t == NULL || out == NULL)
+    return WEFT_EINVAL;
+  int done_already = 0;
+  weft__spin_lock(&t->lock);
+  if (t->future == NULL) {
+    int err = weft_future_new(&t->future);
+    if (err != 0) {
+      weft__spin_unlock(&t->lock);
+      return err;
+    }
+    /* acquire: pairs with the release store of DONE in task_complete,
+     * which also runs under this lock. */
+    done_already = atomic_load_explicit(&t->phase, memory_order_acquire) ==
+                   WEFT_PHASE_DONE;
+  }
+  *out = weft_future_retain(t->future);
+  weft__spin_unlock(&t->lock);
+  /* Made after the task finished: complete it here (task_complete saw no
+   * future, so nobody else will). */
+  if (done_already)
+    weft__future_complete(*out, t->status, t->status == 0 ? t->result : NULL);
+  return 0;
+}

@@ -1,0 +1,243 @@
+/* A worker: one OS thread, one libuv loop, one local deque, and the tick
+ * that decides what runs next. See worker.c. Also the runtime struct, which
+ * is little more than the array of workers and what they share. */
+#ifndef WEFT_WORKER_H_
+#define WEFT_WORKER_H_
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "base/common.h"
+#include "core/ctx.h"
+#include "core/deque.h"
+#include "core/idle.h"
+#include "core/inject.h"
+#include "base/sanitizer.h"
+#include "core/stack.h"
+#include "core/task.h"
+#include "core/timer.h"
+
+/* Free task headers a worker keeps; the excess goes back to the runtime. */
+#define WEFT_TASK_CACHE_MAX 1024
+
+struct weft__worker_s {
+  /* The local run queue; its own cache lines (deque.h). */
+  weft__deque_t deque;
+
+  /* Read-only after creation. */
+  weft_runtime_t* rt;
+  unsigned index;
+  pthread_t thread;
+
+  /* The woken task that runs next (message-passing locality). The owner
+   * fills and empties it; a thief may take it when the owner's deque is
+   * empty and the owner is busy. Exchanged atomically on both sides. */
+  weft_task_t* _Atomic lifo;
+
+  /* Cross-thread messages (inbox.c): a Treiber stack pushed by any thread,
+   * drained whole by the owner. */
+  weft__msg_t* _Atomic inbox;
+  /* 1 while the owner may block in uv_run(ONCE): posters must then send
+   * the async. seq_cst on both sides (inbox.c). */
+  _Atomic int sleeping;
+
+  /* Statistics read by other threads: written by the owner only (relaxed
+   * load + store, no read-modify-write), read with relaxed loads. */
+  _Atomic uint64_t n_spawned;
+  _Atomic uint64_t n_finished;
+  /* Everything below is owner-only. */
+  uv_loop_t loop;
+  uv_async_t wake;
+  /* Wakes a parked worker every kLifoWatchMs while another worker is
+   * awake, to steal a LIFO slot whose owner is stuck (worker.c). */
+  uv_timer_t lifo_watch;
+  weft__timers_t timers;
+  struct weft__io_obj_s* io_objs; /* open I/O objects (io.c) */
+  int parked;            /* protected by rt->idle.lock */
+  int async_seen;        /* on_async ran since park() cleared it */
+  int searching;
+  unsigned lifo_streak;
+  uint64_t tick;
+  uint64_t last_poll_ns;
+  uint32_t rng;
+  weft_task_t* yield_head; /* tasks that yielded, FIFO */
+  weft_task_t* yield_tail;
+  weft_task_t* fiber;      /* running fiber (or NULL on the scheduler) */
+  weft_task_t* current;    /* running task (fiber, or an inline child) */
+  weft__ctx_t sched_ctx;
+  weft__san_t sched_san;
+  /* Runs on the scheduler's stack right after a fiber switched out. */
+  void (*post_fn)(weft__worker_t* w, void* arg);
+  void* post_arg;
+  weft__stack_pool_t stacks;
+  weft_task_t* task_cache; /* free headers, linked by next */
+  size_t ntask_cache;
+  uint64_t id_next;        /* task ids handed out from a block */
+  uint64_t id_end;
+  void* altstack;
+  int stop;                /* set through stop_msg at shutdown */
+  uint64_t* seen_ticks;    /* search(): each victim's tick at our last look */
+  weft__msg_t check_msg;   /* shutdown: "see whether every task is done" */
+  weft__msg_t stop_msg;    /* shutdown: "leave the loop" */
+  /* Ticks published for thieves deciding whether the owner is stuck
+   * behind a long task (then its LIFO slot may be stolen). Stored by the
+   * owner (relaxed), read by thieves (relaxed): a heuristic. */
+  _Atomic uint64_t tick_pub;
+  /* Metrics (metrics.c), like n_spawned: owner-only writers, relaxed
+   * load + store, relaxed reads. At the end, beside tick_pub (also stored
+   * by the owner every tick): above `loop` they shifted the owner-only
+   * fields, and gcc 12 then realigned the stack in weft__task_alloc (7
+   * more instructions a spawn). */
+  _Atomic uint64_t n_run;          /* switches into a task, inline runs */
+  _Atomic uint64_t n_stolen;       /* tasks this worker took from others */
+  _Atomic uint64_t n_parks;        /* calls to park() */
+  _Atomic uint64_t n_wakeups;      /* sleeps ended by another thread */
+  _Atomic uint64_t n_io_callbacks; /* I/O operations completed here */
+  /* The task being run (w->current: the fiber, or the child running
+   * inline on it), NULL between tasks: for the debug monitor and
+   * dumps (debug.c). Stored by the owner (release), read by others
+   * (acquire): a hint, which readers confirm by retaining the task. */
+  weft_task_t* _Atomic running_pub;
+  /* Deterministic mode's state (det.c), or NULL; read-only. */
+  struct weft__det_s* det;
+  /* Requests on libuv's thread pool in flight (files, DNS), which
+   * deterministic mode waits for before its clock moves. Owner only. */
+  unsigned pool_reqs;
+  /* The thread's kernel id, for the debug monitor's look at its state in
+   * /proc; 0 until the thread runs. Stored once by the thread (relaxed),
+   * read by the monitor (relaxed): 0 only makes the monitor skip a look. */
+  _Atomic int tid;
+};
+
+struct weft_runtime_s {
+  unsigned nworkers;
+  weft__worker_t** workers;
+  weft__inject_t global;
+  weft__idle_t idle;
+  weft__stacks_t stacks;
+  size_t stack_size;
+  /* The blocking-call executor (blocking.c); read-only pointer. */
+  struct weft__blocking_s* blocking;
+  /* weft_call_soon's round robin. relaxed: any worker will do. */
+  _Atomic unsigned next_call_soon;
+
+  /* 1 once shutdown began: spawns fail and every await is cancelled.
+   * Release store by weft_runtime_free; acquire/relaxed loads (see uses). */
+  _Atomic int closing;
+  /* Id blocks. relaxed: only uniqueness matters. */
+  _Atomic uint64_t next_id;
+  /* Spawns from threads outside the workers. relaxed counter, seq_cst in
+   * the shutdown check (runtime.c). */
+  _Atomic uint64_t ext_spawned;
+
+  /* Task header slabs and the shared free list. */
+  pthread_mutex_t slab_lock;
+  struct weft__slab_s* slabs;
+  weft_task_t* free_tasks;
+  size_t nfree_tasks;
+
+  /* Bumped by every shutdown check (seq_cst RMW): orders the checks. */
+  _Atomic uint64_t checks;
+  /* Shutdown: the last task to finish signals done_cv. */
+  pthread_mutex_t done_lock;
+  pthread_cond_t done_cv;
+  int all_done; /* protected by done_lock */
+
+  /* Debug mode (debug.c); read-only after creation. */
+  int debug;
+  unsigned slow_task_ms;
+  struct weft__monitor_s* monitor; /* the slow-task monitor, or NULL */
+  struct weft__dumper_s* dumper;   /* the dump-signal thread, or NULL */
+  struct weft__det_s* det;         /* deterministic mode (det.c), or NULL */
+};
+
+/* Debug mode (debug.c). */
+int weft__debug_start(weft_runtime_t* rt);
+void weft__debug_stop(weft_runtime_t* rt);
+/* The dump signal: a handler and a thread that dumps when it comes.
+ * WEFT_EBUSY when another runtime owns one, WEFT_EINVAL for a signal that
+ * cannot be caught (or SIGSEGV/SIGBUS, which the overflow reports use). */
+int weft__dump_signal_start(weft_runtime_t* rt, int sig);
+void weft__dump_signal_stop(weft_runtime_t* rt);
+/* Lists the tasks still alive (shutdown, before they are cancelled). */
+void weft__debug_report_alive(weft_runtime_t* rt);
+
+/* The calling thread's worker, or NULL. Never inlined, with a compiler
+ * barrier: a task may resume on another thread after any await, and the
+ * compiler must not reuse a thread-local address computed before it. */
+weft__worker_t* weft__worker_self(void);
+
+int weft__worker_create(weft_runtime_t* rt, unsigned index,
+                        weft__worker_t** out);
+int weft__worker_start(weft__worker_t* w);
+void weft__worker_join(weft__worker_t* w);
+void weft__worker_free(weft__worker_t* w);
+
+/* Queues a runnable task on `w` (owner only): deque, or half to the global
+ * queue when full. Notifies an idle worker once two tasks are queued (see
+ * worker.c), without the ordering RMW (idle.c). */
+void weft__worker_push(weft__worker_t* w, weft_task_t* t);
+/* Queues a woken fiber in the LIFO slot. Owner only. */
+void weft__worker_push_lifo(weft__worker_t* w, weft_task_t* t);
+/* For deterministic mode: the LIFO slot's task, else the deque's oldest;
+ * and the yield queue's first. NULL when empty. Owner only. */
+weft_task_t* weft__worker_take_local(weft__worker_t* w);
+weft_task_t* weft__worker_take_yielded(weft__worker_t* w);
+/* 1 if any queue `w` runs from holds a task. Owner only. */
+int weft__worker_has_queued(weft__worker_t* w);
+
+/* Suspends the running fiber. `post` runs on the scheduler stack once the
+ * fiber is switched out (release a lock, queue it). From a task only. */
+void weft__park(void (*post)(weft__worker_t* w, void* arg), void* arg);
+
+/* Post-switch action of weft_yield: queues the fiber `arg` behind every
+ * task that is runnable on `w`. Owner only. */
+void weft__yield_post(weft__worker_t* w, void* arg);
+
+/* Runs `t` (QUEUED, just popped from the caller's deque) inline on the
+ * current stack. The queue's reference to t passes to the caller, who
+ * reads t's result and then releases it. From a task only. */
+void weft__run_inline(weft__worker_t* w, weft_task_t* t);
+
+/* Posts a message to `w`'s inbox. Any thread. */
+void weft__inbox_post(weft__worker_t* w, weft__msg_t* m);
+/* Runs every message in the inbox. Owner only. Returns 1 if any. */
+int weft__inbox_drain(weft__worker_t* w);
+
+/* For the overflow handler: the running fiber's stack and the running task
+ * (which may be an inline child on that stack). */
+int weft__worker_fault_context(const weft__stack_t** s, weft_task_t** task);
+
+/* Adds 1 to one of w's statistics counters. Owner only: no other thread
+ * writes it, so a relaxed load and store replace a read-modify-write. */
+static inline void weft__worker_count(_Atomic uint64_t* counter) {
+  /* relaxed: a statistic; readers only need an untorn value, and the
+   * owner is its only writer, so no increment is lost. */
+  atomic_store_explicit(
+      counter, atomic_load_explicit(counter, memory_order_relaxed) + 1,
+      memory_order_relaxed);
+}
+
+/* Counts a finished task; during shutdown, checks whether it was the last. */
+void weft__worker_count_finished(weft__worker_t* w);
+
+/* The cancel message of a task waiting in an I/O operation (io.c). */
+void weft__io_on_cancel(weft__worker_t* w, weft__msg_t* m);
+/* Closes the I/O objects and handles left on the loop (io.c). */
+void weft__io_close_all(weft__worker_t* w);
+
+/* 1 once the calling task's runtime is shutting down (every await then
+ * fails at once: cleanup loops must not spin on it). 0 outside a runtime.
+ * Any thread. */
+int weft__runtime_closing(void);
+
+/* The runtime's shutdown check (runtime.c). */
+void weft__runtime_check_done(weft_runtime_t* rt);
+/* Tasks spawned and finished so far. A task counted finished has its own
+ * spawns counted too (runtime.c), so spawned >= finished. Any thread. */
+void weft__runtime_counts(const weft_runtime_t* rt, uint64_t* spawned,
+                          uint64_t* finished);
+
+#endif /* WEFT_WORKER_H_ */

@@ -1,0 +1,436 @@
+/* Queues (asyncio.Queue, LifoQueue, PriorityQueue) on the public futures.
+ *
+ * One mutex guards the items and two FIFO wait lists (getters, putters).
+ * A task that must wait makes a future, lists it, unlocks and awaits it
+ * with weft_future_await: from a plain thread that blocks, so threads use
+ * the same code. The other side never hands an item straight to a waiter;
+ * it grants it a *reservation*: an item in the store set aside for a getter
+ * (get_reserved), or a free slot set aside for a putter (put_reserved), and
+ * completes its future. Items therefore always live in the store, and a
+ * woken waiter finishes its own operation under the mutex.
+ *
+ * Why reservations: a cancelled waiter (weft_future_await returns
+ * WEFT_ECANCELED and the request is consumed) relocks the mutex and finds
+ * either its entry still listed (nothing was granted: unlist it) or a grant
+ * already made. A grant is only a count, so the waiter gives it back and
+ * passes it to the next waiter in line (grant_getters/grant_putters): no
+ * item, slot or wake-up is lost, and no item is half-delivered to a task
+ * that then reports failure. A putter that gave its slot back never stored
+ * its item, so reporting WEFT_ECANCELED is exact.
+ *
+ * Invariants after every operation (under the mutex):
+ *   getters listed  => count <= get_reserved   (all items spoken for)
+ *   putters listed  => count + put_reserved >= maxsize (no free slot)
+ * so the fast paths only compare counters and never barge past a waiter. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "weft.h"
+
+enum { W_WAITING = 0, W_GRANTED = 1, W_CLOSED = 2 };
+
+typedef struct waiter_s {
+  struct waiter_s* prev;
+  struct waiter_s* next;
+  weft_future_t* fut; /* the waiter's own reference */
+  int state;          /* W_*; written under the queue's mutex */
+} waiter_t;
+
+typedef struct {
+  waiter_t* head;
+  waiter_t* tail;
+} wlist_t;
+
+typedef struct {
+  void* item;
+  int64_t prio;
+  uint64_t seq; /* insertion order: FIFO among equal priorities */
+} slot_t;
+
+struct weft_queue_s {
+  pthread_mutex_t mu;
+  weft_queue_kind_t kind;
+  size_t maxsize; /* 0: unbounded */
+  slot_t* buf;    /* ring (FIFO, LIFO) or binary heap (PRIORITY) */
+  size_t cap, head, count;
+  uint64_t seq;
+  size_t get_reserved; /* items granted to woken getters */
+  size_t put_reserved; /* slots granted to woken putters */
+  size_t unfinished;   /* puts not yet marked task_done */
+  int closed, immediate;
+  wlist_t getters, putters, joiners;
+};
+
+/* ---- Wait lists ---------------------------------------------------------- */
+
+static void wl_append(wlist_t* l, waiter_t* w) {
+  w->next = NULL;
+  w->prev = l->tail;
+  if (l->tail != NULL)
+    l->tail->next = w;
+  else
+    l->head = w;
+  l->tail = w;
+}
+
+static void wl_remove(wlist_t* l, waiter_t* w) {
+  if (w->prev != NULL)
+    w->prev->next = w->next;
+  else
+    l->head = w->next;
+  if (w->next != NULL)
+    w->next->prev = w->prev;
+  else
+    l->tail = w->prev;
+  w->prev = w->next = NULL;
+}
+
+/* Unlists the first waiter and completes its future with `state`. Runs
+ * under the mutex: the waiter cannot free its future before it relocks. */
+static void wl_wake_first(wlist_t* l, int state) {
+  waiter_t* w = l->head;
+  wl_remove(l, w);
+  w->state = state;
+  weft_future_set_result(w->fut, NULL);
+}
+
+static void wl_wake_all(wlist_t* l, int state) {
+  while (l->head != NULL)
+    wl_wake_first(l, state);
+}
+
+/* ---- Store: a ring for FIFO/LIFO, a heap for PRIORITY ---------------------
+ */
+
+static int slot_less(const slot_t* a, const slot_t* b) {
+  return a->prio < b->prio || (a->prio == b->prio && a->seq < b->seq);
+}
+
+static int store_grow(weft_queue_t* q) {
+  size_t ncap = q->cap * 2;
+  if (q->maxsize != 0 && ncap > q->maxsize)
+    ncap = q->maxsize;
+  slot_t* nb = weft__malloc(ncap * sizeof(*nb));
+  if (nb == NULL)
+    return WEFT_ENOMEM;
+  /* Unwrap the ring so it starts at 0 (a heap always has head 0). */
+  for (size_t i = 0; i < q->count; i++)
+    nb[i] = q->buf[(q->head + i) % q->cap];
+  free(q->buf);
+  q->buf = nb;
+  q->cap = ncap;
+  q->head = 0;
+  return 0;
+}
+
+static void heap_push(weft_queue_t* q, slot_t s) {
+  size_t i = q->count;
+  while (i > 0 && slot_less(&s, &q->buf[(i - 1) / 2])) {
+    q->buf[i] = q->buf[(i - 1) / 2];
+    i = (i - 1) / 2;
+  }
+  q->buf[i] = s;
+}
+
+static slot_t heap_pop(weft_queue_t* q) {
+  slot_t top = q->buf[0];
+  slot_t last = q->buf[q->count - 1];
+  size_t n = q->count - 1, i = 0;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= n)
+      break;
+    if (c + 1 < n && slot_less(&q->buf[c + 1], &q->buf[c]))
+      c++;
+    if (!slot_less(&q->buf[c], &last))
+      break;
+    q->buf[i] = q->buf[c];
+    i = c;
+  }
+  if (n > 0)
+    q->buf[i] = last;
+  return top;
+}
+
+/* Adds an item (room was checked). WEFT_ENOMEM if the store cannot grow. */
+static int store_push(weft_queue_t* q, void* item, int64_t prio) {
+  if (q->count == q->cap) {
+    int err = store_grow(q);
+    if (err != 0)
+      return err;
+  }
+  slot_t s = {item, prio, q->seq++};
+  if (q->kind == WEFT_QUEUE_PRIORITY)
+    heap_push(q, s);
+  else
+    q->buf[(q->head + q->count) % q->cap] = s;
+  q->count++;
+  return 0;
+}
+
+static void* store_pop(weft_queue_t* q) {
+  slot_t s;
+  if (q->kind == WEFT_QUEUE_PRIORITY) {
+    s = heap_pop(q);
+  } else if (q->kind == WEFT_QUEUE_LIFO) {
+    s = q->buf[(q->head + q->count - 1) % q->cap];
+  } else {
+    s = q->buf[q->head];
+    q->head = (q->head + 1) % q->cap;
+  }
+  q->count--;
+  return s.item;
+}
+
+/* ---- Grants ------------------------------------------------------------- */
+
+static int has_free_slot(const weft_queue_t* q) {
+  return q->maxsize == 0 || q->count + q->put_reserved < q->maxsize;
+}
+
+static int has_free_item(const weft_queue_t* q) {
+  return q->count > q->get_reserved;
+}
+
+/* Sets unreserved items aside for the longest-waiting getters. */
+static void grant_getters(weft_queue_t* q) {
+  while (q->getters.head != NULL && has_free_item(q)) {
+    q->get_reserved++;
+    wl_wake_first(&q->getters, W_GRANTED);
+  }
+}
+
+/* Sets free slots aside for the longest-waiting putters. */
+static void grant_putters(weft_queue_t* q) {
+  while (q->putters.head != NULL && has_free_slot(q)) {
+    q->put_reserved++;
+    wl_wake_first(&q->putters, W_GRANTED);
+  }
+}
+
+/* ---- Parking ------------------------------------------------------------ */
+
+/* Lists `w` on `l` and awaits its future; called and returns with the
+ * mutex held. Returns await's status with w->state telling what happened:
+ * still W_WAITING (it is unlisted here) only when the await failed. */
+static int park(weft_queue_t* q, wlist_t* l, waiter_t* w) {
+  w->state = W_WAITING; /* also when the future cannot be had */
+  int err = weft_future_new(&w->fut);
+  if (err != 0)
+    return err;
+  wl_append(l, w);
+  pthread_mutex_unlock(&q->mu);
+  int rc = weft_future_await(w->fut, NULL);
+  pthread_mutex_lock(&q->mu);
+  if (w->state == W_WAITING)
+    wl_remove(l, w); /* withdrawn before anyone granted it anything */
+  weft_future_release(w->fut);
+  return rc;
+}
+
+/* ---- Public API --------------------------------------------------------- */
+
+int weft_queue_new(weft_queue_kind_t kind, size_t maxsize, weft_queue_t** out) {
+  if (out == NULL || (unsigned)kind > WEFT_QUEUE_PRIORITY)
+    return WEFT_EINVAL;
+  weft_queue_t* q = weft__calloc(1, sizeof(*q));
+  if (q == NULL)
+    return WEFT_ENOMEM;
+  q->cap = (maxsize != 0 && maxsize < 16) ? maxsize : 16;
+  q->buf = weft__malloc(q->cap * sizeof(*q->buf));
+  if (q->buf == NULL || pthread_mutex_init(&q->mu, NULL) != 0) {
+    free(q->buf);
+    free(q);
+    return WEFT_ENOMEM;
+  }
+  q->kind = kind;
+  q->maxsize = maxsize;
+  *out = q;
+  return 0;
+}
+
+int weft_queue_free(weft_queue_t* q) {
+  if (q == NULL)
+    return 0;
+  pthread_mutex_lock(&q->mu);
+  int busy = q->getters.head || q->putters.head || q->joiners.head ||
+             q->get_reserved || q->put_reserved;
+  pthread_mutex_unlock(&q->mu);
+  if (busy)
+    return WEFT_EBUSY;
+  pthread_mutex_destroy(&q->mu);
+  free(q->buf);
+  free(q);
+  return 0;
+}
+
+/* Stores an item under the mutex and hands it to a waiting getter. */
+static int put_locked(weft_queue_t* q, void* item, int64_t prio) {
+  int err = store_push(q, item, prio);
+  if (err != 0)
+    return err;
+  q->unfinished++;
+  grant_getters(q);
+  return 0;
+}
+
+/* A putter woke with a slot granted, or failed: finish under the mutex. */
+static int put_after_park(weft_queue_t* q, waiter_t* w, int rc, void* item,
+                          int64_t prio) {
+  if (w->state == W_GRANTED) {
+    q->put_reserved--;
+    if (rc == 0 && !q->closed && (rc = put_locked(q, item, prio)) == 0)
+      return 0;
+    grant_putters(q); /* not used: the slot goes to the next putter */
+    return rc != 0 ? rc : WEFT_ECLOSED;
+  }
+  if (w->state == W_CLOSED)
+    return rc != 0 ? rc : WEFT_ECLOSED;
+  return rc;
+}
+
+int weft_queue_put(weft_queue_t* q, void* item, int64_t priority) {
+  if (q == NULL)
+    return WEFT_EINVAL;
+  pthread_mutex_lock(&q->mu);
+  int rc;
+  if (q->closed) {
+    rc = WEFT_ECLOSED;
+  } else if (has_free_slot(q)) {
+    rc = put_locked(q, item, priority);
+  } else {
+    waiter_t w;
+    rc = park(q, &q->putters, &w);
+    rc = put_after_park(q, &w, rc, item, priority);
+  }
+  pthread_mutex_unlock(&q->mu);
+  return rc;
+}
+
+int weft_queue_try_put(weft_queue_t* q, void* item, int64_t priority) {
+  if (q == NULL)
+    return WEFT_EINVAL;
+  pthread_mutex_lock(&q->mu);
+  int rc = q->closed          ? WEFT_ECLOSED
+           : has_free_slot(q) ? put_locked(q, item, priority)
+                              : WEFT_EAGAIN;
+  pthread_mutex_unlock(&q->mu);
+  return rc;
+}
+
+/* Takes an unreserved (or this getter's reserved) item; frees a slot. */
+static void* get_locked(weft_queue_t* q) {
+  void* item = store_pop(q);
+  grant_putters(q);
+  return item;
+}
+
+/* A getter woke with an item granted, or failed: finish under the mutex. */
+static int get_after_park(weft_queue_t* q, waiter_t* w, int rc, void** item) {
+  if (w->state == W_GRANTED) {
+    q->get_reserved--;
+    if (rc == 0 && q->count > 0) {
+      *item = get_locked(q);
+      return 0;
+    }
+    grant_getters(q); /* cancelled: the item goes to the next getter */
+    return rc != 0 ? rc : WEFT_ECLOSED; /* emptied by an immediate shutdown */
+  }
+  if (w->state == W_CLOSED)
+    return rc != 0 ? rc : WEFT_ECLOSED;
+  return rc;
+}
+
+int weft_queue_get(weft_queue_t* q, void** item) {
+  if (q == NULL || item == NULL)
+    return WEFT_EINVAL;
+  pthread_mutex_lock(&q->mu);
+  int rc = 0;
+  if (has_free_item(q)) {
+    *item = get_locked(q);
+  } else if (q->closed) {
+    rc = WEFT_ECLOSED;
+  } else {
+    waiter_t w;
+    rc = park(q, &q->getters, &w);
+    rc = get_after_park(q, &w, rc, item);
+  }
+  pthread_mutex_unlock(&q->mu);
+  return rc;
+}
+
+int weft_queue_try_get(weft_queue_t* q, void** item) {
+  if (q == NULL || item == NULL)
+    return WEFT_EINVAL;
+  pthread_mutex_lock(&q->mu);
+  int rc = 0;
+  if (has_free_item(q))
+    *item = get_locked(q);
+  else
+    rc = q->closed ? WEFT_ECLOSED : WEFT_EAGAIN;
+  pthread_mutex_unlock(&q->mu);
+  return rc;
+}
+
+size_t weft_queue_size(const weft_queue_t* q) {
+  if (q == NULL)
+    return 0;
+  /* The mutex is logically mutable: reading the count takes it. */
+  weft_queue_t* m = (weft_queue_t*)q;
+  pthread_mutex_lock(&m->mu);
+  size_t n = m->count;
+  pthread_mutex_unlock(&m->mu);
+  return n;
+}
+
+int weft_queue_task_done(weft_queue_t* q) {
+  if (q == NULL)
+    return WEFT_EINVAL;
+  pthread_mutex_lock(&q->mu);
+  int rc = 0;
+  if (q->unfinished == 0)
+    rc = WEFT_ELIMIT;
+  else if (--q->unfinished == 0)
+    wl_wake_all(&q->joiners, W_GRANTED);
+  pthread_mutex_unlock(&q->mu);
+  return rc;
+}
+
+int weft_queue_join(weft_queue_t* q) {
+  if (q == NULL)
+    return WEFT_EINVAL;
+  pthread_mutex_lock(&q->mu);
+  int rc = 0;
+  if (q->unfinished != 0) {
+    waiter_t w;
+    /* A joiner woken and then cancelled has nothing to pass on (every
+     * joiner is woken at once), so await's status is the answer. */
+    rc = park(q, &q->joiners, &w);
+  }
+  pthread_mutex_unlock(&q->mu);
+  return rc;
+}
+
+int weft_queue_shutdown(weft_queue_t* q, int immediate) {
+  if (q == NULL)
+    return WEFT_EINVAL;
+  pthread_mutex_lock(&q->mu);
+  q->closed = 1;
+  if (immediate) {
+    /* asyncio 3.13: dropped items count as done, so join can return. */
+    size_t dropped = q->count;
+    q->count = 0;
+    q->head = 0;
+    q->unfinished = dropped > q->unfinished ? 0 : q->unfinished - dropped;
+    if (q->unfinished == 0)
+      wl_wake_all(&q->joiners, W_GRANTED);
+  }
+  /* Listed getters only exist when every item is reserved for a woken
+   * getter, so none of them could ever get one: all fail now. */
+  wl_wake_all(&q->getters, W_CLOSED);
+  wl_wake_all(&q->putters, W_CLOSED);
+  pthread_mutex_unlock(&q->mu);
+  return 0;
+}
