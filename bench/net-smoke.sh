@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# net-smoke.sh echo|http SERVER [ARGS...]
+# net-smoke.sh echo|http|fetch|echoload SERVER [ARGS...]
 #
 # The bench-smoke test of a network server (weft-bench echo-server or
 # http-server, or ref_echo). Starts `SERVER ARGS` with no --port, so it
@@ -9,7 +9,9 @@
 # bash's /dev/tcp, sends SIGTERM, and checks that it exits 0 and that its
 # JSON line counts exactly what was sent (echo: bytes; http: requests
 # answered and rejected). No step waits a fixed time: every wait is for an
-# event, bounded by a generous timeout.
+# event, bounded by a generous timeout. Mode echoload is the exception: it
+# runs the load generator $ECHOLOAD (bench/echoload) against an echo server
+# for one second, and checks both sides report no error.
 set -euo pipefail
 
 mode=$1
@@ -215,12 +217,26 @@ fetch_test() {
   [ "$(member result)" = 53 ] || fail "result $(member result), expected 53"
 }
 
+# echoload: 4 connections, 1 s, 64-byte messages. echoload checks every
+# reply against its message and exits non-zero on any error.
+echoload_test() {
+  local out
+  [ -x "${ECHOLOAD:-}" ] || fail "ECHOLOAD='${ECHOLOAD:-}' is not a program"
+  out=$(timeout 30 "$ECHOLOAD" "$port" 4 1 64 smoke) ||
+    fail "echoload failed: $out"
+  echo "$out"
+  [[ "$out" == *'"errors":0'* ]] || fail "echoload: $out"
+  [[ "$out" =~ \"round_trips\":[1-9] ]] || fail "no round trip: $out"
+  stop_server
+}
+
 server_bin=$1
 start_server "$@"
 case $mode in
 echo) echo_test ;;
 http) http_test ;;
 fetch) fetch_test ;;
+echoload) echoload_test ;;
 *) fail "unknown mode '$mode'" ;;
 esac
 echo "net-smoke: $mode: ok"

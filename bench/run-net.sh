@@ -23,15 +23,17 @@
 #   HTTP_CONNS [100]                   wrk connections (-t1) for plain hello
 #   WORK_US [1000]  WORK_CONNS [64]    the CPU-work case
 #   DELAY_MS [10]                      the sleeping case (HTTP_CONNS conns)
-#   ECHOLOAD_SRC [../shared/tools/echoload.c from the repository root]
 #   WRK [wrk]                          installed with apt-get if missing
+#                                      (only when an HTTP case runs)
 #   CASES                              a space-separated subset of the case
 #                                      names below (default: all)
 #   QUIET_BUSY [15]  QUIET_MAX [120]   before each run, wait up to QUIET_MAX
 #                                      s until the machine was at most
 #                                      QUIET_BUSY % busy over one second (a
 #                                      shared machine); the log shows it
-# Needs: the release build (weft-bench, ref_echo), cc, taskset, wrk.
+# Needs: the release build (weft-bench, ref_echo and echoload, the load
+# generator built from bench/echoload.c), taskset, and wrk for the HTTP
+# cases.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,7 +48,6 @@ http_conns=${HTTP_CONNS:-100}
 work_us=${WORK_US:-1000}
 work_conns=${WORK_CONNS:-64}
 delay_ms=${DELAY_MS:-10}
-echoload_src=${ECHOLOAD_SRC:-$root/../shared/tools/echoload.c}
 wrk=${WRK:-wrk}
 quiet_busy=${QUIET_BUSY:-15}
 quiet_max=${QUIET_MAX:-120}
@@ -93,12 +94,12 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # -- tools --
 
-[ -x "$bench" ] && [ -x "$ref" ] || die "build weft-bench and ref_echo in $build"
-if ! command -v "$wrk" >/dev/null; then
+[ -x "$bench" ] && [ -x "$ref" ] && [ -x "$echoload" ] ||
+  die "build weft-bench, ref_echo and echoload in $build"
+if [[ " ${cases[*]} " == *"|http|"* || " ${cases[*]} " == *"|work|"* ]] &&
+  ! command -v "$wrk" >/dev/null; then
   apt-get install -y wrk >/dev/null || die "wrk is missing (apt-get install wrk)"
 fi
-[ -f "$echoload_src" ] || die "no echoload source at $echoload_src"
-cc -O2 -o "$echoload" "$echoload_src" || die "cannot build echoload"
 
 # -- one run --
 
@@ -158,7 +159,7 @@ run_client() {
   case $kind in
   echo)
     out=$(taskset -c "$client_cpus" "$echoload" "$port" "$echo_conns" \
-      "$secs" "$echo_size" run)
+      "$secs" "$echo_size" run) || die "echoload failed: $out"
     [[ "$out" == *'"errors":0'* ]] || die "echoload errors: $out"
     echo "$(sed -n 's/.*"rtt_per_sec":\([^,]*\).*/\1/p' <<<"$out")" \
       "$(sed -n 's/.*"lat_mean_us":\([^,]*\).*/\1/p' <<<"$out")" \
