@@ -5,7 +5,7 @@
  * runtime with the requested number of workers. The function times its own
  * body (setup and checks stay outside the clock), checks its result and fills
  * a bench_result_t; main.c prints the one JSON line of the contract
- * (DESIGN.md, "Benchmarks: one contract").
+ * (docs/benchmarks.md).
  */
 #ifndef WEFT_BENCH_H_
 #define WEFT_BENCH_H_

@@ -3,10 +3,10 @@
  *   weft-bench <benchmark> [--<option> N]... [--threads N]
  *
  * The contract (the JSON members, what "seconds" covers, that every
- * benchmark checks its own result) is in DESIGN.md, "Benchmarks: one
- * contract". This file parses the command line, creates the runtime, runs the
- * benchmark's body in a task and prints the line; the bodies live in
- * bench_*.c, one file per group.
+ * benchmark checks its own result) is in docs/benchmarks.md. This file
+ * parses the command line, creates the runtime, runs the benchmark's body in
+ * a task and prints the line; the bodies live in bench_*.c, one file per
+ * group.
  */
 #include <errno.h>
 #include <stdarg.h>
