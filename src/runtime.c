@@ -22,10 +22,11 @@
 #include "base/alloc.h"
 #include "base/common.h"
 #include "core/blocking.h"
+#include "core/worker.h"
+#include "debug/debug.h"
 #include "debug/det.h"
 #include "io/fs.h"
 #include "io/io.h"
-#include "core/worker.h"
 
 #define WEFT_DEFAULT_STACK (256u * 1024u)
 #define WEFT_MAX_STACK ((size_t)1 << 30)
@@ -97,6 +98,16 @@ error1:
   return WEFT_ENOMEM;
 }
 
+/* Plugs the optional layers into the core's hooks (core/hooks.h), before
+ * any worker exists: the one place that knows them all. */
+static void plug_layers(weft_runtime_t* rt) {
+  if (rt->det != NULL)
+    weft__det_hooks(&rt->hooks);
+  if (rt->debug)
+    weft__debug_hooks(&rt->hooks);
+  rt->hooks.close_io = weft__io_close_all;
+}
+
 int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
   weft_runtime_t* rt;
   if (out == NULL)
@@ -126,6 +137,7 @@ int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
   }
   rt->debug = (config != NULL && config->debug) || weft__debug_env();
   rt->slow_task_ms = config != NULL ? config->slow_task_ms : 0;
+  plug_layers(rt);
   weft__overflow_install();
   weft__fs_pool_init(n); /* before any fs request: libuv sizes its pool once */
   weft__io_ignore_sigpipe();
@@ -162,39 +174,6 @@ int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
   }
   *out = rt;
   return 0;
-}
-
-void weft__runtime_counts(const weft_runtime_t* rt, uint64_t* spawned,
-                          uint64_t* finished) {
-  uint64_t f = 0;
-  for (unsigned i = 0; i < rt->nworkers; i++)
-    /* acquire: pairs with the release store in count_finished, so the
-     * spawns those tasks made are visible to the loads below. */
-    f += atomic_load_explicit(&rt->workers[i]->n_finished,
-                              memory_order_acquire);
-  /* relaxed: ordered after the acquire loads above. */
-  uint64_t s = atomic_load_explicit(&rt->ext_spawned, memory_order_relaxed);
-  for (unsigned i = 0; i < rt->nworkers; i++)
-    /* relaxed: as above. */
-    s += atomic_load_explicit(&rt->workers[i]->n_spawned,
-                              memory_order_relaxed);
-  *spawned = s;
-  *finished = f;
-}
-
-void weft__runtime_check_done(weft_runtime_t* rt) {
-  uint64_t spawned, finished;
-  /* seq_cst RMW on one shared word: of two checks, the later reads from
-   * the earlier, so it sees the counts stored before the earlier one (file
-   * comment). TSan models this, unlike a fence. */
-  atomic_fetch_add_explicit(&rt->checks, 1, memory_order_seq_cst);
-  weft__runtime_counts(rt, &spawned, &finished);
-  if (finished != spawned)
-    return;
-  pthread_mutex_lock(&rt->done_lock);
-  rt->all_done = 1;
-  pthread_cond_broadcast(&rt->done_cv);
-  pthread_mutex_unlock(&rt->done_lock);
 }
 
 static int cancel_one(weft_task_t* t, void* arg) {
@@ -264,12 +243,6 @@ int weft_run(weft_task_fn main, void* arg, const weft_config_t* config,
   return status;
 }
 
-int weft__runtime_closing(void) {
-  weft__worker_t* w = weft__worker_self();
-  /* relaxed: a late view only costs the caller one more failed await. */
-  return w != NULL && atomic_load_explicit(&w->rt->closing,
-                                           memory_order_relaxed);
-}
 
 weft_runtime_t* weft_current_runtime(void) {
   weft__worker_t* w = weft__worker_self();

@@ -295,11 +295,11 @@ static int main_forget(void* arg, void** result) {
 static void test_never_awaited_and_shutdown_list(void** state) {
   (void)state;
   FILE* out = tmpfile();
-  weft__debug_set_stream(out);
+  weft__warn_set_stream(out);
   weft_config_t cfg = {.workers = 2, .debug = 1};
   WEFT_ASSERT_OK(weft_future_new(&release_gate));
   WEFT_ASSERT_OK(weft_run(main_forget, NULL, &cfg, NULL));
-  weft__debug_set_stream(NULL);
+  weft__warn_set_stream(NULL);
   weft_future_release(release_gate);
   char* s = slurp(out);
   printf("%s", s);
@@ -319,12 +319,12 @@ static void test_never_awaited_and_shutdown_list(void** state) {
 static void test_not_debug_is_silent(void** state) {
   (void)state;
   FILE* out = tmpfile();
-  weft__debug_set_stream(out);
+  weft__warn_set_stream(out);
   weft_config_t cfg = {.workers = 2};
   WEFT_ASSERT_OK(weft_future_new(&release_gate));
   unsetenv("WEFT_DEBUG");
   WEFT_ASSERT_OK(weft_run(main_forget, NULL, &cfg, NULL));
-  weft__debug_set_stream(NULL);
+  weft__warn_set_stream(NULL);
   weft_future_release(release_gate);
   assert_int_equal(file_size(out), 0);
   fclose(out);
@@ -449,7 +449,7 @@ static char* stall_rounds(weft_runtime_t* rt, FILE* out, weft_task_fn fn,
 static void test_slow_task_reported(void** state) {
   (void)state;
   FILE* out = tmpfile();
-  weft__debug_set_stream(out);
+  weft__warn_set_stream(out);
   weft_config_t cfg = {.workers = 2, .debug = 1};
   weft_runtime_t* rt;
   WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
@@ -461,7 +461,7 @@ static void test_slow_task_reported(void** state) {
   char* s = stall_rounds(rt, out, weft_test_spinner, "spinner",
                          names_spinner, &named);
   WEFT_ASSERT_OK(weft_runtime_free(rt));
-  weft__debug_set_stream(NULL);
+  weft__warn_set_stream(NULL);
   printf("%s", s);
   assert_non_null(strstr(s, "weft: slow task: 'spinner' (id 1) has held "
                             "worker "));
@@ -492,14 +492,14 @@ static int poller(void* arg, void** result) {
 static void test_slow_task_asleep_in_kernel(void** state) {
   (void)state;
   FILE* out = tmpfile();
-  weft__debug_set_stream(out);
+  weft__warn_set_stream(out);
   weft_config_t cfg = {.workers = 2, .debug = 1};
   weft_runtime_t* rt;
   WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
   int asleep;
   char* s = stall_rounds(rt, out, poller, "poller", says_asleep, &asleep);
   WEFT_ASSERT_OK(weft_runtime_free(rt));
-  weft__debug_set_stream(NULL);
+  weft__warn_set_stream(NULL);
   printf("%s", s);
 #if WEFT__BT_SUPPORTED
   assert_true(asleep);
@@ -513,7 +513,7 @@ static void test_slow_task_asleep_in_kernel(void** state) {
 static void test_dump_signal(void** state) {
   (void)state;
   FILE* out = tmpfile();
-  weft__debug_set_stream(out);
+  weft__warn_set_stream(out);
   weft_config_t cfg = {.workers = 2, .dump_signal = SIGUSR2};
   weft_runtime_t* rt;
   weft_runtime_t* rt2;
@@ -544,7 +544,7 @@ static void test_dump_signal(void** state) {
   weft_await(t, NULL);
   weft_task_release(t);
   WEFT_ASSERT_OK(weft_runtime_free(rt));
-  weft__debug_set_stream(NULL);
+  weft__warn_set_stream(NULL);
   fclose(out);
   /* Released: another runtime may take it now; bad signals are refused. */
   WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt2));

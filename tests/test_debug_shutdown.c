@@ -41,9 +41,9 @@ static char* run_leaving_open(const weft_config_t* cfg) {
   assert_true(fd >= 0);
   close(fd);
   FILE* out = tmpfile();
-  weft__debug_set_stream(out);
+  weft__warn_set_stream(out);
   WEFT_ASSERT_OK(weft_run(main_leave_open, path, cfg, NULL));
-  weft__debug_set_stream(NULL);
+  weft__warn_set_stream(NULL);
   WEFT_ASSERT_NO_FAILURES();
   unlink(path);
   fflush(out);

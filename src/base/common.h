@@ -65,6 +65,21 @@ static inline void weft__spin_unlock(weft__spin_t* s) {
   atomic_flag_clear_explicit(&s->flag, memory_order_release);
 }
 
+/* The runtime's clock in nanoseconds (clock.c): CLOCK_MONOTONIC, or the
+ * calling thread's virtual clock when one is held. Any thread. */
 uint64_t weft__now_ns(void);
+
+/* A virtual clock's reader: 1 and *now when the calling thread runs on it,
+ * else 0. Deterministic mode holds one while its runtime lives. */
+typedef int (*weft__clock_fn)(uint64_t* now);
+void weft__clock_virtual_hold(weft__clock_fn fn);
+void weft__clock_virtual_release(void);
+
+/* The library's warnings: "weft: <text>\n" on stderr (or the logging
+ * hook), or on the stream set by weft__warn_set_stream (tests; NULL
+ * restores the default). Any thread; never from a signal handler. */
+void weft__warn(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void weft__warn_set_stream(FILE* f);
+FILE* weft__warn_stream(void);
 
 #endif /* WEFT_COMMON_H_ */

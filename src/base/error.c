@@ -5,7 +5,6 @@
 #include <uv.h>
 
 #include "base/common.h"
-#include "debug/det.h"
 
 /* Codes that are neither weft's nor libuv's static ones are formatted here:
  * one buffer per thread, valid until that thread's next call. */
@@ -54,21 +53,4 @@ void weft__fatal(const char* file, int line, const char* what) {
   weft__log(WEFT_LOG_ERROR, "fatal: %s:%d: check failed: %s", file, line,
             what);
   abort();
-}
-
-uint64_t weft__now_ns(void) {
-  struct timespec ts;
-  uint64_t virtual_now;
-  /* relaxed: set before a deterministic runtime's workers start (thread
-   * creation orders it); other threads read the real clock either way. */
-  if (WEFT_UNLIKELY(atomic_load_explicit(&weft__det_runtimes,
-                                         memory_order_relaxed) != 0) &&
-      weft__det_clock(&virtual_now))
-    return virtual_now;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t weft_now_ns(void) {
-  return weft__now_ns();
 }

@@ -17,6 +17,7 @@
  * The stack-overflow report (overflow.c) does not come here: it runs in a
  * signal handler, where neither the mutex nor vsnprintf is allowed. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -58,4 +59,41 @@ void weft__log(int level, const char* fmt, ...) {
   in_hook = 1;
   fn(level, msg, arg);
   in_hook = 0;
+}
+
+/* The warnings' stream; NULL means stderr. */
+static FILE* _Atomic warn_stream;
+
+void weft__warn_set_stream(FILE* f) {
+  /* relaxed: a test swaps it while no warning is due; the FILE's own lock
+   * orders the writes. */
+  atomic_store_explicit(&warn_stream, f, memory_order_relaxed);
+}
+
+void weft__warn(const char* fmt, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  /* relaxed: see weft__warn_set_stream. */
+  FILE* f = atomic_load_explicit(&warn_stream, memory_order_relaxed);
+  if (f == NULL) {
+    /* The user's hook (weft_set_log), or stderr by default. */
+    weft__log(WEFT_LOG_WARN, "%s", line);
+    return;
+  }
+  flockfile(f);
+  fputs("weft: ", f);
+  fputs(line, f);
+  fputs("\n", f);
+  fflush(f);
+  funlockfile(f);
+}
+
+FILE* weft__warn_stream(void) {
+  /* relaxed: see weft__warn_set_stream. */
+  return atomic_load_explicit(&warn_stream, memory_order_relaxed);
 }

@@ -87,7 +87,6 @@
 #include <time.h>
 
 #include "base/common.h"
-#include "debug/det.h"
 #include "core/future.h"
 #include "core/worker.h"
 
@@ -115,9 +114,10 @@ typedef struct call_s {
   weft_task_fn fn;
   void* arg;
   weft_future_t* future; /* the executor's reference */
-  /* Deterministic mode: the runtime and the call's record, or NULL. */
-  weft_runtime_t* det_rt;
-  weft__det_call_t* det;
+  /* The runtime, and the call's record when the runtime hooks calls
+   * (deterministic mode, hooks.h), else NULL. */
+  weft_runtime_t* rt;
+  void* hooked;
 } call_t;
 
 struct weft__blocking_s {
@@ -304,17 +304,17 @@ static void run_call(call_t* c) {
   void* result = NULL;
   if (!weft_future_done(c->future)) {
     int status = c->fn(c->arg, &result);
-    if (c->det != NULL) {
-      /* The worker completes it, and releases the reference. */
-      weft__det_call_end(c->det_rt, c->det, c->future, status,
-                         status == 0 ? result : NULL);
+    if (c->hooked != NULL) {
+      /* The hook completes it, and releases the reference. */
+      c->rt->hooks.call_end(c->rt, c->hooked, c->future, status,
+                            status == 0 ? result : NULL);
       free(c);
       return;
     }
     weft__future_complete(c->future, status, status == 0 ? result : NULL);
   }
-  if (c->det != NULL)
-    weft__det_call_drop(c->det_rt, c->det);
+  if (c->hooked != NULL)
+    c->rt->hooks.call_drop(c->rt, c->hooked);
   weft_future_release(c->future);
   free(c);
 }
@@ -439,9 +439,10 @@ static int submit(weft_runtime_t* rt, weft_task_fn fn, void* arg,
   c->fn = fn;
   c->arg = arg;
   c->future = weft_future_retain(f); /* the executor's reference */
-  c->det_rt = rt;
-  c->det = NULL;
-  if (rt->det != NULL && (c->det = weft__det_call_begin(rt)) == NULL) {
+  c->rt = rt;
+  c->hooked = NULL;
+  if (rt->hooks.call_begin != NULL &&
+      (c->hooked = rt->hooks.call_begin(rt)) == NULL) {
     weft_future_release(f);
     weft_future_release(f);
     free(c);
@@ -449,8 +450,8 @@ static int submit(weft_runtime_t* rt, weft_task_fn fn, void* arg,
   }
   err = enqueue(rt->blocking, c);
   if (err != 0) {
-    if (c->det != NULL)
-      weft__det_call_drop(rt, c->det);
+    if (c->hooked != NULL)
+      rt->hooks.call_drop(rt, c->hooked);
     weft_future_release(f);
     weft_future_release(f);
     free(c);
@@ -532,8 +533,9 @@ void weft__blocking_free(weft__blocking_t* b) {
   while (never_started != NULL) {
     call_t* next = never_started->next;
     weft_future_cancel(never_started->future);
-    if (never_started->det != NULL)
-      weft__det_call_drop(never_started->det_rt, never_started->det);
+    if (never_started->hooked != NULL)
+      never_started->rt->hooks.call_drop(never_started->rt,
+                                         never_started->hooked);
     weft_future_release(never_started->future);
     free(never_started);
     never_started = next;

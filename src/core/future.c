@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "base/common.h"
+#include "core/wait.h"
 #include "core/worker.h"
 
 typedef struct weft__cb_s {
@@ -197,144 +198,76 @@ weft_task_t* weft__future_withdraw(weft_future_t* f, weft_task_t* task) {
   return fiber;
 }
 
-/* Takes `node` off the list if it is still there. Lock held. */
-static int unlink_node(weft_future_t* f, weft__waiter_t* node) {
-  for (weft__waiter_t** p = &f->waiters; *p != NULL; p = &(*p)->next) {
-    if (*p == node) {
-      *p = node->next;
-      return 1;
-    }
-  }
-  return 0;
+/* ---- Waiting ----------------------------------------------------------- */
+
+static int future_done(const void* obj) {
+  return is_done(obj);
 }
 
-/* ---- Waiting from a task ------------------------------------------------ */
-
-static void post_unlock(weft__worker_t* w, void* lock) {
-  (void)w;
-  weft__spin_unlock(lock);
+static weft__waitable_t waitable(weft_future_t* f) {
+  return (weft__waitable_t){&f->lock, &f->waiters, future_done, f};
 }
 
-static int cancel_requested(weft_task_t* t) {
-  /* relaxed: a canceller stores the flag under the task's lock before it
-   * takes the future's lock to look for our node; we hold the future's
-   * lock, so either it already looked (and we see the flag) or it will
-   * find the node. */
-  return atomic_load_explicit(&t->cancel, memory_order_relaxed);
+/* A cancelled wait is withdrawn from the future's list (others may still
+ * wait on it). The waiter holds a reference while it waits (await_in_task),
+ * so under its lock wait_future is alive. */
+static void* future_cancel_locked(weft_task_t* t) {
+  return weft_future_retain(t->wait_future);
 }
 
-static int await_in_task_held(weft__worker_t* w, weft_future_t* f,
-                              void** result) {
-  weft_task_t* cur = w->current;
-  weft__waiter_t node;
-  memset(&node, 0, sizeof(node));
-  node.fiber = cur->host;
-  node.task = cur;
-  /* relaxed: see await.c's closing(); the shutdown also cancels. */
-  if (atomic_load_explicit(&w->rt->closing, memory_order_relaxed))
-    return WEFT_ECANCELED;
-  weft__spin_lock(&cur->lock);
-  /* relaxed: under the task's lock. */
-  if (atomic_load_explicit(&cur->cancel, memory_order_relaxed)) {
-    /* relaxed: under the task's lock. */
-    atomic_store_explicit(&cur->cancel, 0, memory_order_relaxed);
-    weft__spin_unlock(&cur->lock);
-    return WEFT_ECANCELED;
-  }
-  cur->wait_kind = WEFT_WAIT_FUTURE;
-  cur->wait_future = f;
-  weft__spin_unlock(&cur->lock);
-  weft__spin_lock(&f->lock);
-  /* relaxed: under the future's lock. */
-  if (atomic_load_explicit(&f->done, memory_order_relaxed)) {
-    weft__spin_unlock(&f->lock);
-  } else if (cancel_requested(cur)) {
-    /* A cancel that came between publishing the wait and listing the
-     * node looked for the node and found none: take it here. */
-    weft__spin_unlock(&f->lock);
-    node.withdrawn = 1;
-    weft__take_cancel(cur);
-  } else {
-    node.next = f->waiters;
-    f->waiters = &node;
-    weft__park(post_unlock, &f->lock);
-  }
-  weft__spin_lock(&cur->lock);
-  cur->wait_kind = WEFT_WAIT_NONE;
-  cur->wait_future = NULL;
-  weft__spin_unlock(&cur->lock);
-  if (node.withdrawn)
-    return WEFT_ECANCELED; /* the canceller took the request (await.c) */
-  return collect(f, result);
+static void future_cancel(weft_task_t* t, void* what) {
+  weft_future_t* f = what;
+  weft__wait_deliver_withdrawn(t, weft__future_withdraw(f, t));
+  weft_future_release(f);
 }
 
-/* ---- Waiting from a plain thread ----------------------------------------- */
-
-static int await_blocking_held(weft_future_t* f,
-                               const struct timespec* deadline,
-                               void** result) {
-  pthread_condattr_t attr;
-  pthread_cond_t cv;
-  pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-  int done = 0;
-  int timed_out = 0;
-  weft__waiter_t node = {NULL, NULL, NULL, &mu, &cv, &done, 0};
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&cv, &attr);
-  pthread_condattr_destroy(&attr);
-  weft__spin_lock(&f->lock);
-  /* relaxed: under the future's lock. */
-  if (!atomic_load_explicit(&f->done, memory_order_relaxed)) {
-    node.next = f->waiters;
-    f->waiters = &node;
-    weft__spin_unlock(&f->lock);
-    pthread_mutex_lock(&mu);
-    while (!done && !timed_out) {
-      if (deadline == NULL)
-        pthread_cond_wait(&cv, &mu);
-      else if (pthread_cond_timedwait(&cv, &mu, deadline) == ETIMEDOUT)
-        timed_out = 1;
-    }
-    pthread_mutex_unlock(&mu);
-    if (timed_out) {
-      /* Off the list, unless the completion took us meanwhile: then it
-       * signals (or has signalled) under mu, and we must wait for that. */
-      weft__spin_lock(&f->lock);
-      int still_listed = unlink_node(f, &node);
-      weft__spin_unlock(&f->lock);
-      pthread_mutex_lock(&mu);
-      while (!still_listed && !done)
-        pthread_cond_wait(&cv, &mu);
-      pthread_mutex_unlock(&mu);
-      if (still_listed) {
-        pthread_cond_destroy(&cv);
-        return WEFT_ETIMEDOUT;
-      }
-    }
-  } else {
-    weft__spin_unlock(&f->lock);
-  }
-  pthread_cond_destroy(&cv);
-  return collect(f, result);
+static void future_describe(weft_task_t* t, char* buf, size_t n) {
+  snprintf(buf, n, "future %p", (void*)t->wait_future);
 }
+
+static const weft__wait_kind_t kFutureWait = {
+    "future", future_cancel_locked, future_cancel, future_describe};
 
 /* Both waits hold a reference of their own: whoever completes the future
  * may release it as soon as it is done, before the woken waiter has read
  * the result (as weft_await does for tasks). */
 static int await_in_task(weft__worker_t* w, weft_future_t* f, void** result) {
+  weft_task_t* cur = w->current;
+  /* relaxed: see await.c's closing(); the shutdown also cancels. */
+  if (atomic_load_explicit(&w->rt->closing, memory_order_relaxed) ||
+      weft__take_cancel(cur))
+    return WEFT_ECANCELED;
   weft_future_retain(f);
-  int status = await_in_task_held(w, f, result);
+  weft__spin_lock(&cur->lock);
+  cur->wait_future = f;
+  weft__spin_unlock(&cur->lock);
+  weft__waitable_t on = waitable(f);
+  int status = weft__wait_park_on(cur, &kFutureWait, &on, 1);
+  weft__spin_lock(&cur->lock);
+  cur->wait_future = NULL;
+  weft__spin_unlock(&cur->lock);
+  if (status == 0)
+    status = collect(f, result);
   weft_future_release(f);
-  return status;
+  return status; /* WEFT_ECANCELED: the canceller took the request */
 }
 
 static int await_blocking(weft_future_t* f, const struct timespec* deadline,
                           void** result) {
   weft_future_retain(f);
-  int status = await_blocking_held(f, deadline, result);
+  weft__waitable_t on = waitable(f);
+  int status = weft__wait_block_on(&on, deadline);
+  if (status == 0)
+    status = collect(f, result);
   weft_future_release(f);
   return status;
+}
+
+int weft__future_await_until(weft_future_t* f, uint64_t deadline_ns,
+                             void** result) {
+  struct timespec deadline = {(time_t)(deadline_ns / 1000000000u),
+                              (long)(deadline_ns % 1000000000u)};
+  return await_blocking(f, &deadline, result);
 }
 
 int weft_future_await(weft_future_t* f, void** result) {
@@ -348,28 +281,6 @@ int weft_future_await(weft_future_t* f, void** result) {
   if (w->current == NULL)
     return WEFT_EPERM;
   return await_in_task(w, f, result);
-}
-
-int weft_future_wait(weft_future_t* f, uint64_t timeout_ms, void** result) {
-  if (f == NULL)
-    return WEFT_EINVAL;
-  if (is_done(f))
-    return collect(f, result);
-  weft__worker_t* w = weft__worker_self();
-  if (w == NULL) {
-    uint64_t at = weft__now_ns() + timeout_ms * 1000000u;
-    struct timespec deadline = {(time_t)(at / 1000000000u),
-                                (long)(at % 1000000000u)};
-    return await_blocking(f, &deadline, result);
-  }
-  if (w->current == NULL)
-    return WEFT_EPERM;
-  weft_timeout_t* tm;
-  int err = weft_timeout_enter(timeout_ms, &tm);
-  if (err != 0)
-    return err;
-  int status = await_in_task(w, f, result);
-  return weft_timeout_exit(tm) == WEFT_ETIMEDOUT ? WEFT_ETIMEDOUT : status;
 }
 
 int weft_task_future(weft_task_t* t, weft_future_t** out) {

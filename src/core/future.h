@@ -13,4 +13,9 @@ int weft__future_complete(weft_future_t* f, int status, void* result);
  * already woken by the completion. */
 weft_task_t* weft__future_withdraw(weft_future_t* f, weft_task_t* task);
 
+/* A plain thread waits for `f` until `deadline_ns` (weft__now_ns's clock):
+ * its status and result, or WEFT_ETIMEDOUT. */
+int weft__future_await_until(weft_future_t* f, uint64_t deadline_ns,
+                             void** result);
+
 #endif /* WEFT_FUTURE_H_ */

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "core/future.h"
+#include "core/wait.h"
 #include "core/worker.h"
 
 #define SLAB_TASKS 256
@@ -126,9 +127,9 @@ weft_task_t* weft__task_alloc(weft_runtime_t* rt, weft__worker_t* w) {
 static void task_free(weft_task_t* t) {
   weft_runtime_t* rt = t->rt;
   weft__worker_t* w = weft__worker_self();
-  /* One predictable branch: the never-awaited report (debug.c). */
-  if (WEFT_UNLIKELY(rt->debug))
-    weft__debug_task_freed(t);
+  /* One predictable branch: debug mode's never-awaited report (hooks.h). */
+  if (WEFT_UNLIKELY(rt->hooks.task_freed != NULL))
+    rt->hooks.task_freed(t);
   if (t->future != NULL) {
     weft_future_release(t->future);
     t->future = NULL;
@@ -194,29 +195,6 @@ int weft__task_try_retain(weft_task_t* t) {
   return 0;
 }
 
-weft_task_t* weft__waiter_withdraw(weft__waiter_t** head, weft_task_t* task) {
-  for (weft__waiter_t** p = head; *p != NULL; p = &(*p)->next) {
-    weft__waiter_t* wt = *p;
-    if (wt->task == task) {
-      *p = wt->next;
-      wt->withdrawn = 1;
-      return wt->fiber;
-    }
-  }
-  return NULL;
-}
-
-void weft__waiter_wake(weft__waiter_t* wt) {
-  if (wt->fiber != NULL) {
-    weft__wake_fiber(wt->fiber);
-    return;
-  }
-  pthread_mutex_lock(wt->mu);
-  *wt->done = 1;
-  pthread_cond_signal(wt->cv);
-  pthread_mutex_unlock(wt->mu);
-}
-
 void weft__task_complete(weft__worker_t* w, weft_task_t* t, int status) {
   t->status = status;
   /* Counted before the waiters wake, so an awaiter that returns sees the
@@ -225,7 +203,7 @@ void weft__task_complete(weft__worker_t* w, weft_task_t* t, int status) {
   weft__spin_lock(&t->lock);
   weft__waiter_t* wt = t->waiters;
   t->waiters = NULL;
-  t->wait_kind = WEFT_WAIT_NONE;
+  t->wait_kind = NULL;
   weft_future_t* f = t->future;
   /* release: publishes status and result to anyone who reads DONE with
    * acquire (weft_task_result, weft_await's fast check). */
@@ -247,10 +225,7 @@ int weft__take_cancel(weft_task_t* t) {
   if (WEFT_LIKELY(!atomic_load_explicit(&t->cancel, memory_order_relaxed)))
     return 0;
   weft__spin_lock(&t->lock);
-  /* relaxed: under the task's lock. */
-  int had = atomic_load_explicit(&t->cancel, memory_order_relaxed);
-  /* relaxed: under the task's lock. */
-  atomic_store_explicit(&t->cancel, 0, memory_order_relaxed);
+  int had = weft__cancel_take_locked(t);
   weft__spin_unlock(&t->lock);
   return had;
 }
@@ -294,4 +269,16 @@ int weft__slabs_visit_ex(weft_runtime_t* rt, int done,
     }
   }
   return 0;
+}
+
+void weft__task_label(weft_task_t* t, char* buf, size_t n) {
+  /* acquire: pairs with the release store of a lazily made name; a name
+   * given at spawn was published with the task. Stable while the caller
+   * holds a reference (it is freed with the header). */
+  const char* name = atomic_load_explicit(&t->name, memory_order_acquire);
+  if (name != NULL)
+    snprintf(buf, n, "'%s' (id %llu)", name, (unsigned long long)t->id);
+  else
+    snprintf(buf, n, "'Task-%llu' (id %llu)", (unsigned long long)t->id,
+             (unsigned long long)t->id);
 }

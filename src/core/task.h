@@ -29,17 +29,8 @@ enum {
   WEFT_PHASE_DONE = 4       /* status and result are final */
 };
 
-/* What a suspended task waits for, so a canceller can withdraw it. */
-enum {
-  WEFT_WAIT_NONE = 0,
-  WEFT_WAIT_SLEEP = 1, /* a timer on wait_worker's heap */
-  WEFT_WAIT_JOIN = 2,   /* wait_task's completion (also: running it inline);
-                           a cancel is forwarded to wait_task */
-  WEFT_WAIT_FUTURE = 3, /* wait_future; a cancel withdraws the wait */
-  WEFT_WAIT_SHIELD = 4, /* wait_task, shielded: a cancel withdraws the wait */
-  WEFT_WAIT_IO = 5      /* wait_io on wait_worker's loop: a cancel message
-                           there hurries the operation (io.c) */
-};
+/* What a suspended task waits for (core/wait.h). */
+typedef struct weft__wait_kind_s weft__wait_kind_t;
 
 /* Someone waiting for a task to finish: a parked fiber, or a thread
  * blocked in weft_await() outside the runtime. Lives on the waiter's
@@ -70,7 +61,6 @@ struct weft_task_s {
   /* 1 while a cancel request waits for delivery. Set under `lock` by
    * weft_cancel(); cleared by whoever delivers it (under `lock`). */
   _Atomic uint8_t cancel;
-  uint8_t wait_kind;          /* WEFT_WAIT_*; under `lock` */
   uint8_t cancel_msg_pending; /* cancel_msg is in an inbox; under `lock` */
   /* Handles + 1 while the task has not finished (the scheduler's). */
   _Atomic uint32_t refs;
@@ -93,12 +83,15 @@ struct weft_task_s {
    * except by park's post-switch unlock. */
   weft__spin_t lock;
   weft__waiter_t* waiters;
+  /* The wait descriptor: what the task waits for (NULL: nothing a cancel
+   * can withdraw) and the kind's object. */
+  const weft__wait_kind_t* wait_kind;
   uint64_t wait_seq;          /* tells a stale timer entry from a live one */
   weft__worker_t* wait_worker;
-  weft_task_t* wait_task;     /* JOIN, SHIELD */
+  weft_task_t* wait_task;     /* joins */
   union {
-    weft_future_t* wait_future; /* FUTURE */
-    struct weft_uv_op_s* wait_io; /* IO */
+    weft_future_t* wait_future; /* futures */
+    struct weft_uv_op_s* wait_io; /* I/O operations */
   };
   weft__msg_t cancel_msg;
   weft_future_t* future;      /* weft_task_future(); under `lock` */
@@ -130,14 +123,6 @@ int weft__task_try_retain(weft_task_t* t);
  * Called on a worker, off the task's own stack or at its very end. */
 void weft__task_complete(weft__worker_t* w, weft_task_t* t, int status);
 
-/* Wakes one waiter: makes its fiber runnable, or signals its thread. */
-void weft__waiter_wake(weft__waiter_t* wt);
-
-/* Unlinks the waiter of `task` from *head (the caller holds the list's
- * lock) and marks it withdrawn. Returns its fiber, or NULL if it was not
- * there (already woken). */
-weft_task_t* weft__waiter_withdraw(weft__waiter_t** head, weft_task_t* task);
-
 /* Makes a parked fiber runnable. Any thread. */
 void weft__wake_fiber(weft_task_t* fiber);
 
@@ -159,16 +144,6 @@ static inline void weft__task_observed(weft_task_t* t) {
    * the reader's own release of its reference orders after this. */
   atomic_store_explicit(&t->dbg_awaited, 1, memory_order_relaxed);
 }
-/* Debug mode: called by task_free before the header is recycled. */
-void weft__debug_task_freed(weft_task_t* t);
-
-/* The library's warnings: "weft: <text>\n" on stderr, or on the stream
- * set by weft__debug_set_stream (tests; NULL restores stderr). Any thread;
- * never from a signal handler. */
-void weft__warn(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-void weft__debug_set_stream(FILE* f);
-/* 1 when the environment asks for debug mode (WEFT_DEBUG set, not "0"). */
-int weft__debug_env(void);
 /* "'name' (id N)" into buf. The caller holds a reference to `t`. */
 void weft__task_label(weft_task_t* t, char* buf, size_t n);
 

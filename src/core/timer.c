@@ -27,14 +27,13 @@
 
 #include "base/common.h"
 #include "core/task.h"
-#include "sync/timeout.h"
+#include "core/wait.h"
 #include "core/worker.h"
 
-static weft_timeout_t* as_timeout(const weft__timer_entry_t* e) {
-  uintptr_t p = (uintptr_t)e->task;
-  if (!(p & WEFT_TIMER_TAG_TIMEOUT))
-    return NULL;
-  return (weft_timeout_t*)(p & ~WEFT_TIMER_TAG_TIMEOUT);
+/* A stale or unfired entry of another kind leaves the heap. */
+static void drop_entry(const weft__timer_entry_t* e) {
+  if (e->ops != NULL && e->ops->drop != NULL)
+    e->ops->drop(e->obj);
 }
 
 static void arm(weft__timers_t* tm, uint64_t deadline) {
@@ -68,7 +67,7 @@ int weft__timers_init(weft__worker_t* w) {
   weft__timers_t* tm = &w->timers;
   memset(tm, 0, sizeof(*tm));
   tm->armed = UINT64_MAX;
-  tm->virtual_clock = w->det != NULL;
+  tm->virtual_clock = w->rt->hooks.virtual_time;
   tm->fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (tm->fd < 0)
     return WEFT_ENOMEM;
@@ -88,11 +87,10 @@ void weft__timers_close(weft__worker_t* w) {
 }
 
 void weft__timers_free(weft__worker_t* w) {
-  /* Scopes still in the heap (exited, deadline not reached) hold a
-   * reference each. */
+  /* Entries of other kinds still in the heap (a timeout scope exited
+   * before its deadline) may hold a reference each. */
   for (size_t i = 0; i < w->timers.len; i++)
-    if (as_timeout(&w->timers.heap[i]) != NULL)
-      weft__timeout_drop(as_timeout(&w->timers.heap[i]));
+    drop_entry(&w->timers.heap[i]);
   close(w->timers.fd);
   free(w->timers.heap);
   w->timers.heap = NULL;
@@ -130,8 +128,7 @@ static void sift_down(weft__timer_entry_t* h, size_t len, size_t i) {
   h[i] = e;
 }
 
-int weft__timers_add(weft__worker_t* w, uint64_t deadline, weft_task_t* t,
-                     uint64_t seq) {
+static int add(weft__worker_t* w, weft__timer_entry_t e) {
   weft__timers_t* tm = &w->timers;
   if (tm->len == tm->cap) {
     size_t cap = tm->cap ? tm->cap * 2 : 256;
@@ -141,28 +138,37 @@ int weft__timers_add(weft__worker_t* w, uint64_t deadline, weft_task_t* t,
     tm->heap = h;
     tm->cap = cap;
   }
-  tm->heap[tm->len] = (weft__timer_entry_t){deadline, t, seq};
+  tm->heap[tm->len] = e;
   sift_up(tm->heap, tm->len++);
-  if (deadline < tm->armed)
-    arm(tm, deadline);
+  if (e.deadline < tm->armed)
+    arm(tm, e.deadline);
   return 0;
 }
 
+int weft__timers_add(weft__worker_t* w, uint64_t deadline, weft_task_t* t,
+                     uint64_t seq) {
+  return add(w, (weft__timer_entry_t){deadline, NULL, t, seq});
+}
 
-/* The fiber to wake if `e`'s task still sleeps that sleep, else NULL. A
- * timeout scope's entry is fired here and yields no fiber. */
+int weft__timers_add_entry(weft__worker_t* w, uint64_t deadline,
+                           const weft__timer_ops_t* ops, void* obj) {
+  return add(w, (weft__timer_entry_t){deadline, ops, obj, 0});
+}
+
+
+/* The fiber to wake if `e`'s task still sleeps that sleep, else NULL.
+ * An entry of another kind is fired here and yields no fiber. */
 static weft_task_t* fire(weft__timer_entry_t* e) {
-  weft_timeout_t* tm = as_timeout(e);
-  if (tm != NULL) {
-    weft__timeout_fire(tm); /* counted like a sleep entry below */
+  if (e->ops != NULL) {
+    e->ops->fire(e->obj); /* counted like a stale sleep entry below */
     return NULL;
   }
-  weft_task_t* t = e->task;
+  weft_task_t* t = e->obj;
   int live;
   weft__spin_lock(&t->lock);
-  live = t->wait_kind == WEFT_WAIT_SLEEP && t->wait_seq == e->seq;
+  live = t->wait_kind == &weft__wait_sleep && t->wait_seq == e->seq;
   if (live) {
-    t->wait_kind = WEFT_WAIT_NONE;
+    t->wait_kind = NULL;
     t->wake_status = 0;
   }
   weft__spin_unlock(&t->lock);
@@ -170,13 +176,12 @@ static weft_task_t* fire(weft__timer_entry_t* e) {
 }
 
 static int entry_live(weft__timer_entry_t* e) {
-  weft_timeout_t* tm = as_timeout(e);
-  if (tm != NULL)
-    return weft__timeout_live(tm);
-  weft_task_t* t = e->task;
+  if (e->ops != NULL)
+    return e->ops->live(e->obj);
+  weft_task_t* t = e->obj;
   int live;
   weft__spin_lock(&t->lock);
-  live = t->wait_kind == WEFT_WAIT_SLEEP && t->wait_seq == e->seq;
+  live = t->wait_kind == &weft__wait_sleep && t->wait_seq == e->seq;
   weft__spin_unlock(&t->lock);
   return live;
 }
@@ -186,8 +191,8 @@ static void rebuild(weft__timers_t* tm) {
   for (size_t i = 0; i < tm->len; i++) {
     if (entry_live(&tm->heap[i]))
       tm->heap[n++] = tm->heap[i];
-    else if (as_timeout(&tm->heap[i]) != NULL)
-      weft__timeout_drop(as_timeout(&tm->heap[i]));
+    else
+      drop_entry(&tm->heap[i]);
   }
   tm->len = n;
   tm->stale = 0;
@@ -204,10 +209,9 @@ static void pop_top(weft__timers_t* tm) {
 uint64_t weft__timers_next(weft__worker_t* w) {
   weft__timers_t* tm = &w->timers;
   while (tm->len > 0 && !entry_live(&tm->heap[0])) {
-    weft_timeout_t* scope = as_timeout(&tm->heap[0]);
+    weft__timer_entry_t e = tm->heap[0];
     pop_top(tm);
-    if (scope != NULL)
-      weft__timeout_drop(scope);
+    drop_entry(&e);
     if (tm->stale > 0) /* a heuristic count, as in weft__timers_run */
       tm->stale--;
   }

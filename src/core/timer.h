@@ -10,10 +10,25 @@
 typedef struct weft_task_s weft_task_t;
 typedef struct weft__worker_s weft__worker_t;
 
+/* What an entry other than a sleep does (a timeout scope's, say): the
+ * entry carries its own callbacks, so the heap names no kind above it. */
+typedef struct weft__timer_ops_s {
+  /* The deadline passed: the entry left the heap. On the heap's worker. */
+  void (*fire)(void* obj);
+  /* 1 while the entry still matters (else it is stale and dropped). */
+  int (*live)(void* obj);
+  /* A stale entry left the heap, or the heap is freed with it inside. */
+  void (*drop)(void* obj);
+} weft__timer_ops_t;
+
 typedef struct {
   uint64_t deadline;
-  weft_task_t* task;
-  uint64_t seq; /* the task's wait_seq when it slept */
+  /* NULL: a sleep; `obj` is the task and `seq` its wait_seq when it
+   * slept. Else the entry's own callbacks and object. A sleep is tested
+   * first: one predictable branch, as the tag bit it replaces. */
+  const weft__timer_ops_t* ops;
+  void* obj;
+  uint64_t seq;
 } weft__timer_entry_t;
 
 /* Owner worker only, all of it. */
@@ -36,6 +51,9 @@ void weft__timers_free(weft__worker_t* w);
 /* Adds a sleep; WEFT_ENOMEM if the heap cannot grow. */
 int weft__timers_add(weft__worker_t* w, uint64_t deadline, weft_task_t* t,
                      uint64_t seq);
+/* Adds an entry with its own callbacks; WEFT_ENOMEM as above. */
+int weft__timers_add_entry(weft__worker_t* w, uint64_t deadline,
+                           const weft__timer_ops_t* ops, void* obj);
 /* Wakes every task whose deadline is <= now and re-arms the timerfd.
  * Returns how many tasks it woke. */
 size_t weft__timers_run(weft__worker_t* w, uint64_t now);

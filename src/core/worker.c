@@ -30,7 +30,6 @@
 #include <unistd.h>
 
 #include "base/common.h"
-#include "debug/det.h"
 
 enum {
   kMaintenanceInterval = 61, /* prime, as tokio's and Go's */
@@ -433,8 +432,8 @@ static weft_task_t* next_task(weft__worker_t* w) {
   weft_task_t* t;
   /* relaxed: a heuristic for thieves (see tick_pub). */
   atomic_store_explicit(&w->tick_pub, ++w->tick, memory_order_relaxed);
-  if (WEFT_UNLIKELY(w->det != NULL))
-    return weft__det_next(w);
+  if (WEFT_UNLIKELY(w->next_hook != NULL))
+    return w->next_hook(w); /* deterministic mode (hooks.h) */
   if (WEFT_UNLIKELY(w->tick % kMaintenanceInterval == 0)) {
     if ((t = maintenance(w)) != NULL)
       return t;
@@ -669,6 +668,7 @@ int weft__worker_create(weft_runtime_t* rt, unsigned index,
   weft__deque_init(&w->deque);
   w->rt = rt;
   w->det = rt->det;
+  w->next_hook = rt->hooks.next_task;
   w->index = index;
   w->rng = index * 2654435761u + 1;
   w->stop_msg.fn = on_stop;
@@ -716,7 +716,8 @@ void weft__worker_free(weft__worker_t* w) {
   uv_close((uv_handle_t*)&w->wake, NULL);
   uv_close((uv_handle_t*)&w->lifo_watch, NULL);
   weft__timers_close(w);
-  weft__io_close_all(w);
+  if (w->rt->hooks.close_io != NULL)
+    w->rt->hooks.close_io(w);
   uv_run(&w->loop, UV_RUN_DEFAULT);
   WEFT_CHECK(uv_loop_close(&w->loop) == 0);
   weft__timers_free(w);

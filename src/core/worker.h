@@ -1,6 +1,5 @@
 /* A worker: one OS thread, one libuv loop, one local deque, and the tick
- * that decides what runs next. See worker.c. Also the runtime struct, which
- * is little more than the array of workers and what they share. */
+ * that decides what runs next. See worker.c. */
 #ifndef WEFT_WORKER_H_
 #define WEFT_WORKER_H_
 
@@ -11,6 +10,7 @@
 
 #include "base/common.h"
 #include "core/ctx.h"
+#include "core/runtime.h"
 #include "core/deque.h"
 #include "core/idle.h"
 #include "core/inject.h"
@@ -36,7 +36,8 @@ struct weft__worker_s {
    * empty and the owner is busy. Exchanged atomically on both sides. */
   weft_task_t* _Atomic lifo;
 
-  /* Cross-thread messages (inbox.c): a Treiber stack pushed by any thread,
+  /* Cross-thread messages (weft__inbox_post): a Treiber stack pushed by any
+   * thread,
    * drained whole by the owner. */
   weft__msg_t* _Atomic inbox;
   /* 1 while the owner may block in uv_run(ONCE): posters must then send
@@ -102,6 +103,8 @@ struct weft__worker_s {
   weft_task_t* _Atomic running_pub;
   /* Deterministic mode's state (det.c), or NULL; read-only. */
   struct weft__det_s* det;
+  /* rt->hooks.next_task, copied here for the tick: read-only. */
+  weft_task_t* (*next_hook)(weft__worker_t* w);
   /* Requests on libuv's thread pool in flight (files, DNS), which
    * deterministic mode waits for before its clock moves. Owner only. */
   unsigned pool_reqs;
@@ -111,58 +114,6 @@ struct weft__worker_s {
   _Atomic int tid;
 };
 
-struct weft_runtime_s {
-  unsigned nworkers;
-  weft__worker_t** workers;
-  weft__inject_t global;
-  weft__idle_t idle;
-  weft__stacks_t stacks;
-  size_t stack_size;
-  /* The blocking-call executor (blocking.c); read-only pointer. */
-  struct weft__blocking_s* blocking;
-  /* weft_call_soon's round robin. relaxed: any worker will do. */
-  _Atomic unsigned next_call_soon;
-
-  /* 1 once shutdown began: spawns fail and every await is cancelled.
-   * Release store by weft_runtime_free; acquire/relaxed loads (see uses). */
-  _Atomic int closing;
-  /* Id blocks. relaxed: only uniqueness matters. */
-  _Atomic uint64_t next_id;
-  /* Spawns from threads outside the workers. relaxed counter, seq_cst in
-   * the shutdown check (runtime.c). */
-  _Atomic uint64_t ext_spawned;
-
-  /* Task header slabs and the shared free list. */
-  pthread_mutex_t slab_lock;
-  struct weft__slab_s* slabs;
-  weft_task_t* free_tasks;
-  size_t nfree_tasks;
-
-  /* Bumped by every shutdown check (seq_cst RMW): orders the checks. */
-  _Atomic uint64_t checks;
-  /* Shutdown: the last task to finish signals done_cv. */
-  pthread_mutex_t done_lock;
-  pthread_cond_t done_cv;
-  int all_done; /* protected by done_lock */
-
-  /* Debug mode (debug.c); read-only after creation. */
-  int debug;
-  unsigned slow_task_ms;
-  struct weft__monitor_s* monitor; /* the slow-task monitor, or NULL */
-  struct weft__dumper_s* dumper;   /* the dump-signal thread, or NULL */
-  struct weft__det_s* det;         /* deterministic mode (det.c), or NULL */
-};
-
-/* Debug mode (debug.c). */
-int weft__debug_start(weft_runtime_t* rt);
-void weft__debug_stop(weft_runtime_t* rt);
-/* The dump signal: a handler and a thread that dumps when it comes.
- * WEFT_EBUSY when another runtime owns one, WEFT_EINVAL for a signal that
- * cannot be caught (or SIGSEGV/SIGBUS, which the overflow reports use). */
-int weft__dump_signal_start(weft_runtime_t* rt, int sig);
-void weft__dump_signal_stop(weft_runtime_t* rt);
-/* Lists the tasks still alive (shutdown, before they are cancelled). */
-void weft__debug_report_alive(weft_runtime_t* rt);
 
 /* The calling thread's worker, or NULL. Never inlined, with a compiler
  * barrier: a task may resume on another thread after any await, and the
@@ -222,22 +173,5 @@ static inline void weft__worker_count(_Atomic uint64_t* counter) {
 
 /* Counts a finished task; during shutdown, checks whether it was the last. */
 void weft__worker_count_finished(weft__worker_t* w);
-
-/* The cancel message of a task waiting in an I/O operation (io.c). */
-void weft__io_on_cancel(weft__worker_t* w, weft__msg_t* m);
-/* Closes the I/O objects and handles left on the loop (io.c). */
-void weft__io_close_all(weft__worker_t* w);
-
-/* 1 once the calling task's runtime is shutting down (every await then
- * fails at once: cleanup loops must not spin on it). 0 outside a runtime.
- * Any thread. */
-int weft__runtime_closing(void);
-
-/* The runtime's shutdown check (runtime.c). */
-void weft__runtime_check_done(weft_runtime_t* rt);
-/* Tasks spawned and finished so far. A task counted finished has its own
- * spawns counted too (runtime.c), so spawned >= finished. Any thread. */
-void weft__runtime_counts(const weft_runtime_t* rt, uint64_t* spawned,
-                          uint64_t* finished);
 
 #endif /* WEFT_WORKER_H_ */

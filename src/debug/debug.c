@@ -76,6 +76,7 @@
 
 #include "base/alloc.h"
 #include "debug/backtrace.h"
+#include "debug/debug.h"
 #include "base/common.h"
 #include "core/worker.h"
 
@@ -84,58 +85,14 @@
 #define SAMPLE_SIGNAL (SIGRTMIN + 6)
 #define SAMPLE_WAIT_MS 100
 
-/* The warnings' stream; NULL means stderr. */
-static FILE* _Atomic warn_stream;
-
-void weft__debug_set_stream(FILE* f) {
-  /* relaxed: a test swaps it while no warning is due; the FILE's own lock
-   * orders the writes. */
-  atomic_store_explicit(&warn_stream, f, memory_order_relaxed);
-}
-
-void weft__warn(const char* fmt, ...) {
-  char line[512];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-  va_end(ap);
-  if (n < 0)
-    return;
-  /* relaxed: see weft__debug_set_stream. */
-  FILE* f = atomic_load_explicit(&warn_stream, memory_order_relaxed);
-  if (f == NULL) {
-    /* The user's hook (weft_set_log), or stderr by default. */
-    weft__log(WEFT_LOG_WARN, "%s", line);
-    return;
-  }
-  flockfile(f);
-  fputs("weft: ", f);
-  fputs(line, f);
-  fputs("\n", f);
-  fflush(f);
-  funlockfile(f);
-}
-
 int weft__debug_env(void) {
   const char* e = getenv("WEFT_DEBUG");
   return e != NULL && e[0] != '\0' && strcmp(e, "0") != 0;
 }
 
-void weft__task_label(weft_task_t* t, char* buf, size_t n) {
-  /* acquire: pairs with the release store of a lazily made name; a name
-   * given at spawn was published with the task. Stable while the caller
-   * holds a reference (it is freed with the header). */
-  const char* name = atomic_load_explicit(&t->name, memory_order_acquire);
-  if (name != NULL)
-    snprintf(buf, n, "'%s' (id %llu)", name, (unsigned long long)t->id);
-  else
-    snprintf(buf, n, "'Task-%llu' (id %llu)", (unsigned long long)t->id,
-             (unsigned long long)t->id);
-}
-
 /* ---- Never awaited -------------------------------------------------------- */
 
-void weft__debug_task_freed(weft_task_t* t) {
+static void task_freed(weft_task_t* t) {
   /* relaxed: the task is being freed: every other holder's writes are
    * visible through the acq_rel release of the last reference. */
   if (atomic_load_explicit(&t->phase, memory_order_relaxed) !=
@@ -639,8 +596,8 @@ static void* dumper_main(void* arg) {
       continue;
     if (r != 1 || c == 'q')
       break;
-    /* relaxed: see weft__debug_set_stream. */
-    FILE* f = atomic_load_explicit(&warn_stream, memory_order_relaxed);
+    /* relaxed: see weft__warn_set_stream. */
+    FILE* f = weft__warn_stream();
     weft_task_dump(d->rt, f != NULL ? f : stderr);
   }
   return NULL;
@@ -707,4 +664,8 @@ void weft__dump_signal_stop(weft_runtime_t* rt) {
   pthread_mutex_unlock(&dump_owner_lock);
   free(d);
   rt->dumper = NULL;
+}
+
+void weft__debug_hooks(weft__hooks_t* hooks) {
+  hooks->task_freed = task_freed;
 }

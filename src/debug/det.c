@@ -50,6 +50,8 @@
 #include "core/future.h"
 #include "core/worker.h"
 
+/* An executor call of a deterministic runtime (hooks.h's call_*). */
+typedef struct weft__det_call_s weft__det_call_t;
 struct weft__det_call_s {
   weft__det_call_t* next;
   uint64_t seq;           /* submission order: the order of completion */
@@ -93,7 +95,6 @@ enum { kYielded = 1 };
  * maintenance interval, worker.c). */
 enum { kQuietEvery = 61 };
 
-_Atomic int weft__det_runtimes;
 
 /* ---- Seeds ---------------------------------------------------------------- */
 
@@ -141,6 +142,8 @@ uint64_t weft__det_seed(const weft_config_t* config) {
   return seed != 0 ? seed : draw_seed();
 }
 
+static int det_clock(uint64_t* now);
+
 weft__det_t* weft__det_new(uint64_t seed) {
   weft__det_t* d = weft__calloc(1, sizeof(*d));
   if (d == NULL)
@@ -159,16 +162,15 @@ weft__det_t* weft__det_new(uint64_t seed) {
   }
   d->seed = seed;
   d->rng = splitmix64(seed) | 1;
-  /* relaxed: read by this runtime's workers, which start after this. */
-  atomic_fetch_add_explicit(&weft__det_runtimes, 1, memory_order_relaxed);
+  /* Before this runtime's workers start, which read the clock. */
+  weft__clock_virtual_hold(det_clock);
   return d;
 }
 
 void weft__det_free(weft__det_t* d) {
   if (d == NULL)
     return;
-  /* relaxed: the workers that read the clock have stopped. */
-  atomic_fetch_sub_explicit(&weft__det_runtimes, 1, memory_order_relaxed);
+  weft__clock_virtual_release(); /* its workers have stopped */
   pthread_mutex_destroy(&d->done_lock);
   free(d->ready);
   free(d);
@@ -178,7 +180,9 @@ uint64_t weft__det_seed_of(const weft__det_t* d) {
   return d != NULL ? d->seed : 0;
 }
 
-int weft__det_clock(uint64_t* now) {
+/* The virtual clock's reader (base/clock.c): the calling thread's, if it
+ * is a worker in deterministic mode. */
+static int det_clock(uint64_t* now) {
   weft__worker_t* w = weft__worker_self();
   if (w == NULL || w->det == NULL)
     return 0;
@@ -188,7 +192,7 @@ int weft__det_clock(uint64_t* now) {
 
 /* ---- Executor calls ------------------------------------------------------- */
 
-weft__det_call_t* weft__det_call_begin(weft_runtime_t* rt) {
+static void* call_begin(weft_runtime_t* rt) {
   weft__det_t* d = rt->det;
   weft__det_call_t* c = weft__calloc(1, sizeof(*c));
   if (c == NULL)
@@ -212,9 +216,10 @@ static void call_gone(weft_runtime_t* rt) {
   uv_async_send(&rt->workers[0]->wake);
 }
 
-void weft__det_call_end(weft_runtime_t* rt, weft__det_call_t* c,
-                        weft_future_t* future, int status, void* result) {
+static void call_end(weft_runtime_t* rt, void* call, weft_future_t* future,
+                     int status, void* result) {
   weft__det_t* d = rt->det;
+  weft__det_call_t* c = call;
   c->future = future;
   c->status = status;
   c->result = result;
@@ -225,8 +230,8 @@ void weft__det_call_end(weft_runtime_t* rt, weft__det_call_t* c,
   call_gone(rt);
 }
 
-void weft__det_call_drop(weft_runtime_t* rt, weft__det_call_t* c) {
-  free(c);
+static void call_drop(weft_runtime_t* rt, void* call) {
+  free(call);
   call_gone(rt);
 }
 
@@ -438,4 +443,12 @@ weft_task_t* weft__det_next(weft__worker_t* w) {
     quiet_point(w, d);
   }
   return d->len > 0 ? draw(d) : NULL;
+}
+
+void weft__det_hooks(weft__hooks_t* hooks) {
+  hooks->next_task = weft__det_next;
+  hooks->virtual_time = 1;
+  hooks->call_begin = call_begin;
+  hooks->call_end = call_end;
+  hooks->call_drop = call_drop;
 }

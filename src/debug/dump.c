@@ -33,6 +33,8 @@
 #include <string.h>
 
 #include "debug/backtrace.h"
+#include "debug/debug.h"
+#include "core/wait.h"
 #include "base/common.h"
 #include "core/worker.h"
 
@@ -49,49 +51,18 @@ static int try_lock(weft__spin_t* s) {
   return 0;
 }
 
-/* Describes what `t` waits on into buf. */
+/* Describes what `t` waits on into buf: its wait kind's words, read
+ * under t's lock (tried: a dump must not hang on a wedged task). */
 static void describe_wait(weft_task_t* t, char* buf, size_t n) {
   if (!try_lock(&t->lock)) {
     snprintf(buf, n, "?");
     return;
   }
-  uint8_t kind = t->wait_kind;
-  weft__worker_t* ww = t->wait_worker;
-  weft_task_t* wt = t->wait_task;
-  void* obj = kind == WEFT_WAIT_FUTURE ? (void*)t->wait_future
-                                       : (void*)t->wait_io;
-  /* The awaited task is held by the waiter's handle; retaining it (safe on
-   * any header) keeps its name valid once the lock is released. */
-  if ((kind == WEFT_WAIT_JOIN || kind == WEFT_WAIT_SHIELD) &&
-      (wt == NULL || !weft__task_try_retain(wt)))
-    wt = NULL;
+  if (t->wait_kind != NULL)
+    t->wait_kind->describe(t, buf, n);
+  else
+    snprintf(buf, n, "a lock, queue, event or other primitive");
   weft__spin_unlock(&t->lock);
-  char label[80] = "?";
-  if (wt != NULL) {
-    weft__task_label(wt, label, sizeof(label));
-    weft__task_release(wt);
-  }
-  switch (kind) {
-    case WEFT_WAIT_SLEEP:
-      snprintf(buf, n, "sleep (timer on worker %u)", ww ? ww->index : 0u);
-      break;
-    case WEFT_WAIT_JOIN:
-      snprintf(buf, n, "task %s", label);
-      break;
-    case WEFT_WAIT_SHIELD:
-      snprintf(buf, n, "task %s (shielded)", label);
-      break;
-    case WEFT_WAIT_FUTURE:
-      snprintf(buf, n, "future %p", obj);
-      break;
-    case WEFT_WAIT_IO:
-      snprintf(buf, n, "I/O operation %p on worker %u", obj,
-               ww ? ww->index : 0u);
-      break;
-    default:
-      snprintf(buf, n, "a lock, queue, event or other primitive");
-      break;
-  }
 }
 
 /* Prints the frames of the suspended fiber `f` (see DESIGN). */

@@ -11,7 +11,7 @@
  * usually goes on where its I/O is. Nothing here needs an atomic beyond
  * the task's wait descriptor, which is under the task's lock.
  *
- * Cancellation: weft_cancel sees wait_kind WEFT_WAIT_IO and posts the
+ * Cancellation: weft_cancel sees the I/O wait kind and posts the
  * task's cancel message to the wait's worker (as for a sleep). There, if
  * the task still waits on that operation, the operation's cancel hook runs
  * (uv_cancel, uv_close, withdrawing a reader, ...) and the operation ends
@@ -31,6 +31,9 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "core/wait.h"
+
+static const weft__wait_kind_t kIoWait;
 
 /* ---- Moving a task to a handle's worker ------------------------------ */
 
@@ -119,7 +122,7 @@ int weft__io_wait(weft__io_op_t* op) {
     weft__spin_lock(&t->lock);
     /* relaxed: under the task's lock, which weft_cancel holds to set it. */
     int pending = atomic_load_explicit(&t->cancel, memory_order_relaxed);
-    t->wait_kind = WEFT_WAIT_IO;
+    t->wait_kind = &kIoWait;
     t->wait_worker = op->home;
     t->wait_io = op;
     weft__spin_unlock(&t->lock);
@@ -152,8 +155,8 @@ void weft__io_done(weft__io_op_t* op, int status) {
   op->status = status;
   op->done = 1;
   weft__spin_lock(&t->lock);
-  if (t->wait_kind == WEFT_WAIT_IO && t->wait_io == op) {
-    t->wait_kind = WEFT_WAIT_NONE;
+  if (t->wait_kind == &kIoWait && t->wait_io == op) {
+    t->wait_kind = NULL;
     t->wait_io = NULL;
   }
   if (op->cancel_sent && status == UV_ECANCELED)
@@ -166,14 +169,14 @@ void weft__io_done(weft__io_op_t* op, int status) {
     weft__wake_fiber(t->host);
 }
 
-/* The cancel message (weft_cancel posts it for WEFT_WAIT_IO). */
-void weft__io_on_cancel(weft__worker_t* w, weft__msg_t* m) {
+/* The cancel message (weft_cancel posts it for an I/O wait). */
+static void on_cancel_io(weft__worker_t* w, weft__msg_t* m) {
   weft_task_t* t = weft__container_of(m, weft_task_t, cancel_msg);
   weft__io_op_t* op = NULL;
   weft__spin_lock(&t->lock);
   t->cancel_msg_pending = 0;
   /* relaxed: under the task's lock. */
-  if (t->wait_kind == WEFT_WAIT_IO && t->wait_worker == w &&
+  if (t->wait_kind == &kIoWait && t->wait_worker == w &&
       atomic_load_explicit(&t->cancel, memory_order_relaxed))
     op = t->wait_io;
   weft__spin_unlock(&t->lock);
@@ -183,6 +186,22 @@ void weft__io_on_cancel(weft__worker_t* w, weft__msg_t* m) {
     run_cancel(op);
   weft__task_release(t);
 }
+
+static void* io_cancel_locked(weft_task_t* t) {
+  return weft__wait_cancel_message(t, on_cancel_io);
+}
+
+static void io_describe(weft_task_t* t, char* buf, size_t n) {
+  weft__worker_t* w = t->wait_worker;
+  snprintf(buf, n, "I/O operation %p on worker %u", (void*)t->wait_io,
+           w ? w->index : 0u);
+}
+
+/* A cancel is a message to the operation's home worker, which hurries the
+ * operation there (only that thread touches the handle). */
+static const weft__wait_kind_t kIoWait = {"I/O", io_cancel_locked,
+                                          weft__wait_post_message,
+                                          io_describe};
 
 /* ---- SIGPIPE ------------------------------------------------------------ */
 

@@ -52,7 +52,7 @@
 
 #include "base/alloc.h"
 #include "weft.h"
-#include "core/worker.h"
+#include "core/runtime.h"
 
 typedef struct watch_s watch_t;
 

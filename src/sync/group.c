@@ -45,7 +45,7 @@
 
 #include "base/alloc.h"
 #include "weft.h"
-#include "core/worker.h"
+#include "core/runtime.h"
 
 struct weft_group_s {
   pthread_mutex_t lock;

@@ -19,7 +19,7 @@
 
 #include "base/alloc.h"
 #include "base/common.h"
-#include "sync/timeout.h"
+#include "core/future.h"
 #include "core/worker.h"
 
 enum { kOpen = 0, kFired = 1, kClosed = 2 };
@@ -43,6 +43,14 @@ static void drop_ref(weft_timeout_t* tm) {
   free(tm);
 }
 
+static const weft__timer_ops_t kScopeTimer;
+
+static uint64_t deadline_after_ms(uint64_t ms) {
+  uint64_t now = weft__now_ns();
+  uint64_t ns = ms > UINT64_MAX / 1000000u ? UINT64_MAX : ms * 1000000u;
+  return ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
+}
+
 int weft_timeout_enter(uint64_t ms, weft_timeout_t** out) {
   weft__worker_t* w = weft__worker_self();
   if (out == NULL)
@@ -56,13 +64,9 @@ int weft_timeout_enter(uint64_t ms, weft_timeout_t** out) {
   tm->state = kOpen;
   tm->task = weft_task_retain(w->current);
   tm->home = w;
-  uint64_t now = weft__now_ns();
-  uint64_t ns = ms > UINT64_MAX / 1000000u ? UINT64_MAX : ms * 1000000u;
-  uint64_t deadline = ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
+  uint64_t deadline = deadline_after_ms(ms);
   tm->deadline = deadline;
-  weft_task_t* tagged =
-      (weft_task_t*)((uintptr_t)tm | WEFT_TIMER_TAG_TIMEOUT);
-  if (weft__timers_add(w, deadline, tagged, 0) != 0) {
+  if (weft__timers_add_entry(w, deadline, &kScopeTimer, tm) != 0) {
     weft_task_release(tm->task);
     free(tm);
     return WEFT_ENOMEM;
@@ -95,7 +99,8 @@ int weft_timeout_exit(weft_timeout_t* tm) {
   return err;
 }
 
-void weft__timeout_fire(weft_timeout_t* tm) {
+static void scope_fire(void* obj) {
+  weft_timeout_t* tm = obj;
   weft__spin_lock(&tm->lock);
   if (tm->state == kOpen) {
     tm->state = kFired;
@@ -105,13 +110,52 @@ void weft__timeout_fire(weft_timeout_t* tm) {
   drop_ref(tm);
 }
 
-int weft__timeout_live(weft_timeout_t* tm) {
+static int scope_live(void* obj) {
+  weft_timeout_t* tm = obj;
   weft__spin_lock(&tm->lock);
   int live = tm->state == kOpen;
   weft__spin_unlock(&tm->lock);
   return live;
 }
 
-void weft__timeout_drop(weft_timeout_t* tm) {
-  drop_ref(tm);
+static void scope_drop(void* obj) {
+  drop_ref(obj);
+}
+
+/* The scope's timer entry: fired at the deadline, live while the scope is
+ * open; either way the heap's reference goes with the entry. */
+static const weft__timer_ops_t kScopeTimer = {scope_fire, scope_live,
+                                              scope_drop};
+
+/* ---- Awaits with a deadline: a scope around the plain await ------------- */
+
+int weft_wait_for(weft_task_t* t, uint64_t timeout_ms, void** result) {
+  weft_timeout_t* tm;
+  if (t == NULL)
+    return WEFT_EINVAL;
+  int err = weft_timeout_enter(timeout_ms, &tm);
+  if (err != 0)
+    return err;
+  /* On timeout the scope cancels us; weft_await forwards that to t and
+   * goes on waiting until t has ended. */
+  int status = weft_await(t, result);
+  return weft_timeout_exit(tm) == WEFT_ETIMEDOUT ? WEFT_ETIMEDOUT : status;
+}
+
+int weft_future_wait(weft_future_t* f, uint64_t timeout_ms, void** result) {
+  if (f == NULL)
+    return WEFT_EINVAL;
+  if (weft_future_done(f))
+    return weft_future_result(f, result);
+  weft__worker_t* w = weft__worker_self();
+  if (w == NULL)
+    return weft__future_await_until(f, deadline_after_ms(timeout_ms), result);
+  if (w->current == NULL)
+    return WEFT_EPERM;
+  weft_timeout_t* tm;
+  int err = weft_timeout_enter(timeout_ms, &tm);
+  if (err != 0)
+    return err;
+  int status = weft_future_await(f, result);
+  return weft_timeout_exit(tm) == WEFT_ETIMEDOUT ? WEFT_ETIMEDOUT : status;
 }
