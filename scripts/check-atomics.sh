@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # check-atomics.sh [SOURCE_DIR]
 # Every atomic operation and fence in src/ carries a comment naming its
-# ordering and its pair (STYLE.md, rule 15). Flags each line of src/*.c and
+# ordering and its pair (see CONTRIBUTING.md). Flags each line of src/*.c and
 # src/*.h that calls atomic_*() (atomic_thread_fence included; not _Atomic
 # declarations, atomic_* type names, #include <stdatomic.h> or atomic_init,
 # which is not an atomic access) and has no comment on the same line or on
