@@ -77,6 +77,7 @@
  * while we destroy it).
  */
 #include "base/alloc.h"
+#include "base/list.h"
 #include "core/blocking.h"
 
 #include <errno.h>
@@ -129,8 +130,7 @@ struct weft__blocking_s {
   pthread_mutex_t lock;
   pthread_cond_t work_cv; /* idle threads wait here (CLOCK_MONOTONIC) */
   pthread_cond_t gone_cv; /* weft__blocking_free waits for threads == 0 */
-  call_t* head;           /* FIFO of calls no thread has taken */
-  call_t* tail;
+  WEFT_FIFO(call_t) queue; /* calls no thread has taken */
   size_t queued;        /* length of the FIFO */
   size_t threads;       /* started and not yet gone */
   size_t busy;          /* running a call */
@@ -204,10 +204,7 @@ static void set_queued(weft__blocking_t* b, size_t n) {
 }
 
 static call_t* pop_call(weft__blocking_t* b) {
-  call_t* c = b->head;
-  b->head = c->next;
-  if (b->head == NULL)
-    b->tail = NULL;
+  call_t* c = weft__fifo_pop(&b->queue);
   set_queued(b, b->queued - 1);
   return c;
 }
@@ -264,7 +261,7 @@ static void maybe_spin(weft__blocking_t* b) {
     return;
   b->spin_skips = 0;
   uint64_t spent = spin(b);
-  int paid = b->head != NULL && (probe || spent < SPIN_PAYS_NS);
+  int paid = !weft__fifo_empty(&b->queue) && (probe || spent < SPIN_PAYS_NS);
   if (paid)
     b->spin_misses = 0;
   else if (b->spin_misses < SPIN_MISSES)
@@ -275,11 +272,11 @@ static void maybe_spin(weft__blocking_t* b) {
  * executor closes, or keepalive_ms passed with nothing queued. The
  * idle/wakes bookkeeping is the file comment's. Lock held. */
 static call_t* next_call(weft__blocking_t* b) {
-  if (b->head == NULL && !b->closing)
+  if (weft__fifo_empty(&b->queue) && !b->closing)
     maybe_spin(b);
   struct timespec deadline = deadline_after(b->keepalive_ms);
   int timed_out = 0;
-  while (b->head == NULL) {
+  while (weft__fifo_empty(&b->queue)) {
     if (b->closing || timed_out)
       return NULL;
     b->idle++;
@@ -393,12 +390,7 @@ static int enqueue(weft__blocking_t* b, call_t* c) {
     pthread_mutex_unlock(&b->lock);
     return WEFT_ECLOSED;
   }
-  c->next = NULL;
-  if (b->tail != NULL)
-    b->tail->next = c;
-  else
-    b->head = c;
-  b->tail = c;
+  weft__fifo_push(&b->queue, c);
   set_queued(b, b->queued + 1);
   int err = 0;
   if (b->spinners > 0) {
@@ -412,8 +404,8 @@ static int enqueue(weft__blocking_t* b, call_t* c) {
              b->threads == 0) {
     /* Nobody would ever run it. With no thread, nothing else is queued:
      * threads leave only when the queue is empty. */
-    WEFT_CHECK(b->head == c && b->tail == c);
-    b->head = b->tail = NULL;
+    WEFT_CHECK(b->queue.head == c && b->queue.tail == c);
+    weft__fifo_take_all(&b->queue);
     set_queued(b, 0);
     err = WEFT_ENOMEM;
   }
@@ -523,8 +515,7 @@ void weft__blocking_free(weft__blocking_t* b) {
     return;
   pthread_mutex_lock(&b->lock);
   b->closing = 1;
-  call_t* never_started = b->head;
-  b->head = b->tail = NULL;
+  call_t* never_started = weft__fifo_take_all(&b->queue);
   set_queued(b, 0);
   pthread_cond_broadcast(&b->work_cv);
   pthread_mutex_unlock(&b->lock);

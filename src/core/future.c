@@ -15,6 +15,7 @@
  * node, under the same lock, when it expires.
  */
 #include "base/alloc.h"
+#include "base/list.h"
 #include "core/future.h"
 
 #include <errno.h>
@@ -88,13 +89,7 @@ static int is_done(const weft_future_t* f) {
 }
 
 static void run_callbacks(weft_future_t* f, weft__cb_t* newest_first) {
-  weft__cb_t* fifo = NULL;
-  while (newest_first != NULL) {
-    weft__cb_t* next = newest_first->next;
-    newest_first->next = fifo;
-    fifo = newest_first;
-    newest_first = next;
-  }
+  weft__cb_t* fifo = weft__list_reverse(newest_first);
   while (fifo != NULL) {
     weft__cb_t* next = fifo->next;
     fifo->cb(f, fifo->arg);

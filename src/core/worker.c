@@ -23,6 +23,7 @@
  * resume a fiber whose registers are still being saved.
  */
 #include "base/alloc.h"
+#include "base/list.h"
 #include "core/worker.h"
 
 #include <string.h>
@@ -116,24 +117,12 @@ static weft_task_t* take_lifo(weft__worker_t* w) {
 }
 
 static weft_task_t* yield_pop(weft__worker_t* w) {
-  weft_task_t* t = w->yield_head;
-  if (t != NULL) {
-    w->yield_head = t->next;
-    if (w->yield_head == NULL)
-      w->yield_tail = NULL;
-    t->next = NULL;
-  }
-  return t;
+  return weft__fifo_pop(&w->yielded);
 }
 
 void weft__yield_post(weft__worker_t* w, void* arg) {
   weft_task_t* t = arg;
-  t->next = NULL;
-  if (w->yield_tail != NULL)
-    w->yield_tail->next = t;
-  else
-    w->yield_head = t;
-  w->yield_tail = t;
+  weft__fifo_push(&w->yielded, t);
 }
 
 /* Takes a batch from the global queue: runs the first, queues the rest. */
@@ -186,13 +175,7 @@ int weft__inbox_drain(weft__worker_t* w) {
   /* acquire: pairs with the posters' CAS, making each message visible. */
   weft__msg_t* m = atomic_exchange_explicit(&w->inbox, NULL,
                                             memory_order_acquire);
-  weft__msg_t* fifo = NULL;
-  while (m != NULL) {
-    weft__msg_t* next = m->next;
-    m->next = fifo;
-    fifo = m;
-    m = next;
-  }
+  weft__msg_t* fifo = weft__list_reverse(m);
   while (fifo != NULL) {
     weft__msg_t* next = fifo->next;
     fifo->fn(w, fifo);
@@ -375,7 +358,7 @@ void weft__wake_fiber(weft_task_t* fiber) {
 static int has_local_work(weft__worker_t* w) {
   /* relaxed: owner's own view of its slot. */
   return atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL ||
-         weft__deque_len(&w->deque) > 0 || w->yield_head != NULL;
+         weft__deque_len(&w->deque) > 0 || !weft__fifo_empty(&w->yielded);
 }
 
 /* Runs due timers and polls the loop without blocking. Returns 1 if that

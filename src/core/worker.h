@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "base/common.h"
+#include "base/list.h"
 #include "core/ctx.h"
 #include "core/runtime.h"
 #include "core/deque.h"
@@ -63,8 +64,7 @@ struct weft__worker_s {
   uint64_t tick;
   uint64_t last_poll_ns;
   uint32_t rng;
-  weft_task_t* yield_head; /* tasks that yielded, FIFO */
-  weft_task_t* yield_tail;
+  WEFT_FIFO(weft_task_t) yielded; /* tasks that yielded */
   weft_task_t* fiber;      /* running fiber (or NULL on the scheduler) */
   weft_task_t* current;    /* running task (fiber, or an inline child) */
   weft__ctx_t sched_ctx;

@@ -324,7 +324,7 @@ static void gather_global(weft__worker_t* w, weft__det_t* d) {
 
 static void gather_yielded(weft__worker_t* w, weft__det_t* d) {
   weft_task_t* t;
-  while (w->yield_head != NULL && room(d, 1) > 0 &&
+  while (!weft__fifo_empty(&w->yielded) && room(d, 1) > 0 &&
          (t = weft__worker_take_yielded(w)) != NULL)
     add(d, t, kYielded);
 }

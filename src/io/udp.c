@@ -50,6 +50,7 @@
 
 #include "base/alloc.h"
 #include "base/common.h"
+#include "base/list.h"
 #include "io/dns.h"
 #include "io/io.h"
 #include "io/udp.h"
@@ -71,10 +72,8 @@ struct weft_udp_s {
   weft__io_obj_t obj;   /* on home's list until closed */
   weft__worker_t* home; /* read-only after bind */
   uv_udp_t handle;
-  weft__io_op_t* rx_head; /* waiting receivers (op.next), FIFO */
-  weft__io_op_t* rx_tail;
-  dgram_t* q_head; /* datagrams nobody received yet, FIFO */
-  dgram_t* q_tail;
+  WEFT_FIFO(weft__io_op_t) rx; /* waiting receivers (op.next) */
+  WEFT_FIFO(dgram_t) q;         /* datagrams nobody received yet */
   size_t queued;
   int closing;
   /* Written on home only (relaxed load and store, no read-modify-write);
@@ -118,46 +117,10 @@ static size_t copy_out(void* buf, size_t cap, const void* data, size_t len) {
 
 /* ---- Receiving ----------------------------------------------------------- */
 
-static weft__io_op_t* rx_pop(weft_udp_t* u) {
-  weft__io_op_t* op = u->rx_head;
-  if (op != NULL) {
-    u->rx_head = op->next;
-    if (u->rx_head == NULL)
-      u->rx_tail = NULL;
-    op->next = NULL;
-  }
-  return op;
-}
-
-static void rx_push(weft_udp_t* u, weft__io_op_t* op) {
-  op->next = NULL;
-  if (u->rx_tail != NULL)
-    u->rx_tail->next = op;
-  else
-    u->rx_head = op;
-  u->rx_tail = op;
-}
-
-static void rx_remove(weft_udp_t* u, weft__io_op_t* op) {
-  weft__io_op_t* prev = NULL;
-  for (weft__io_op_t* p = u->rx_head; p != NULL; prev = p, p = p->next) {
-    if (p != op)
-      continue;
-    if (prev != NULL)
-      prev->next = p->next;
-    else
-      u->rx_head = p->next;
-    if (u->rx_tail == p)
-      u->rx_tail = prev;
-    p->next = NULL;
-    return;
-  }
-}
-
 /* The receiver's cancel hook: it leaves the FIFO with no datagram. */
 static void cancel_recv(weft__io_op_t* op) {
   receiver_t* r = op->data;
-  rx_remove(r->u, op);
+  weft__fifo_remove(&r->u->rx, op);
   weft__io_done(op, UV_ECANCELED);
 }
 
@@ -186,20 +149,13 @@ static void enqueue(weft_udp_t* u, const void* data, size_t len,
   d->len = len;
   store_addr(&d->from, from);
   memcpy(d->data, data, len);
-  if (u->q_tail != NULL)
-    u->q_tail->next = d;
-  else
-    u->q_head = d;
-  u->q_tail = d;
+  weft__fifo_push(&u->q, d);
   u->queued++;
 }
 
 static ptrdiff_t dequeue(weft_udp_t* u, void* buf, size_t cap,
                          struct sockaddr_storage* from) {
-  dgram_t* d = u->q_head;
-  u->q_head = d->next;
-  if (u->q_head == NULL)
-    u->q_tail = NULL;
+  dgram_t* d = weft__fifo_pop(&u->q);
   u->queued--;
   size_t n = copy_out(buf, cap, d->data, d->len);
   if (from != NULL)
@@ -209,12 +165,9 @@ static ptrdiff_t dequeue(weft_udp_t* u, void* buf, size_t cap,
 }
 
 static void free_queue(weft_udp_t* u) {
-  while (u->q_head != NULL) {
-    dgram_t* d = u->q_head;
-    u->q_head = d->next;
+  dgram_t* d;
+  while ((d = weft__fifo_pop(&u->q)) != NULL)
     free(d);
-  }
-  u->q_tail = NULL;
   u->queued = 0;
 }
 
@@ -233,12 +186,12 @@ static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf,
   if (nread < 0) {
     /* A socket error: the oldest receiver reports it; with none, it is
      * not kept (the next datagram matters more). */
-    weft__io_op_t* op = rx_pop(u);
+    weft__io_op_t* op = weft__fifo_pop(&u->rx);
     if (op != NULL)
       weft__io_done(op, (int)nread);
     return;
   }
-  weft__io_op_t* op = rx_pop(u);
+  weft__io_op_t* op = weft__fifo_pop(&u->rx);
   if (op != NULL)
     hand_over(op, buf->base, (size_t)nread, from);
   else
@@ -255,13 +208,13 @@ ptrdiff_t weft_udp_recv(weft_udp_t* u, void* buf, size_t cap,
   weft__io_enter(u->home);
   if (u->closing)
     return WEFT_ECLOSED;
-  if (u->q_head != NULL)
+  if (!weft__fifo_empty(&u->q))
     return dequeue(u, buf, cap, from);
   if ((err = weft__io_check_cancel()) != 0)
     return err;
   receiver_t r = {.u = u, .buf = buf, .cap = cap, .from = from};
   weft__io_op_init(&r.op, cancel_recv, &r);
-  rx_push(u, &r.op);
+  weft__fifo_push(&u->rx, &r.op);
   /* Returns the length, an error, WEFT_ECANCELED or WEFT_ECLOSED; `u` may
    * be gone by then (closed), so it is not touched again. */
   return weft__io_wait(&r.op);
@@ -288,7 +241,7 @@ size_t weft__udp_receivers(weft_udp_t* u) {
   if (u == NULL || weft__io_task_worker(&err) == NULL)
     return 0;
   weft__io_enter(u->home);
-  for (weft__io_op_t* op = u->rx_head; op != NULL; op = op->next)
+  for (weft__io_op_t* op = u->rx.head; op != NULL; op = op->next)
     n++;
   return n;
 }
@@ -469,7 +422,7 @@ int weft_udp_close(weft_udp_t* u) {
     return WEFT_ECLOSED; /* a close is already waiting for the handle */
   u->closing = 1;
   weft__io_obj_remove(u->home, &u->obj);
-  for (weft__io_op_t* op; (op = rx_pop(u)) != NULL;)
+  for (weft__io_op_t* op; (op = weft__fifo_pop(&u->rx)) != NULL;)
     weft__io_done(op, WEFT_ECLOSED);
   free_queue(u);
   close_and_free(u);
