@@ -1,4 +1,4 @@
-/* switch: the raw cost of weft's context switch (src/ctx.h), below the
+/* switch: the raw cost of weft's context switch (src/core/ctx.h), below the
  * scheduler. Two contexts on one thread hand control back and forth; ops is
  * the number of switches. It runs inside a task like every benchmark, on a
  * stack of its own for the second context; no sanitizer hooks are called,
