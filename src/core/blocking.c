@@ -105,11 +105,10 @@
 #define SPIN_PAYS_NS (WEFT_BLOCKING_SPIN_NS / 4)
 /* ...and after this many spins in a row that did not, threads stop
  * spinning... */
-#define SPIN_MISSES 4
+enum { kSpinMisses = 4 };
 /* ...except one idle thread in this many, which probes whether spinning
  * pays again. */
-#define SPIN_PROBE 32
-
+enum { kSpinProbe = 32 };
 typedef struct call_s {
   struct call_s* next;
   weft_task_fn fn;
@@ -241,8 +240,8 @@ static uint64_t spin(weft__blocking_t* b) {
 }
 
 /* Spinning adapts. In steady use a spin pays when the next call comes
- * within SPIN_PAYS_NS; after SPIN_MISSES spins in a row that found nothing
- * that soon, threads go straight to sleep, and only every SPIN_PROBE-th
+ * within SPIN_PAYS_NS; after kSpinMisses spins in a row that found nothing
+ * that soon, threads go straight to sleep, and only every kSpinProbe-th
  * one spins, to notice when spinning pays again. A probe pays if any call
  * comes while it spins: right after sleeping threads, the task's worker
  * is asleep too and takes a wake-up (microseconds) to answer, so the
@@ -256,15 +255,15 @@ static uint64_t spin(weft__blocking_t* b) {
  * process beside it, 18 adapting, 43 always spinning, 17 never.)
  * Lock held. */
 static void maybe_spin(weft__blocking_t* b) {
-  int probe = b->spin_misses >= SPIN_MISSES;
-  if (probe && ++b->spin_skips < SPIN_PROBE)
+  int probe = b->spin_misses >= kSpinMisses;
+  if (probe && ++b->spin_skips < kSpinProbe)
     return;
   b->spin_skips = 0;
   uint64_t spent = spin(b);
   int paid = !weft__fifo_empty(&b->queue) && (probe || spent < SPIN_PAYS_NS);
   if (paid)
     b->spin_misses = 0;
-  else if (b->spin_misses < SPIN_MISSES)
+  else if (b->spin_misses < kSpinMisses)
     b->spin_misses++;
 }
 

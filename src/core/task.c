@@ -28,11 +28,10 @@
 #include "core/wait.h"
 #include "core/worker.h"
 
-#define SLAB_TASKS 256
-
+enum { kSlabTasks = 256 };
 typedef struct weft__slab_s {
   struct weft__slab_s* next;
-  weft_task_t tasks[SLAB_TASKS];
+  weft_task_t tasks[kSlabTasks];
 } weft__slab_t;
 
 /* Maps a new slab and pushes its headers on *list. slab_lock held. */
@@ -42,7 +41,7 @@ static int add_slab(weft_runtime_t* rt, weft_task_t** list, size_t* n) {
     return WEFT_ENOMEM;
   s->next = rt->slabs;
   rt->slabs = s;
-  for (size_t i = SLAB_TASKS; i-- > 0;) {
+  for (size_t i = kSlabTasks; i-- > 0;) {
     s->tasks[i].next = *list;
     *list = &s->tasks[i];
     (*n)++;
@@ -254,7 +253,7 @@ int weft__slabs_visit_ex(weft_runtime_t* rt, int done,
   weft__slab_t* s = rt->slabs;
   pthread_mutex_unlock(&rt->slab_lock);
   for (; s != NULL; s = s->next) {
-    for (size_t i = 0; i < SLAB_TASKS; i++) {
+    for (size_t i = 0; i < kSlabTasks; i++) {
       weft_task_t* t = &s->tasks[i];
       if (!weft__task_try_retain(t))
         continue;

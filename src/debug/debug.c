@@ -41,7 +41,7 @@
  * context within the running fiber's stack (weft__bt_walk: bounded,
  * through process_vm_readv, async-signal-safe), and publishes the answer
  * by storing the sequence number into `done`. The monitor waits for it at
- * most SAMPLE_WAIT_MS (a worker that is being debugged, or a signal held
+ * most kSampleWaitMs (a worker that is being debugged, or a signal held
  * back by TSan until the thread's next intercepted call, may not answer),
  * then symbolizes (dladdr, not allowed in a handler) and logs the frames
  * under the slow-task line.
@@ -80,11 +80,10 @@
 #include "base/common.h"
 #include "core/worker.h"
 
-#define MONITOR_PERIOD_MS 10
-#define DEFAULT_SLOW_MS 100
+enum { kMonitorPeriodMs = 10 };
+enum { kDefaultSlowMs = 100 };
 #define SAMPLE_SIGNAL (SIGRTMIN + 6)
-#define SAMPLE_WAIT_MS 100
-
+enum { kSampleWaitMs = 100 };
 int weft__debug_env(void) {
   const char* e = getenv("WEFT_DEBUG");
   return e != NULL && e[0] != '\0' && strcmp(e, "0") != 0;
@@ -366,7 +365,7 @@ static int blocked_in_kernel(weft__worker_t* w, answer_t* a) {
 }
 
 /* Asks worker i's thread for its stack while it runs `t` at `tick`, and
- * waits at most SAMPLE_WAIT_MS for the answer (see DESIGN). */
+ * waits at most kSampleWaitMs for the answer (see DESIGN). */
 static void request_sample(weft__monitor_t* m, unsigned i, weft_task_t* t,
                            uint64_t tick, answer_t* a) {
   a->n = 0;
@@ -402,7 +401,7 @@ static void request_sample(weft__monitor_t* m, unsigned i, weft_task_t* t,
   uint64_t t0 = weft__now_ns();
   /* acquire: pairs with the handler's release store of done. */
   while (atomic_load_explicit(&s->done, memory_order_acquire) != seq) {
-    if (weft__now_ns() - t0 > SAMPLE_WAIT_MS * 1000000ull) {
+    if (weft__now_ns() - t0 > kSampleWaitMs * 1000000ull) {
       m->lost = 1;
       a->none = "(no backtrace: the worker did not answer within 100 ms)";
       return;
@@ -483,7 +482,7 @@ static void* monitor_main(void* arg) {
   while (!m->stop) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec += MONITOR_PERIOD_MS * 1000000L;
+    ts.tv_nsec += kMonitorPeriodMs * 1000000L;
     if (ts.tv_nsec >= 1000000000L) {
       ts.tv_sec++;
       ts.tv_nsec -= 1000000000L;
@@ -503,7 +502,7 @@ static void* monitor_main(void* arg) {
 
 int weft__debug_start(weft_runtime_t* rt) {
   if (rt->slow_task_ms == 0)
-    rt->slow_task_ms = DEFAULT_SLOW_MS;
+    rt->slow_task_ms = kDefaultSlowMs;
   weft__monitor_t* m = calloc(1, sizeof(*m));
   if (m == NULL)
     return WEFT_ENOMEM;

@@ -38,11 +38,11 @@
 #include "base/common.h"
 #include "core/worker.h"
 
-#define LOCK_TRIES 1000
+enum { kLockTries = 1000 };
 
-/* A spin-lock acquisition that gives up (0) after LOCK_TRIES tries. */
+/* A spin-lock acquisition that gives up (0) after kLockTries tries. */
 static int try_lock(weft__spin_t* s) {
-  for (int i = 0; i < LOCK_TRIES; i++) {
+  for (int i = 0; i < kLockTries; i++) {
     /* acquire: as weft__spin_lock. */
     if (!atomic_flag_test_and_set_explicit(&s->flag, memory_order_acquire))
       return 1;

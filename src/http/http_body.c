@@ -17,9 +17,9 @@
 #include "base/alloc.h"
 #include "http/http.h"
 
-#define kLineMax 4096 /* one chunk-size or trailer line */
-#define kMaxTrailers 64
-#define kReadStep (16u * 1024u)
+enum { kLineMax = 4096 }; /* one chunk-size or trailer line */
+enum { kMaxTrailers = 64 };
+enum { kReadStep = (16u * 1024u) };
 
 /* A stream error while in a body; a separator-limit hit is a bad peer. */
 static int line_error(ptrdiff_t n) {

@@ -35,11 +35,10 @@
 #include "http/http.h"
 #include "io/io.h"
 
-#define kDefaultConns 64u
-#define kDefaultMaxHeader (64u * 1024u)
-#define kDefaultMaxBody (64u * 1024u * 1024u)
-#define kHostMax 256
-
+enum { kDefaultConns = 64u };
+enum { kDefaultMaxHeader = (64u * 1024u) };
+enum { kDefaultMaxBody = (64u * 1024u * 1024u) };
+enum { kHostMax = 256 };
 typedef struct weft__http_host_s {
   struct weft__http_host_s* next;
   char name[kHostMax]; /* for connecting: no brackets */

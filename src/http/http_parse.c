@@ -22,8 +22,8 @@
 
 #include <string.h>
 
-#define kMaxContentDigits 18 /* below 2^63: no overflow in int64_t */
-#define kMaxChunkDigits 15   /* below 2^60 */
+enum { kMaxContentDigits = 18 }; /* below 2^63: no overflow in int64_t */
+enum { kMaxChunkDigits = 15 }; /* below 2^60 */
 
 /* ---- Characters ------------------------------------------------------- */
 

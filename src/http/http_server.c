@@ -30,12 +30,12 @@
 #include "http/http.h"
 #include "io/io.h"
 
-#define kDefaultMaxHeader (16u * 1024u)
-#define kDefaultMaxBody (8u * 1024u * 1024u)
-#define kDefaultIdleMs 60000u
-#define kLingerMs 1000u
-#define kLingerBytes (256u * 1024u)
-#define kInlineBody (64u * 1024u) /* bodies sent in the head's write */
+enum { kDefaultMaxHeader = (16u * 1024u) };
+enum { kDefaultMaxBody = (8u * 1024u * 1024u) };
+enum { kDefaultIdleMs = 60000u };
+enum { kLingerMs = 1000u };
+enum { kLingerBytes = (256u * 1024u) };
+enum { kInlineBody = (64u * 1024u) }; /* bodies sent in the head's write */
 
 typedef struct {
   weft__io_obj_t obj;

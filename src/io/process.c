@@ -26,7 +26,7 @@
  * A SIGCHLD can reach libuv late: under TSan, a signal that lands on a
  * worker while a task's fiber runs is deferred until that fiber runs
  * again, and when that fiber is the one waiting for the exit, never. So,
- * while a task waits, a timer on home looks every EXIT_POLL_MS whether the
+ * while a task waits, a timer on home looks every kExitPollMs whether the
  * child is a zombie (waitid with WNOWAIT, which does not reap it) and if
  * so sends its own thread a SIGCHLD, outside any fiber. libuv stays the
  * only one to reap: reaping behind its back would leave it a pid to
@@ -79,8 +79,7 @@ enum { STDIN_I = 0, STDOUT_I = 1, STDERR_I = 2, NSTDIO = 3 };
 
 /* While a task waits for the exit, how often we look whether the child
  * has exited without libuv hearing of it (see DESIGN). */
-#define EXIT_POLL_MS 100
-
+enum { kExitPollMs = 100 };
 struct weft_process_s {
   uv_process_t handle;   /* handle.data == this */
   uv_timer_t exit_poll;  /* exit_poll.data == this */
@@ -143,7 +142,7 @@ static int await_exit(weft_process_t* p, void (*cancel)(weft__io_op_t*)) {
   op.next = p->waiters;
   p->waiters = &op;
   if (!uv_is_active((uv_handle_t*)&p->exit_poll))
-    uv_timer_start(&p->exit_poll, on_exit_poll, EXIT_POLL_MS, EXIT_POLL_MS);
+    uv_timer_start(&p->exit_poll, on_exit_poll, kExitPollMs, kExitPollMs);
   int err = weft__io_wait(&op);
   weft__io_enter(p->home);
   return err;
@@ -401,7 +400,7 @@ int weft_process_kill(weft_process_t* p, int signum) {
 
 /* ---- communicate ----------------------------------------------------- */
 
-#define DRAIN_CHUNK (64u * 1024u)
+enum { kDrainChunk = (64u * 1024u) };
 
 /* One of communicate's three jobs: feed stdin, or drain stdout/stderr. */
 typedef struct {
@@ -429,14 +428,14 @@ static int feed(void* arg, void** result) {
   return err;
 }
 
-/* Room for at least DRAIN_CHUNK more bytes and a NUL; a discarding job
+/* Room for at least kDrainChunk more bytes and a NUL; a discarding job
  * reuses its buffer from the start. */
 static int drain_room(pipe_job_t* j) {
   if (!j->keep)
     j->len = 0;
-  if (j->cap - j->len > DRAIN_CHUNK)
+  if (j->cap - j->len > kDrainChunk)
     return 0;
-  size_t cap = j->cap == 0 ? DRAIN_CHUNK + 1 : j->cap * 2;
+  size_t cap = j->cap == 0 ? kDrainChunk + 1 : j->cap * 2;
   char* buf = weft__realloc(j->buf, cap);
   if (buf == NULL)
     return WEFT_ENOMEM;

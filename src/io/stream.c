@@ -30,8 +30,7 @@
 
 #include "base/common.h"
 
-#define kReadChunk (64u * 1024u)
-
+enum { kReadChunk = (64u * 1024u) };
 typedef struct weft__wreq_s {
   uv_write_t req;
   weft_stream_t* s;

@@ -28,10 +28,10 @@
 #include "base/common.h"
 #include "io/stream.h"
 
-#define kAcceptBatch 64
-#define kBackoffFirstMs 10u
-#define kBackoffMaxMs 1000u
-#define kDefaultBacklog 4096
+enum { kAcceptBatch = 64 };
+enum { kBackoffFirstMs = 10u };
+enum { kBackoffMaxMs = 1000u };
+enum { kDefaultBacklog = 4096 };
 
 /* ---- Connecting ----------------------------------------------------------- */
 
