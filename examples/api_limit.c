@@ -82,7 +82,8 @@ static int main_task(void* arg, void** result) {
   for (int i = 0; i < CALLS; i++)
     printf("%s\n", api.results[i]);
   printf("Completed %d API calls, at most %d at once, %d waited for a "
-         "permit\n", CALLS, atomic_load(&api.most), atomic_load(&api.waited));
+         "permit\n",
+         CALLS, atomic_load(&api.most), atomic_load(&api.waited));
   return 0;
 }
 

@@ -15,7 +15,8 @@
 
 #include "weft.h"
 
-/* ---- The server ------------------------------------------------------------ */
+/* ---- The server ------------------------------------------------------------
+ */
 
 typedef struct client_s {
   struct client_s* next;
@@ -27,7 +28,7 @@ typedef struct {
   weft_lock_t* lock; /* guards the list: handlers run on every worker */
   weft_cond_t* gone; /* signalled when the last handler ends */
   client_t* clients;
-  int handlers;      /* running handlers, under lock */
+  int handlers; /* running handlers, under lock */
   int verbose;
 } chat_t;
 
@@ -109,7 +110,8 @@ static int chat_with(chat_t* chat, weft_stream_t* conn) {
   return 0; /* the server closes conn */
 }
 
-/* ---- The scripted demo: three clients, driven one step at a time ----------- */
+/* ---- The scripted demo: three clients, driven one step at a time -----------
+ */
 
 static weft_stream_t* connect_as(unsigned port, const char* name) {
   weft_stream_t* s;
@@ -175,8 +177,7 @@ static int main_task(void* arg, void** result) {
   if (weft_lock_new(&chat.lock) != 0 ||
       weft_cond_new(chat.lock, &chat.gone) != 0)
     return WEFT_ENOMEM;
-  int err = weft_tcp_serve("127.0.0.1", port, handle_client, &chat, NULL,
-                           &srv);
+  int err = weft_tcp_serve("127.0.0.1", port, handle_client, &chat, NULL, &srv);
   if (err != 0) {
     fprintf(stderr, "serve: %s\n", weft_strerror(err));
     weft_cond_free(chat.gone);

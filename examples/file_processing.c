@@ -106,8 +106,7 @@ static int many_files(void) {
   }
   size_t spawned = 0;
   for (; spawned < NFILES && err == 0; spawned++)
-    err = weft_spawn(NULL, process_file, &jobs[spawned], NULL,
-                     &tasks[spawned]);
+    err = weft_spawn(NULL, process_file, &jobs[spawned], NULL, &tasks[spawned]);
   if (err != 0)
     spawned--; /* the failed spawn made no task */
   /* asyncio.gather(*tasks): every task ends before we print. */

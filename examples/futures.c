@@ -33,8 +33,8 @@ static int main_task(void* arg, void** result) {
     err = weft_future_await(future, &value); /* parks this task only */
   if (err == 0)
     printf("%s\n", (const char*)value);
-  if (err == 0 && pthread_create(&thread, NULL, foreign_thread,
-                                 from_thread) == 0) {
+  if (err == 0 &&
+      pthread_create(&thread, NULL, foreign_thread, from_thread) == 0) {
     err = weft_future_await(from_thread, &value);
     pthread_join(thread, NULL);
     if (err == 0)

@@ -11,7 +11,8 @@
 
 #include "weft.h"
 
-/* ---- A libuv timer as an awaitable sleep ---------------------------------- */
+/* ---- A libuv timer as an awaitable sleep ----------------------------------
+ */
 
 typedef struct {
   uv_timer_t timer;
@@ -59,7 +60,8 @@ static int uv_sleep_ms(uv_loop_t* loop, uint64_t ms) {
   return status;
 }
 
-/* ---- uv_fs requests ------------------------------------------------------- */
+/* ---- uv_fs requests -------------------------------------------------------
+ */
 
 typedef struct {
   uv_fs_t req;

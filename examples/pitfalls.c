@@ -46,7 +46,7 @@ typedef struct {
   /* Without a limit, requests in capacity hold their answer until the
    * server has been overloaded once, so that the overload shows on every
    * run however the 200 requests happen to be timed. */
-  weft_event_t* overloaded;     /* made before the flag is set */
+  weft_event_t* overloaded; /* made before the flag is set */
   atomic_int hold_until_overloaded;
 } server_stats_t;
 

@@ -26,11 +26,11 @@ typedef struct {
 
 /* create_subprocess_shell(cmd, stdout=PIPE, stderr=PIPE). Never waits. */
 static int start(run_t* r) {
-  weft_process_opts_t opts = {
-      .cwd = r->cwd,
-      .stdin_mode = r->input != NULL ? WEFT_STDIO_PIPE : WEFT_STDIO_NULL,
-      .stdout_mode = WEFT_STDIO_PIPE,
-      .stderr_mode = WEFT_STDIO_PIPE};
+  weft_process_opts_t opts = {.cwd = r->cwd,
+                              .stdin_mode = r->input != NULL ? WEFT_STDIO_PIPE
+                                                             : WEFT_STDIO_NULL,
+                              .stdout_mode = WEFT_STDIO_PIPE,
+                              .stderr_mode = WEFT_STDIO_PIPE};
   return weft_process_shell(r->cmd, &opts, &r->p);
 }
 
@@ -39,8 +39,8 @@ static int finish(void* arg, void** result) {
   run_t* r = arg;
   (void)result;
   size_t len = r->input != NULL ? strlen(r->input) : 0;
-  return weft_process_communicate(r->p, r->input, len, &r->out, NULL,
-                                  &r->err, NULL, &r->status);
+  return weft_process_communicate(r->p, r->input, len, &r->out, NULL, &r->err,
+                                  NULL, &r->status);
 }
 
 /* async def run(cmd): start, communicate, and free the process. */

@@ -49,27 +49,27 @@ extern "C" {
 /* XX(name, value, message). Codes with an errno meaning reuse it; codes that
  * only weft has live at -5000 and below, clear of errno and of libuv's own
  * (-3000..-3014, -4094, -4095). */
-#define WEFT_ERRNO_MAP(XX)                                                    \
-  XX(EINVAL, -EINVAL, "invalid argument")                                     \
-  XX(ENOMEM, -ENOMEM, "out of memory")                                        \
-  XX(ECANCELED, -ECANCELED, "operation canceled")                             \
-  XX(ETIMEDOUT, -ETIMEDOUT, "operation timed out")                            \
-  XX(EAGAIN, -EAGAIN, "resource temporarily unavailable")                     \
-  XX(EBUSY, -EBUSY, "resource busy")                                          \
-  XX(EDEADLK, -EDEADLK, "a task cannot await itself")                         \
-  XX(EPERM, -EPERM, "not allowed from this thread")                           \
-  XX(ENOTTASK, -5000, "must be called from a task")                           \
-  XX(ECLOSED, -5001, "runtime or object is closed")                           \
-  XX(ELIMIT, -5002, "limit exceeded")                                         \
-  XX(EOF, -5003, "end of stream")                                             \
-  XX(ENOBUFS, -ENOBUFS, "buffer too small")                                   \
+#define WEFT_ERRNO_MAP(XX)                                                     \
+  XX(EINVAL, -EINVAL, "invalid argument")                                      \
+  XX(ENOMEM, -ENOMEM, "out of memory")                                         \
+  XX(ECANCELED, -ECANCELED, "operation canceled")                              \
+  XX(ETIMEDOUT, -ETIMEDOUT, "operation timed out")                             \
+  XX(EAGAIN, -EAGAIN, "resource temporarily unavailable")                      \
+  XX(EBUSY, -EBUSY, "resource busy")                                           \
+  XX(EDEADLK, -EDEADLK, "a task cannot await itself")                          \
+  XX(EPERM, -EPERM, "not allowed from this thread")                            \
+  XX(ENOTTASK, -5000, "must be called from a task")                            \
+  XX(ECLOSED, -5001, "runtime or object is closed")                            \
+  XX(ELIMIT, -5002, "limit exceeded")                                          \
+  XX(EOF, -5003, "end of stream")                                              \
+  XX(ENOBUFS, -ENOBUFS, "buffer too small")                                    \
   XX(EPROTO, -EPROTO, "protocol error")
 
 typedef enum {
 #define WEFT_XX_(name, value, msg) WEFT_##name = (value),
   WEFT_ERRNO_MAP(WEFT_XX_)
 #undef WEFT_XX_
-  WEFT_ERRNO_MAX_ = -6000
+      WEFT_ERRNO_MAX_ = -6000
 } weft_errno_t;
 
 /* A message for an error code (WEFT_* or UV_*). Never NULL. Any thread.
@@ -355,8 +355,7 @@ WEFT_EXTERN int weft_future_wait(weft_future_t* future, uint64_t timeout_ms,
                                  void** result);
 
 /* The status without waiting: WEFT_EAGAIN while pending. Any thread. */
-WEFT_EXTERN int weft_future_result(const weft_future_t* future,
-                                   void** result);
+WEFT_EXTERN int weft_future_result(const weft_future_t* future, void** result);
 
 /* 1 when done, 0 when pending (or NULL). Any thread. */
 WEFT_EXTERN int weft_future_done(const weft_future_t* future);
@@ -426,8 +425,8 @@ WEFT_EXTERN int weft_await_shielded(weft_task_t* task, void** result);
  * tells each one's fate. If the caller is cancelled, the tasks are
  * cancelled and awaited, and WEFT_ECANCELED is returned. From a task only.
  * Awaits. */
-WEFT_EXTERN int weft_gather(weft_task_t* const* tasks, size_t n,
-                            unsigned flags, void** results, int* statuses);
+WEFT_EXTERN int weft_gather(weft_task_t* const* tasks, size_t n, unsigned flags,
+                            void** results, int* statuses);
 
 typedef enum {
   WEFT_ALL_COMPLETED = 0,
@@ -530,9 +529,9 @@ WEFT_EXTERN int weft_blocking_stats(const weft_runtime_t* rt,
  * cancelled or bounded by a timeout scope; a cancelled waiter loses
  * nothing: a permit, item or wake-up meant for it passes to the next
  * waiter. An uncontended lock or semaphore acquire or release is one
- * compare-and-swap: no lock, no system call. Each object is created with weft_X_new and freed with weft_X_free
- * (NULL is a no-op; freeing with waiters is the caller's bug and returns
- * WEFT_EBUSY without freeing). */
+ * compare-and-swap: no lock, no system call. Each object is created with
+ * weft_X_new and freed with weft_X_free (NULL is a no-op; freeing with waiters
+ * is the caller's bug and returns WEFT_EBUSY without freeing). */
 
 typedef struct weft_lock_s weft_lock_t;
 typedef struct weft_event_s weft_event_t;
@@ -782,11 +781,7 @@ WEFT_EXTERN int weft_runtime_metrics(const weft_runtime_t* rt,
                                      size_t nworkers_cap);
 
 /* Severity of a message from weft (Python's logging values). */
-enum {
-  WEFT_LOG_DEBUG = 10,
-  WEFT_LOG_WARN = 30,
-  WEFT_LOG_ERROR = 40
-};
+enum { WEFT_LOG_DEBUG = 10, WEFT_LOG_WARN = 30, WEFT_LOG_ERROR = 40 };
 
 /* Receives each message weft writes: its level, the text (one line, no
  * "weft: " prefix, no newline; valid during the call only) and the `arg`
@@ -947,8 +942,8 @@ WEFT_EXTERN ptrdiff_t weft_stream_read(weft_stream_t* s, void* buf, size_t n);
 /* Reads exactly `n` bytes. Returns 0; at end of stream first, WEFT_EOF
  * with *got bytes (all that arrived, now in buf and consumed), as
  * asyncio's IncompleteReadError. `got` may be NULL. */
-WEFT_EXTERN int weft_stream_readexactly(weft_stream_t* s, void* buf,
-                                        size_t n, size_t* got);
+WEFT_EXTERN int weft_stream_readexactly(weft_stream_t* s, void* buf, size_t n,
+                                        size_t* got);
 
 /* Reads through the first `sep` (seplen > 0) and returns the length,
  * separator included, copied to buf. If the separator is not within the
@@ -1035,12 +1030,12 @@ typedef struct weft_server_s weft_server_t;
 typedef int (*weft_conn_fn)(weft_stream_t* conn, void* arg);
 
 typedef struct weft_server_config_s {
-  int backlog;           /* listen backlog; 0: 4096 */
+  int backlog; /* listen backlog; 0: 4096 */
   /* 0: one listener accepts and hands connections to the workers in turn.
    * WEFT_SERVE_REUSEPORT: one SO_REUSEPORT listener per worker, the
    * kernel spreads connections (see docs/design.md for the comparison). */
   unsigned flags;
-  size_t stack_size;     /* handler tasks' stacks; 0: the runtime's */
+  size_t stack_size; /* handler tasks' stacks; 0: the runtime's */
 } weft_server_config_t;
 
 #define WEFT_SERVE_REUSEPORT 1u
@@ -1056,8 +1051,8 @@ WEFT_EXTERN int weft_tcp_serve(const char* host, unsigned port,
 WEFT_EXTERN unsigned weft_server_port(const weft_server_t* srv);
 /* Connections accepted so far, and accept pauses for lack of descriptors
  * (EMFILE/ENFILE: the server waits, then resumes). Any thread. */
-WEFT_EXTERN void weft_server_stats(const weft_server_t* srv,
-                                   uint64_t* accepted, uint64_t* fd_pauses);
+WEFT_EXTERN void weft_server_stats(const weft_server_t* srv, uint64_t* accepted,
+                                   uint64_t* fd_pauses);
 /* Stops accepting, closes the listeners and frees the server. Running
  * handlers go on. NULL: no-op. */
 WEFT_EXTERN int weft_server_close(weft_server_t* srv);
@@ -1105,8 +1100,7 @@ WEFT_EXTERN ptrdiff_t weft_udp_recv(weft_udp_t* u, void* buf, size_t cap,
                                     struct sockaddr_storage* from);
 /* Datagrams dropped so far because the queue was full. Any thread. */
 WEFT_EXTERN uint64_t weft_udp_dropped(const weft_udp_t* u);
-WEFT_EXTERN int weft_udp_sockname(weft_udp_t* u,
-                                  struct sockaddr_storage* addr);
+WEFT_EXTERN int weft_udp_sockname(weft_udp_t* u, struct sockaddr_storage* addr);
 /* Closes and frees; tasks waiting to receive get WEFT_ECLOSED, queued
  * datagrams are dropped. NULL: no-op. */
 WEFT_EXTERN int weft_udp_close(weft_udp_t* u);
@@ -1143,8 +1137,7 @@ WEFT_EXTERN ptrdiff_t weft_file_pwrite(weft_file_t* f, const void* buf,
  * by line without loading it whole: the length, the last line even without
  * '\n', 0 at end of file, WEFT_ELIMIT for a line longer than cap (nothing
  * consumed: weft_file_read gets it). */
-WEFT_EXTERN ptrdiff_t weft_file_readline(weft_file_t* f, char* buf,
-                                         size_t cap);
+WEFT_EXTERN ptrdiff_t weft_file_readline(weft_file_t* f, char* buf, size_t cap);
 WEFT_EXTERN int weft_file_fsync(weft_file_t* f);
 /* Size in bytes, or a negative error. */
 WEFT_EXTERN int64_t weft_file_size(weft_file_t* f);
@@ -1169,15 +1162,13 @@ WEFT_EXTERN int weft_fs_rmdir(const char* path);
 /* Calls fn(name, is_dir, arg) for each entry of a directory (not "." or
  * ".."), in the order the system gives; is_dir follows symbolic links. fn
  * may await; fn returning non-zero stops the scan and becomes the result. */
-WEFT_EXTERN int weft_fs_scandir(const char* path,
-                                int (*fn)(const char* name, int is_dir,
-                                          void* arg),
-                                void* arg);
+WEFT_EXTERN int
+weft_fs_scandir(const char* path,
+                int (*fn)(const char* name, int is_dir, void* arg), void* arg);
 /* Reads a whole (small) file into a malloc'd, NUL-terminated buffer; *len
  * gets its length (len may be NULL). Free it with free(). *data is NULL on
  * failure. */
-WEFT_EXTERN int weft_fs_read_file(const char* path, char** data,
-                                  size_t* len);
+WEFT_EXTERN int weft_fs_read_file(const char* path, char** data, size_t* len);
 /* Creates (mode 0666 less the umask) or truncates path and writes data. */
 WEFT_EXTERN int weft_fs_write_file(const char* path, const void* data,
                                    size_t len);
@@ -1191,9 +1182,9 @@ typedef struct weft_process_s weft_process_t;
 #define WEFT_STDIO_NULL 2    /* /dev/null */
 
 typedef struct weft_process_opts_s {
-  const char* cwd;  /* NULL: the parent's */
-  char** env;       /* NULL-terminated "K=V"; NULL: the parent's */
-  int stdin_mode;   /* WEFT_STDIO_* */
+  const char* cwd; /* NULL: the parent's */
+  char** env;      /* NULL-terminated "K=V"; NULL: the parent's */
+  int stdin_mode;  /* WEFT_STDIO_* */
   int stdout_mode;
   int stderr_mode;
 } weft_process_opts_t;
@@ -1271,8 +1262,8 @@ typedef struct weft_http_header_s {
 /* A response: what the client got, or what a server handler fills in.
  * Every pointer is owned by the struct (weft_http_response_free). */
 typedef struct weft_http_response_s {
-  int status;                  /* 200, 404, ... */
-  char* body;                  /* NUL-terminated (the NUL is not counted) */
+  int status; /* 200, 404, ... */
+  char* body; /* NUL-terminated (the NUL is not counted) */
   size_t body_len;
   weft_http_header_t* headers; /* names and values owned by the struct */
   size_t nheaders;
@@ -1281,8 +1272,8 @@ typedef struct weft_http_response_s {
 /* Frees what the response owns and zeroes it. NULL: no-op. Any thread. */
 WEFT_EXTERN void weft_http_response_free(weft_http_response_t* resp);
 /* The first header called `name` (case-insensitive), or NULL. Any thread. */
-WEFT_EXTERN const char* weft_http_response_header(
-    const weft_http_response_t* resp, const char* name);
+WEFT_EXTERN const char*
+weft_http_response_header(const weft_http_response_t* resp, const char* name);
 /* Sets status and a copy of the body, with its Content-Type (NULL: none).
  * WEFT_ENOMEM. Any thread. */
 WEFT_EXTERN int weft_http_response_set(weft_http_response_t* resp, int status,
@@ -1328,8 +1319,7 @@ WEFT_EXTERN int weft_http_request(weft_http_client_t* client,
                                   const char* method, const char* url,
                                   const weft_http_header_t* headers,
                                   size_t nheaders, const void* body,
-                                  size_t body_len,
-                                  weft_http_response_t* resp);
+                                  size_t body_len, weft_http_response_t* resp);
 /* weft_http_request(client, "GET", url, NULL, 0, NULL, 0, resp). */
 WEFT_EXTERN int weft_http_get(weft_http_client_t* client, const char* url,
                               weft_http_response_t* resp);
@@ -1343,14 +1333,14 @@ typedef struct weft_http_request_s {
   int minor_version;  /* HTTP/1.x */
   const weft_http_header_t* headers;
   size_t nheaders;
-  const char* body;   /* the whole body (de-chunked), NUL-terminated */
+  const char* body; /* the whole body (de-chunked), NUL-terminated */
   size_t body_len;
 } weft_http_request_t;
 
 /* The value of the first header called `name` (case-insensitive), or
  * NULL. Any thread. */
-WEFT_EXTERN const char* weft_http_request_header(
-    const weft_http_request_t* req, const char* name);
+WEFT_EXTERN const char* weft_http_request_header(const weft_http_request_t* req,
+                                                 const char* name);
 
 /* Answers one request: fill `resp` (weft_http_response_set, ..._add_header)
  * and return 0; a negative return sends 500. Runs in the connection's task:
@@ -1359,10 +1349,10 @@ typedef int (*weft_http_handler_fn)(const weft_http_request_t* req,
                                     weft_http_response_t* resp, void* arg);
 
 typedef struct weft_http_server_config_s {
-  weft_server_config_t tcp;  /* backlog, flags, stack size */
-  size_t max_header_bytes;   /* request head; 0: 16 KiB (over: 431) */
-  size_t max_body_bytes;     /* request body; 0: 8 MiB (over: 413) */
-  uint64_t idle_timeout_ms;  /* keep-alive idle; 0: 60 s */
+  weft_server_config_t tcp; /* backlog, flags, stack size */
+  size_t max_header_bytes;  /* request head; 0: 16 KiB (over: 431) */
+  size_t max_body_bytes;    /* request body; 0: 8 MiB (over: 413) */
+  uint64_t idle_timeout_ms; /* keep-alive idle; 0: 60 s */
 } weft_http_server_config_t;
 
 /* Serves HTTP/1.1 on host:port (as weft_tcp_serve) with handler. Bad

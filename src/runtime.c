@@ -112,11 +112,10 @@ int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
   weft_runtime_t* rt;
   if (out == NULL)
     return WEFT_EINVAL;
-  unsigned n = config != NULL && config->workers != 0 ? config->workers
-                                                      : cpu_count();
-  size_t stack = config != NULL && config->stack_size != 0
-                     ? config->stack_size
-                     : WEFT_DEFAULT_STACK;
+  unsigned n =
+      config != NULL && config->workers != 0 ? config->workers : cpu_count();
+  size_t stack = config != NULL && config->stack_size != 0 ? config->stack_size
+                                                           : WEFT_DEFAULT_STACK;
   if (n > WEFT_MAX_WORKERS || stack > WEFT_MAX_STACK)
     return WEFT_EINVAL;
   uint64_t seed = weft__det_seed(config);
@@ -185,8 +184,7 @@ static int cancel_one(weft_task_t* t, void* arg) {
 int weft_runtime_free(weft_runtime_t* rt) {
   if (rt == NULL)
     return 0;
-  if (weft__worker_self() != NULL ||
-      weft__blocking_on_executor(rt->blocking))
+  if (weft__worker_self() != NULL || weft__blocking_on_executor(rt->blocking))
     return WEFT_EPERM;
   /* seq_cst: ordered before the task scan and the checks (file comment). */
   atomic_store_explicit(&rt->closing, 1, memory_order_seq_cst);

@@ -48,7 +48,8 @@ static int sweep_det;
 
 /* Runs main once in a fresh runtime of `workers`; returns its status. */
 static int run_once(unsigned workers, weft_task_fn main) {
-  weft_config_t cfg = {.workers = workers, .deterministic = sweep_det,
+  weft_config_t cfg = {.workers = workers,
+                       .deterministic = sweep_det,
                        .seed = 11};
   weft_runtime_t* rt = NULL;
   int rc = OKNM(weft_runtime_new(&cfg, &rt));
@@ -89,8 +90,8 @@ static void sweep(const char* name, unsigned workers, weft_task_fn main) {
                   (unsigned long long)n);
     WEFT_ASSERT_NO_FAILURES();
   }
-  print_message("%s: %llu allocations, %u failed, %u runs got ENOMEM\n",
-                name, (unsigned long long)n, hit, nomem);
+  print_message("%s: %llu allocations, %u failed, %u runs got ENOMEM\n", name,
+                (unsigned long long)n, hit, nomem);
 }
 
 /* --- spawn and await --------------------------------------------------- */
@@ -100,7 +101,9 @@ static int child(void* arg, void** result) {
   return weft_yield() == 0 ? 0 : WEFT_ECANCELED;
 }
 
-static void soon(void* arg) { (void)arg; }
+static void soon(void* arg) {
+  (void)arg;
+}
 
 static int main_spawn(void* arg, void** result) {
   (void)arg;
@@ -308,7 +311,9 @@ static int sync_peer(void* arg, void** result) {
   return rc;
 }
 
-static int cond_flag(void* arg) { return ((sync_t*)arg)->flag; }
+static int cond_flag(void* arg) {
+  return ((sync_t*)arg)->flag;
+}
 
 static int main_sync(void* arg, void** result) {
   (void)arg;
@@ -376,8 +381,7 @@ static int main_blocking(void* arg, void** result) {
     WEFT_EXPECT_EQ((long)r, 3);
   weft_future_t* f = NULL;
   if (rc == 0 &&
-      (rc = OKNM(weft_submit_blocking(NULL, blocking_fn, (void*)4, &f))) ==
-          0) {
+      (rc = OKNM(weft_submit_blocking(NULL, blocking_fn, (void*)4, &f))) == 0) {
     WEFT_EXPECT_OK(weft_future_await(f, &r));
     WEFT_EXPECT_EQ((long)r, 4);
     weft_future_release(f);

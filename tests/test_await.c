@@ -62,8 +62,7 @@ static void test_await_woken_task_not_rerun(void** state) {
   for (int i = 0; i < 20; i++) {
     atomic_store_explicit(&runs_of_b, 0, memory_order_relaxed);
     WEFT_ASSERT_OK(weft_test_run(1, main_awaits_woken, NULL, NULL));
-    assert_int_equal(atomic_load_explicit(&runs_of_b, memory_order_relaxed),
-                     1);
+    assert_int_equal(atomic_load_explicit(&runs_of_b, memory_order_relaxed), 1);
   }
 }
 
@@ -139,9 +138,8 @@ static int main_cancel_through_inline(void* arg, void** result) {
   WEFT_EXPECT_OK(weft_spawn(NULL, outer_awaits_inline, NULL, NULL, &outer));
   /* Let outer start and its child go to sleep. */
   WEFT_EXPECT_EQ(WEFT_YIELD_UNTIL(weft_task_state(outer) ==
-                                  WEFT_TASK_SUSPENDED ||
-                                  weft_task_count(weft_current_runtime()) ==
-                                      3),
+                                      WEFT_TASK_SUSPENDED ||
+                                  weft_task_count(weft_current_runtime()) == 3),
                  0);
   WEFT_EXPECT_OK(weft_cancel(outer));
   WEFT_EXPECT_ERR(weft_await(outer, NULL), WEFT_ECANCELED);
@@ -181,7 +179,8 @@ static int borrow_and_await(void* arg, void** result) {
   (void)arg;
   (void)result;
   WEFT_EXPECT_EQ(WEFT_YIELD_UNTIL(weft_task_state(shared_target) ==
-                                  WEFT_TASK_SUSPENDED), 0);
+                                  WEFT_TASK_SUSPENDED),
+                 0);
   WEFT_EXPECT_OK(weft_spawn(NULL, open_gate, NULL, NULL, NULL));
   WEFT_EXPECT_OK(weft_await(shared_target, &r));
   WEFT_EXPECT_EQ((intptr_t)r, 7);
@@ -198,8 +197,8 @@ static int main_releases_while_other_waits(void* arg, void** result) {
   (void)arg;
   (void)result;
   WEFT_EXPECT_OK(weft_future_new(&gate));
-  WEFT_EXPECT_OK(weft_spawn(NULL, await_gate_return_7, NULL, NULL,
-                            &shared_target));
+  WEFT_EXPECT_OK(
+      weft_spawn(NULL, await_gate_return_7, NULL, NULL, &shared_target));
   WEFT_EXPECT_OK(weft_spawn(NULL, borrow_and_await, NULL, NULL, &borrower));
   WEFT_EXPECT_OK(weft_await(shared_target, NULL));
   weft_task_release(shared_target);
@@ -216,8 +215,8 @@ static int main_releases_while_other_waits(void* arg, void** result) {
 static void test_await_holds_its_own_reference(void** state) {
   (void)state;
   for (unsigned workers = 1; workers <= 2; workers++)
-    WEFT_ASSERT_OK(weft_test_run(workers, main_releases_while_other_waits,
-                                 NULL, NULL));
+    WEFT_ASSERT_OK(
+        weft_test_run(workers, main_releases_while_other_waits, NULL, NULL));
 }
 
 int main(void) {

@@ -141,8 +141,8 @@ static void test_dump_done_task(void** state) {
   weft_task_t* t;
   weft_spawn_opts_t o = {.name = "finished", .stack_size = 0};
   WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
-  WEFT_ASSERT_OK(weft_spawn(rt, weft_test_ret_status, (void*)(intptr_t)-5,
-                            &o, &t));
+  WEFT_ASSERT_OK(
+      weft_spawn(rt, weft_test_ret_status, (void*)(intptr_t)-5, &o, &t));
   assert_int_equal(weft_await(t, NULL), -5);
   FILE* out = tmpfile();
   assert_int_equal(weft_task_dump(rt, out), 1);
@@ -458,8 +458,8 @@ static void test_slow_task_reported(void** state) {
    * now_ms) may not show the spinner when the code has no frame
    * pointers: hence rounds. */
   int named;
-  char* s = stall_rounds(rt, out, weft_test_spinner, "spinner",
-                         names_spinner, &named);
+  char* s = stall_rounds(rt, out, weft_test_spinner, "spinner", names_spinner,
+                         &named);
   WEFT_ASSERT_OK(weft_runtime_free(rt));
   weft__warn_set_stream(NULL);
   printf("%s", s);

@@ -23,13 +23,12 @@ static int main_leave_open(void* arg, void** result) {
   weft_udp_t* udp;
   weft_file_t* file;
   (void)result;
-  WEFT_EXPECT_OK(weft_tcp_serve("127.0.0.1", 0, hold_connection, NULL, NULL,
-                                &srv));
-  WEFT_EXPECT_OK(weft_tcp_connect("127.0.0.1", weft_server_port(srv),
-                                  &client));
+  WEFT_EXPECT_OK(
+      weft_tcp_serve("127.0.0.1", 0, hold_connection, NULL, NULL, &srv));
+  WEFT_EXPECT_OK(weft_tcp_connect("127.0.0.1", weft_server_port(srv), &client));
   WEFT_EXPECT_OK(weft_udp_bind("127.0.0.1", 0, &udp));
-  WEFT_EXPECT_OK(weft_file_open(arg, O_WRONLY | O_CREAT | O_TRUNC, 0600,
-                                &file));
+  WEFT_EXPECT_OK(
+      weft_file_open(arg, O_WRONLY | O_CREAT | O_TRUNC, 0600, &file));
   return 0; /* all of them left for the runtime to close */
 }
 

@@ -48,8 +48,8 @@ static int step(int who, int k) {
       return weft_sleep_ms((uint64_t)(who % 3) + 1);
     case 2: {
       weft_task_t* c;
-      WEFT_EXPECT_OK(weft_spawn(NULL, noop, (void*)(intptr_t)(1000 + who),
-                                NULL, &c));
+      WEFT_EXPECT_OK(
+          weft_spawn(NULL, noop, (void*)(intptr_t)(1000 + who), NULL, &c));
       weft_yield(); /* so the child is not simply run inline */
       int rc = weft_await(c, NULL);
       weft_task_release(c);
@@ -145,15 +145,14 @@ static int main_clock(void* arg, void** result) {
   (void)result;
   WEFT_EXPECT_EQ(weft_now_ns(), 0);
   WEFT_EXPECT_OK(weft_spawn(NULL, sleep_then_stamp, (void*)30, NULL, &a));
-  WEFT_EXPECT_OK(weft_spawn(NULL, sleep_then_stamp, (void*)(3600 * 1000),
-                            NULL, &b));
+  WEFT_EXPECT_OK(
+      weft_spawn(NULL, sleep_then_stamp, (void*)(3600 * 1000), NULL, &b));
   WEFT_EXPECT_OK(weft_await(a, &ra));
   WEFT_EXPECT_EQ((uintptr_t)ra, 30 * 1000000u);
   WEFT_EXPECT_OK(weft_await(b, &rb));
   WEFT_EXPECT_EQ((uintptr_t)rb, 3600ull * 1000000000u);
   /* A timeout fires exactly at its deadline, whatever the machine does. */
-  WEFT_EXPECT_OK(weft_spawn(NULL, sleep_then_stamp, (void*)10000, NULL,
-                            &slow));
+  WEFT_EXPECT_OK(weft_spawn(NULL, sleep_then_stamp, (void*)10000, NULL, &slow));
   uint64_t t0 = weft_now_ns();
   WEFT_EXPECT_ERR(weft_wait_for(slow, 5000, NULL), WEFT_ETIMEDOUT);
   WEFT_EXPECT_EQ(weft_now_ns() - t0, 5000 * 1000000ull);
@@ -306,12 +305,11 @@ static int main_loopback(void* arg, void** result) {
   weft_task_t* ts[CLIENTS];
   (void)arg;
   (void)result;
-  WEFT_EXPECT_OK(weft_tcp_serve("127.0.0.1", 0, echo_lines, NULL, NULL,
-                                &srv));
+  WEFT_EXPECT_OK(weft_tcp_serve("127.0.0.1", 0, echo_lines, NULL, NULL, &srv));
   uintptr_t port = weft_server_port(srv);
   for (uintptr_t i = 0; i < CLIENTS; i++)
-    WEFT_EXPECT_OK(weft_spawn(NULL, client, (void*)(port << 8 | i), NULL,
-                              &ts[i]));
+    WEFT_EXPECT_OK(
+        weft_spawn(NULL, client, (void*)(port << 8 | i), NULL, &ts[i]));
   for (int i = 0; i < CLIENTS; i++) {
     WEFT_EXPECT_OK(weft_await(ts[i], NULL));
     weft_task_release(ts[i]);
@@ -340,7 +338,8 @@ static void test_loopback_tcp_repeats(void** state) {
   }
 }
 
-/* ---- Knobs ------------------------------------------------------------------ */
+/* ---- Knobs ------------------------------------------------------------------
+ */
 
 static char logged[512];
 

@@ -193,8 +193,9 @@ static void test_fs_fifo_reads_and_writes_in_order(void** state) {
 /* Line i of the big file, '\n' excluded: lengths around the 64 KiB
  * read-ahead, far beyond it, and short ones; one of 1 MiB. */
 static size_t big_line(size_t i, char* out) {
-  static const size_t lens[] = {0, 1, 10, 80, 70 * 1024, 3, 200 * 1024 + 7,
-                                1000, 65535, 65536, 65537, 12};
+  static const size_t lens[] = {
+      0,    1,     10,    80,    70 * 1024, 3, 200 * 1024 + 7,
+      1000, 65535, 65536, 65537, 12};
   size_t len = i == 50 ? ((size_t)1 << 20) + 3 : lens[i % 12];
   for (size_t j = 0; j < len; j++)
     out[j] = (char)('a' + (i + j) % 26);

@@ -96,8 +96,7 @@ static int main_many_waiters(void* arg, void** result) {
   for (int i = 0; i < 3; i++)
     WEFT_EXPECT_OK(weft_future_add_callback(f, on_done, calls));
   for (int i = 0; i < 32; i++)
-    WEFT_EXPECT_OK(weft_spawn(NULL, await_future, f, NULL,
-                              &waiters[i]));
+    WEFT_EXPECT_OK(weft_spawn(NULL, await_future, f, NULL, &waiters[i]));
   WEFT_EXPECT_OK(weft_spawn(NULL, set_error_later, f, NULL, &setter));
   for (int i = 0; i < 32; i++) {
     WEFT_EXPECT_ERR(weft_await(waiters[i], NULL), WEFT_ETIMEDOUT);
@@ -127,10 +126,8 @@ static int main_cancel_waiter(void* arg, void** result) {
   (void)arg;
   (void)result;
   WEFT_EXPECT_OK(weft_future_new(&f));
-  WEFT_EXPECT_OK(weft_spawn(NULL, await_future, f, NULL,
-                            &a));
-  WEFT_EXPECT_OK(weft_spawn(NULL, await_future, f, NULL,
-                            &b));
+  WEFT_EXPECT_OK(weft_spawn(NULL, await_future, f, NULL, &a));
+  WEFT_EXPECT_OK(weft_spawn(NULL, await_future, f, NULL, &b));
   WEFT_EXPECT_EQ(WEFT_YIELD_UNTIL(weft_task_state(a) == WEFT_TASK_SUSPENDED &&
                                   weft_task_state(b) == WEFT_TASK_SUSPENDED),
                  0);
@@ -219,8 +216,8 @@ static void test_future_of_task(void** state) {
   weft_future_release(f1);
   weft_future_release(f2);
   weft_task_release(t);
-  WEFT_ASSERT_OK(weft_spawn(rt, weft_test_ret_status, (void*)(intptr_t)-77,
-                            NULL, &t));
+  WEFT_ASSERT_OK(
+      weft_spawn(rt, weft_test_ret_status, (void*)(intptr_t)-77, NULL, &t));
   WEFT_ASSERT_OK(weft_await(t, NULL) == -77 ? 0 : -1);
   WEFT_ASSERT_OK(weft_task_future(t, &f1)); /* made after it ended */
   WEFT_ASSERT_ERR(weft_future_await(f1, NULL), -77);
@@ -267,7 +264,8 @@ static int main_completes_and_releases(void* arg, void** result) {
   WEFT_EXPECT_OK(weft_future_new(&f));
   WEFT_EXPECT_OK(weft_spawn(NULL, borrowing_waiter, f, NULL, &waiter));
   WEFT_EXPECT_EQ(WEFT_YIELD_UNTIL(weft_task_state(waiter) ==
-                                  WEFT_TASK_SUSPENDED), 0);
+                                  WEFT_TASK_SUSPENDED),
+                 0);
   WEFT_EXPECT_OK(weft_future_set_result(f, (void*)42));
   weft_future_release(f);
   WEFT_EXPECT_OK(weft_await(waiter, &got));

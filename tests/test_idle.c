@@ -175,7 +175,8 @@ static int waker_after_all_slept(void* arg, void** result) {
 static void test_idle_lifo_slot_taken_after_all_slept(void** state) {
   (void)state;
   for (int i = 0; i < 5; i++)
-    WEFT_ASSERT_OK(weft_test_run(2, main_lifo, (void*)waker_after_all_slept, NULL));
+    WEFT_ASSERT_OK(
+        weft_test_run(2, main_lifo, (void*)waker_after_all_slept, NULL));
 }
 
 int main(void) {

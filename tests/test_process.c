@@ -16,18 +16,15 @@
 #include "io/io.h"
 #include "core/worker.h"
 
-static const weft_process_opts_t kPipeOut = {
-    .stdin_mode = WEFT_STDIO_NULL,
-    .stdout_mode = WEFT_STDIO_PIPE,
-    .stderr_mode = WEFT_STDIO_NULL};
-static const weft_process_opts_t kPipeAll = {
-    .stdin_mode = WEFT_STDIO_PIPE,
-    .stdout_mode = WEFT_STDIO_PIPE,
-    .stderr_mode = WEFT_STDIO_PIPE};
-static const weft_process_opts_t kPipeIn = {
-    .stdin_mode = WEFT_STDIO_PIPE,
-    .stdout_mode = WEFT_STDIO_NULL,
-    .stderr_mode = WEFT_STDIO_NULL};
+static const weft_process_opts_t kPipeOut = {.stdin_mode = WEFT_STDIO_NULL,
+                                             .stdout_mode = WEFT_STDIO_PIPE,
+                                             .stderr_mode = WEFT_STDIO_NULL};
+static const weft_process_opts_t kPipeAll = {.stdin_mode = WEFT_STDIO_PIPE,
+                                             .stdout_mode = WEFT_STDIO_PIPE,
+                                             .stderr_mode = WEFT_STDIO_PIPE};
+static const weft_process_opts_t kPipeIn = {.stdin_mode = WEFT_STDIO_PIPE,
+                                            .stdout_mode = WEFT_STDIO_NULL,
+                                            .stderr_mode = WEFT_STDIO_NULL};
 
 /* 1 if nobody is left to reap: the child is gone for good. */
 static int reaped(int pid) {
@@ -96,8 +93,8 @@ static int shell_exit_code(void* arg, void** result) {
     WEFT_EXPECT_EQ(status, 3);
     WEFT_EXPECT_OK(weft_process_free(p));
   }
-  if (!WEFT_EXPECT_OK(weft_process_shell("echo out; echo err >&2; exit 3",
-                                         &kPipeAll, &p)))
+  if (!WEFT_EXPECT_OK(
+          weft_process_shell("echo out; echo err >&2; exit 3", &kPipeAll, &p)))
     return 0;
   WEFT_EXPECT_OK(weft_process_communicate(p, NULL, 0, &out, &out_len, &err,
                                           &err_len, &status));
@@ -212,12 +209,12 @@ static int communicate_discards(void* arg, void** result) {
   int status = -1;
   (void)arg;
   (void)result;
-  if (!WEFT_EXPECT_OK(weft_process_shell(
-          EMIT("e", 300000) TO_ERR "; " EMIT("o", 300000) "; exit 4",
-          &kPipeAll, &p)))
+  if (!WEFT_EXPECT_OK(weft_process_shell(EMIT("e", 300000) TO_ERR
+                                         "; " EMIT("o", 300000) "; exit 4",
+                                         &kPipeAll, &p)))
     return 0;
-  WEFT_EXPECT_OK(weft_process_communicate(p, NULL, 0, NULL, NULL, NULL, NULL,
-                                          &status));
+  WEFT_EXPECT_OK(
+      weft_process_communicate(p, NULL, 0, NULL, NULL, NULL, NULL, &status));
   WEFT_EXPECT_EQ(status, 4);
   WEFT_EXPECT_OK(weft_process_free(p));
   return 0;
@@ -243,8 +240,8 @@ static int input_not_read(void* arg, void** result) {
   if (!WEFT_EXPECT(input != NULL))
     return 0;
   if (WEFT_EXPECT_OK(weft_process_shell("exec true", &kPipeAll, &p))) {
-    WEFT_EXPECT_OK(weft_process_communicate(p, input, n, &out, &out_len,
-                                            NULL, NULL, &status));
+    WEFT_EXPECT_OK(weft_process_communicate(p, input, n, &out, &out_len, NULL,
+                                            NULL, &status));
     WEFT_EXPECT_EQ(status, 0);
     WEFT_EXPECT_EQ(out_len, 0);
     free(out);
@@ -368,8 +365,8 @@ static int busy_communicate(void* arg, void** result) {
   char* out = NULL;
   (void)result;
   atomic_store(&b->started, 1);
-  WEFT_EXPECT_ERR(weft_process_communicate(b->p, "x", 1, &out, NULL, NULL,
-                                           NULL, NULL),
+  WEFT_EXPECT_ERR(weft_process_communicate(b->p, "x", 1, &out, NULL, NULL, NULL,
+                                           NULL),
                   WEFT_ECANCELED);
   WEFT_EXPECT(out == NULL);
   WEFT_EXPECT_OK(weft_process_free(b->p));
@@ -558,11 +555,11 @@ static int argument_errors(void* arg, void** result) {
   WEFT_EXPECT_OK(weft_process_free(NULL));
   /* Input for a child whose stdin is not a pipe. */
   if (WEFT_EXPECT_OK(weft_process_exec(echo, &kPipeOut, &p))) {
-    WEFT_EXPECT_ERR(weft_process_communicate(p, "x", 1, NULL, NULL, NULL,
-                                             NULL, NULL),
+    WEFT_EXPECT_ERR(weft_process_communicate(p, "x", 1, NULL, NULL, NULL, NULL,
+                                             NULL),
                     WEFT_EINVAL);
-    WEFT_EXPECT_ERR(weft_process_communicate(p, NULL, 1, NULL, NULL, NULL,
-                                             NULL, NULL),
+    WEFT_EXPECT_ERR(weft_process_communicate(p, NULL, 1, NULL, NULL, NULL, NULL,
+                                             NULL),
                     WEFT_EINVAL);
     WEFT_EXPECT_OK(weft_process_free(p));
   }

@@ -33,9 +33,11 @@ static void test_runtime_run_returns_main_status_and_result(void** state) {
   (void)state;
   WEFT_ASSERT_OK(weft_run(weft_test_ret_arg, (void*)99, &cfg, &r));
   assert_ptr_equal(r, (void*)99);
-  WEFT_ASSERT_OK(weft_run(weft_test_ret_arg, (void*)5, NULL, &r)); /* defaults */
+  WEFT_ASSERT_OK(
+      weft_run(weft_test_ret_arg, (void*)5, NULL, &r)); /* defaults */
   assert_ptr_equal(r, (void*)5);
-  WEFT_ASSERT_ERR(weft_run(weft_test_ret_status, (void*)(intptr_t)-EIO, &cfg, NULL),
+  WEFT_ASSERT_ERR(weft_run(weft_test_ret_status, (void*)(intptr_t)-EIO, &cfg,
+                           NULL),
                   -EIO);
   WEFT_ASSERT_ERR(weft_run(NULL, NULL, &cfg, NULL), WEFT_EINVAL);
   weft_test_reset_failures();
@@ -60,7 +62,8 @@ static void* foreign_main(void* arg) {
   foreign_t* f = arg;
   weft_task_t* t[50];
   for (int i = 0; i < 50; i++)
-    WEFT_EXPECT_OK(weft_spawn(f->rt, i % 10 == 0 ? sleep_then_ret : weft_test_ret_arg,
+    WEFT_EXPECT_OK(weft_spawn(f->rt,
+                              i % 10 == 0 ? sleep_then_ret : weft_test_ret_arg,
                               (void*)(intptr_t)(f->base + i), NULL, &t[i]));
   for (int i = 0; i < 50; i++) {
     void* r = NULL;

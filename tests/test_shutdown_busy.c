@@ -16,8 +16,18 @@
 
 #include "helpers.h"
 
-enum { T_SLEEP, T_BLOCKING, T_READ, T_DRAIN, T_LOCK_HOLDER, T_LOCK_WAITER,
-       T_SEM, T_FUTURE, T_HANDLER, T_COUNT };
+enum {
+  T_SLEEP,
+  T_BLOCKING,
+  T_READ,
+  T_DRAIN,
+  T_LOCK_HOLDER,
+  T_LOCK_WAITER,
+  T_SEM,
+  T_FUTURE,
+  T_HANDLER,
+  T_COUNT
+};
 
 typedef struct {
   weft_runtime_t* rt;
@@ -163,8 +173,8 @@ static int setup(void* arg, void** result) {
   int rc = weft_tcp_serve("127.0.0.1", 0, handler, NULL, NULL, &g.srv);
   if (rc != 0)
     return rc;
-  weft_task_fn fns[] = {sleeper, blocker, reader, drainer, lock_holder,
-                        sem_waiter, future_waiter};
+  weft_task_fn fns[] = {sleeper,     blocker,    reader,       drainer,
+                        lock_holder, sem_waiter, future_waiter};
   for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
     if ((rc = weft_spawn(NULL, fns[i], NULL, NULL, NULL)) != 0)
       return rc;

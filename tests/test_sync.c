@@ -17,8 +17,7 @@ static weft_task_t* spawn(weft_task_fn fn, void* arg) {
 
 /* Yields until `t` is parked at an await. */
 static void until_parked(weft_task_t* t) {
-  WEFT_EXPECT_OK(
-      WEFT_YIELD_UNTIL(weft_task_state(t) == WEFT_TASK_SUSPENDED));
+  WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft_task_state(t) == WEFT_TASK_SUSPENDED));
 }
 
 /* Awaits and releases `t`; returns its status. */
@@ -340,8 +339,8 @@ static int main_sem_hand_off_cancel(void* arg, void** result) {
   sem_arg_t args[2] = {{&ctx, 0}, {&ctx, 1}};
   (void)arg;
   (void)result;
-  WEFT_EXPECT_OK(weft_sem_new(0, 1 /* bounded by 0: never released */,
-                              &ctx.sem));
+  WEFT_EXPECT_OK(
+      weft_sem_new(0, 1 /* bounded by 0: never released */, &ctx.sem));
   WEFT_EXPECT_OK(weft_sem_free(ctx.sem));
   WEFT_EXPECT_OK(weft_sem_new(0, 0, &ctx.sem));
   weft_task_t* a = spawn(sem_taker, &args[0]);

@@ -33,13 +33,14 @@ static int main_spawn_await(void* arg, void** result) {
   WEFT_EXPECT_OK(weft_await(t, NULL)); /* again, and without a result */
   weft_task_release(t);
   /* A failing task's negative code is its status, wherever it is read. */
-  WEFT_EXPECT_OK(weft_spawn(NULL, weft_test_ret_status, (void*)(intptr_t)-EIO, NULL, &t));
+  WEFT_EXPECT_OK(
+      weft_spawn(NULL, weft_test_ret_status, (void*)(intptr_t)-EIO, NULL, &t));
   WEFT_EXPECT_ERR(weft_await(t, &r), -EIO);
   WEFT_EXPECT_ERR(weft_task_result(t, NULL), -EIO);
   WEFT_EXPECT(!weft_task_cancelled(t));
   weft_task_release(t);
-  WEFT_EXPECT_OK(
-      weft_spawn(NULL, weft_test_ret_status, (void*)(intptr_t)WEFT_ELIMIT, NULL, &t));
+  WEFT_EXPECT_OK(weft_spawn(NULL, weft_test_ret_status,
+                            (void*)(intptr_t)WEFT_ELIMIT, NULL, &t));
   WEFT_EXPECT_ERR(weft_await(t, NULL), WEFT_ELIMIT);
   weft_task_release(t);
   *result = (void*)7;

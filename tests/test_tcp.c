@@ -50,15 +50,15 @@ static int echo_main(void* arg, void** result) {
   weft_server_config_t sc = {.flags = cfg->flags};
   weft_server_t* srv;
   (void)result;
-  if (!WEFT_EXPECT_OK(weft_tcp_serve("127.0.0.1", 0, echo_lines, NULL, &sc,
-                                     &srv)))
+  if (!WEFT_EXPECT_OK(
+          weft_tcp_serve("127.0.0.1", 0, echo_lines, NULL, &sc, &srv)))
     return -1;
   unsigned port = weft_server_port(srv);
   WEFT_EXPECT(port > 0);
   weft_task_t* t[32];
   for (int i = 0; i < cfg->clients; i++)
-    WEFT_EXPECT_OK(weft_spawn(NULL, echo_client, (void*)(uintptr_t)port,
-                              NULL, &t[i]));
+    WEFT_EXPECT_OK(
+        weft_spawn(NULL, echo_client, (void*)(uintptr_t)port, NULL, &t[i]));
   for (int i = 0; i < cfg->clients; i++) {
     WEFT_EXPECT_OK(weft_await(t[i], NULL));
     weft_task_release(t[i]);
@@ -91,11 +91,11 @@ static void test_tcp_echo_reuseport(void** state) {
 /* ---- A scripted server: the handler plays back what the test says ------ */
 
 typedef struct {
-  weft_event_t* go;      /* the handler waits for it before acting */
-  const char* send;      /* then sends this */
+  weft_event_t* go; /* the handler waits for it before acting */
+  const char* send; /* then sends this */
   size_t send_len;
-  int then;              /* 0 close, 1 abort (reset), 2 read all, echo count */
-  weft_future_t* done;   /* completed by the (first) handler as it ends */
+  int then;            /* 0 close, 1 abort (reset), 2 read all, echo count */
+  weft_future_t* done; /* completed by the (first) handler as it ends */
 } script_t;
 
 static int scripted(weft_stream_t* c, void* arg) {
@@ -185,8 +185,7 @@ static int limit_main(void* arg, void** result) {
   WEFT_EXPECT_EQ(weft_stream_readuntil(s, "|", 1, buf, sizeof(buf)), 3);
   WEFT_EXPECT(memcmp(buf, "ab|", 3) == 0);
   /* End of stream without the separator: WEFT_EOF, the rest stays. */
-  WEFT_EXPECT_ERR(weft_stream_readuntil(s, "|", 1, buf, sizeof(buf)),
-                  WEFT_EOF);
+  WEFT_EXPECT_ERR(weft_stream_readuntil(s, "|", 1, buf, sizeof(buf)), WEFT_EOF);
   WEFT_EXPECT_EQ(weft_stream_readline(s, buf, sizeof(buf)), 2);
   WEFT_EXPECT(memcmp(buf, "cd", 2) == 0);
   WEFT_EXPECT_EQ(weft_stream_readline(s, buf, sizeof(buf)), 0);
@@ -280,7 +279,8 @@ static void test_tcp_drain_waits_for_slow_reader(void** state) {
   WEFT_ASSERT_OK(weft_test_run_detached(2, drain_main, NULL, NULL));
 }
 
-/* ---- Failures ------------------------------------------------------------- */
+/* ---- Failures -------------------------------------------------------------
+ */
 
 static int reset_main(void* arg, void** result) {
   (void)arg;
@@ -382,8 +382,8 @@ static int garbage_main(void* arg, void** result) {
   weft_server_t* srv;
   weft_stream_t* s;
   char buf[16];
-  WEFT_EXPECT_OK(weft_tcp_serve("127.0.0.1", 0, line_or_error, NULL, NULL,
-                                &srv));
+  WEFT_EXPECT_OK(
+      weft_tcp_serve("127.0.0.1", 0, line_or_error, NULL, NULL, &srv));
   unsigned port = weft_server_port(srv);
   WEFT_EXPECT_OK(weft_tcp_connect("127.0.0.1", port, &s));
   char* junk = malloc(1 << 20);
@@ -448,7 +448,8 @@ static void test_tcp_stream_used_from_other_worker(void** state) {
   WEFT_ASSERT_OK(weft_test_run_detached(2, affinity_main, NULL, NULL));
 }
 
-/* ---- Shutdown with everything open ---------------------------------------- */
+/* ---- Shutdown with everything open ----------------------------------------
+ */
 
 static int idle_client(void* arg, void** result) {
   weft_stream_t* s;
@@ -457,7 +458,7 @@ static int idle_client(void* arg, void** result) {
   if (weft_tcp_connect("127.0.0.1", (unsigned)(uintptr_t)arg, &s) != 0)
     return -1;
   weft_stream_read(s, buf, sizeof(buf)); /* until the shutdown */
-  return 0;                               /* the stream is left open */
+  return 0;                              /* the stream is left open */
 }
 
 static int shutdown_main(void* arg, void** result) {

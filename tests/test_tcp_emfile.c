@@ -57,8 +57,8 @@ static int emfile_main(void* arg, void** result) {
   (void)arg;
   (void)result;
   weft_server_t* srv;
-  if (!WEFT_EXPECT_OK(weft_tcp_serve("127.0.0.1", 0, echo_once, NULL, NULL,
-                                     &srv)))
+  if (!WEFT_EXPECT_OK(
+          weft_tcp_serve("127.0.0.1", 0, echo_once, NULL, NULL, &srv)))
     return -1;
   unsigned port = weft_server_port(srv);
   /* Sockets first, then use up every other descriptor, then connect: the
@@ -89,8 +89,8 @@ static int emfile_main(void* arg, void** result) {
   for (int i = 0; i < nspare; i++)
     close(spare[i]);
   for (int i = 0; i < kClients; i++) {
-    WEFT_EXPECT_OK(weft_run_blocking(round_trip, (void*)(intptr_t)clients[i],
-                                     NULL));
+    WEFT_EXPECT_OK(
+        weft_run_blocking(round_trip, (void*)(intptr_t)clients[i], NULL));
     close(clients[i]);
   }
   weft_server_stats(srv, &accepted, NULL);

@@ -29,17 +29,16 @@ bool weft__alloc_tick(void) {
   /* relaxed: a statistic; the test reads it after joining the work. */
   atomic_fetch_add_explicit(&alloc_seen, 1, memory_order_relaxed);
   /* relaxed: only the value matters, no other memory is published. */
-  uint64_t c = atomic_load_explicit(&weft__alloc_countdown,
-                                    memory_order_relaxed);
+  uint64_t c =
+      atomic_load_explicit(&weft__alloc_countdown, memory_order_relaxed);
   while (c != 0) {
     /* relaxed: as above; the CAS makes exactly one caller take 1 -> 0. */
-    if (atomic_compare_exchange_weak_explicit(&weft__alloc_countdown, &c,
-                                              c - 1, memory_order_relaxed,
-                                              memory_order_relaxed))
-    {
+    if (atomic_compare_exchange_weak_explicit(&weft__alloc_countdown, &c, c - 1,
+                                              memory_order_relaxed,
+                                              memory_order_relaxed)) {
       /* relaxed: set by the arming thread before the work started. */
-      if (c == 1 && atomic_load_explicit(&print_backtrace,
-                                         memory_order_relaxed))
+      if (c == 1 &&
+          atomic_load_explicit(&print_backtrace, memory_order_relaxed))
         report();
       return c == 1;
     }

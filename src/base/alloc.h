@@ -43,7 +43,8 @@ static inline bool weft__alloc_fail(void) {
   /* relaxed: a test arms the injector before the work it measures starts
    * (thread creation and task hand-off order the store before it). */
   if (__builtin_expect(atomic_load_explicit(&weft__alloc_countdown,
-                                            memory_order_relaxed) == 0, 1))
+                                            memory_order_relaxed) == 0,
+                       1))
     return false;
   return weft__alloc_tick();
 }

@@ -34,11 +34,10 @@ uint64_t weft__now_ns(void) {
   struct timespec ts;
   uint64_t virtual_now;
   /* relaxed: see virtual_holders. */
-  if (WEFT_UNLIKELY(atomic_load_explicit(&virtual_holders,
-                                         memory_order_relaxed) != 0)) {
+  if (WEFT_UNLIKELY(
+          atomic_load_explicit(&virtual_holders, memory_order_relaxed) != 0)) {
     /* acquire: pairs with the release store in weft__clock_virtual_hold. */
-    weft__clock_fn fn = atomic_load_explicit(&virtual_fn,
-                                             memory_order_acquire);
+    weft__clock_fn fn = atomic_load_explicit(&virtual_fn, memory_order_acquire);
     if (fn != NULL && fn(&virtual_now))
       return virtual_now;
   }

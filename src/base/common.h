@@ -18,15 +18,15 @@
 #define WEFT_CACHELINE 64
 #define WEFT_ALIGNED_CL __attribute__((aligned(WEFT_CACHELINE)))
 
-#define weft__container_of(ptr, type, member) \
-  ((type*)((char*)(ptr) - offsetof(type, member)))
+#define weft__container_of(ptr, type, member)                                  \
+  ((type*)((char*)(ptr)-offsetof(type, member)))
 
 /* Invariant checks that stay on in release builds: a broken invariant in a
  * scheduler corrupts memory silently, so it is cheaper to die loudly. */
-#define WEFT_CHECK(cond)                                                    \
-  do {                                                                      \
-    if (WEFT_UNLIKELY(!(cond)))                                             \
-      weft__fatal(__FILE__, __LINE__, #cond);                               \
+#define WEFT_CHECK(cond)                                                       \
+  do {                                                                         \
+    if (WEFT_UNLIKELY(!(cond)))                                                \
+      weft__fatal(__FILE__, __LINE__, #cond);                                  \
   } while (0)
 
 __attribute__((noreturn)) void weft__fatal(const char* file, int line,
@@ -52,7 +52,8 @@ typedef struct {
   atomic_flag flag;
 } weft__spin_t;
 
-#define WEFT_SPIN_INIT { ATOMIC_FLAG_INIT }
+#define WEFT_SPIN_INIT                                                         \
+  { ATOMIC_FLAG_INIT }
 
 static inline void weft__spin_lock(weft__spin_t* s) {
   /* acquire: pairs with the release in weft__spin_unlock(). */

@@ -13,8 +13,8 @@ static _Thread_local char unknown_name[40];
 
 const char* weft_strerror(int err) {
   switch (err) {
-#define XX(name, value, msg) \
-  case WEFT_##name:          \
+#define XX(name, value, msg)                                                   \
+  case WEFT_##name:                                                            \
     return msg;
     WEFT_ERRNO_MAP(XX)
 #undef XX
@@ -29,8 +29,8 @@ const char* weft_strerror(int err) {
 
 const char* weft_err_name(int err) {
   switch (err) {
-#define XX(name, value, msg) \
-  case WEFT_##name:          \
+#define XX(name, value, msg)                                                   \
+  case WEFT_##name:                                                            \
     return #name;
     WEFT_ERRNO_MAP(XX)
 #undef XX
@@ -50,7 +50,6 @@ const char* weft_version(void) {
 
 void weft__fatal(const char* file, int line, const char* what) {
   /* Through the hook, so a service's log shows why it died. */
-  weft__log(WEFT_LOG_ERROR, "fatal: %s:%d: check failed: %s", file, line,
-            what);
+  weft__log(WEFT_LOG_ERROR, "fatal: %s:%d: check failed: %s", file, line, what);
   abort();
 }

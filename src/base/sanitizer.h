@@ -33,8 +33,7 @@
 void __sanitizer_start_switch_fiber(void** fake_stack_save, const void* bottom,
                                     size_t size);
 void __sanitizer_finish_switch_fiber(void* fake_stack_save,
-                                     const void** bottom_old,
-                                     size_t* size_old);
+                                     const void** bottom_old, size_t* size_old);
 #endif
 #if defined(WEFT_TSAN)
 void* __tsan_get_current_fiber(void);
@@ -54,8 +53,8 @@ void __asan_unpoison_memory_region(void const volatile* addr, size_t size);
 typedef struct {
   const void* bottom; /* lowest address of the stack (ASan) */
   size_t size;
-  void* fake_stack;   /* ASan's fake-stack handle while switched out */
-  void* tsan_fiber;   /* TSan's fiber, NULL until created */
+  void* fake_stack; /* ASan's fake-stack handle while switched out */
+  void* tsan_fiber; /* TSan's fiber, NULL until created */
 } weft__san_t;
 
 #if defined(WEFT_ASAN) || defined(WEFT_TSAN)

@@ -103,8 +103,8 @@ static int join_blocking(weft_task_t* t, void** result) {
  * worker and the running task when the caller must wait. */
 enum { kGoOn = 1 };
 
-static int await_prologue(weft_task_t* t, void** result,
-                          weft__worker_t** wp, weft_task_t** curp) {
+static int await_prologue(weft_task_t* t, void** result, weft__worker_t** wp,
+                          weft_task_t** curp) {
   if (t == NULL)
     return WEFT_EINVAL;
   weft__worker_t* w = weft__worker_self();
@@ -203,7 +203,8 @@ int weft_sleep_ms(uint64_t ms) {
   return weft_sleep_ns(ms * 1000000u);
 }
 
-/* ---- The kinds of wait ----------------------------------------------------- */
+/* ---- The kinds of wait -----------------------------------------------------
+ */
 
 /* A sleep's cancel message, on the worker whose heap holds its timer. */
 static void on_cancel_sleep(weft__worker_t* w, weft__msg_t* m) {
@@ -234,8 +235,9 @@ static void sleep_describe(weft_task_t* t, char* buf, size_t n) {
   snprintf(buf, n, "sleep (timer on worker %u)", w ? w->index : 0u);
 }
 
-const weft__wait_kind_t weft__wait_sleep = {
-    "sleep", sleep_cancel_locked, weft__wait_post_message, sleep_describe};
+const weft__wait_kind_t weft__wait_sleep = {"sleep", sleep_cancel_locked,
+                                            weft__wait_post_message,
+                                            sleep_describe};
 
 /* Joins hold a reference to the awaited task while they wait (see
  * join_parked; an inline child is held by its awaiter), so under the
@@ -273,10 +275,10 @@ static void join_describe(weft_task_t* t, char* buf, size_t n) {
            t->wait_kind == &kShielded ? " (shielded)" : "");
 }
 
-static const weft__wait_kind_t kJoin = {"join", join_cancel_locked,
-                                        join_cancel, join_describe};
-static const weft__wait_kind_t kShielded = {
-    "shielded join", join_cancel_locked, shielded_cancel, join_describe};
+static const weft__wait_kind_t kJoin = {"join", join_cancel_locked, join_cancel,
+                                        join_describe};
+static const weft__wait_kind_t kShielded = {"shielded join", join_cancel_locked,
+                                            shielded_cancel, join_describe};
 
 int weft_await_shielded(weft_task_t* t, void** result) {
   weft__worker_t* w;

@@ -2,7 +2,7 @@
  * the functions given to weft_run_blocking and weft_submit_blocking, so a
  * blocking call parks one task instead of stalling a whole worker
  * (asyncio's to_thread / run_in_executor). libuv's own 4-thread pool stays
- * for libuv's file and DNS work (DESIGN.md).
+ * for libuv's file and DNS work (docs/design.md).
  *
  * DESIGN
  * One mutex guards everything below: the FIFO of calls, the counts and the
@@ -127,18 +127,18 @@ struct weft__blocking_s {
 
   /* Every field below is protected by `lock`. */
   pthread_mutex_t lock;
-  pthread_cond_t work_cv; /* idle threads wait here (CLOCK_MONOTONIC) */
-  pthread_cond_t gone_cv; /* weft__blocking_free waits for threads == 0 */
+  pthread_cond_t work_cv;  /* idle threads wait here (CLOCK_MONOTONIC) */
+  pthread_cond_t gone_cv;  /* weft__blocking_free waits for threads == 0 */
   WEFT_FIFO(call_t) queue; /* calls no thread has taken */
-  size_t queued;        /* length of the FIFO */
-  size_t threads;       /* started and not yet gone */
-  size_t busy;          /* running a call */
-  size_t idle;          /* waiting for work, unclaimed */
-  size_t wakes;         /* claims not yet consumed (file comment) */
-  size_t spinners;      /* spinning for work, unclaimed */
-  size_t spin_wakes;    /* claims on spinners not yet consumed */
-  unsigned spin_misses; /* spins in a row that found nothing */
-  unsigned spin_skips;  /* spins skipped since the last probe */
+  size_t queued;           /* length of the FIFO */
+  size_t threads;          /* started and not yet gone */
+  size_t busy;             /* running a call */
+  size_t idle;             /* waiting for work, unclaimed */
+  size_t wakes;            /* claims not yet consumed (file comment) */
+  size_t spinners;         /* spinning for work, unclaimed */
+  size_t spin_wakes;       /* claims on spinners not yet consumed */
+  unsigned spin_misses;    /* spins in a row that found nothing */
+  unsigned spin_skips;     /* spins skipped since the last probe */
   /* `queued` for spinners, who poll it without the lock. Stored under the
    * lock; relaxed loads and stores: a hint, the decision is taken under
    * the lock. */

@@ -9,8 +9,7 @@
 static void ucontext_entry(unsigned hi, unsigned lo_bits, unsigned fhi,
                            unsigned flo) {
   void* arg = (void*)(((uintptr_t)hi << 32) | lo_bits);
-  weft__ctx_entry_fn entry =
-      (weft__ctx_entry_fn)(((uintptr_t)fhi << 32) | flo);
+  weft__ctx_entry_fn entry = (weft__ctx_entry_fn)(((uintptr_t)fhi << 32) | flo);
   entry(arg);
   __builtin_trap();
 }
@@ -23,9 +22,8 @@ void weft__ctx_make(weft__ctx_t* ctx, void* lo, size_t size,
   ctx->uc.uc_stack.ss_sp = lo;
   ctx->uc.uc_stack.ss_size = size;
   ctx->uc.uc_link = NULL;
-  makecontext(&ctx->uc, (void (*)(void))ucontext_entry, 4,
-              (unsigned)(a >> 32), (unsigned)a, (unsigned)(f >> 32),
-              (unsigned)f);
+  makecontext(&ctx->uc, (void (*)(void))ucontext_entry, 4, (unsigned)(a >> 32),
+              (unsigned)a, (unsigned)(f >> 32), (unsigned)f);
 }
 
 void weft__ctx_switch(weft__ctx_t* from, weft__ctx_t* to) {

@@ -75,9 +75,9 @@ int weft__deque_take_half(weft__deque_t* dq, void** out) {
       return 0;
     for (int64_t i = 0; i < n; i++)
       /* relaxed: the owner wrote these slots. */
-      out[i] = atomic_load_explicit(
-          &dq->slots[(t + i) & (WEFT_DEQUE_CAPACITY - 1)],
-          memory_order_relaxed);
+      out[i] =
+          atomic_load_explicit(&dq->slots[(t + i) & (WEFT_DEQUE_CAPACITY - 1)],
+                               memory_order_relaxed);
     /* seq_cst: takes [t, t+n) in the same total order as thieves' CAS;
      * relaxed on failure: a thief moved top, so read again. */
     if (atomic_compare_exchange_strong_explicit(&dq->top, &t, t + n,

@@ -40,10 +40,10 @@ struct weft_future_s {
   weft__spin_t lock;
   /* 1 once completed: release store under `lock`, acquire loads anywhere. */
   _Atomic uint8_t done;
-  int status;               /* final once done */
-  void* result;             /* final once done */
-  weft__waiter_t* waiters;  /* under `lock` */
-  weft__cb_t* callbacks;    /* under `lock`, newest first */
+  int status;              /* final once done */
+  void* result;            /* final once done */
+  weft__waiter_t* waiters; /* under `lock` */
+  weft__cb_t* callbacks;   /* under `lock`, newest first */
 };
 
 int weft_future_new(weft_future_t** out) {
@@ -220,8 +220,8 @@ static void future_describe(weft_task_t* t, char* buf, size_t n) {
   snprintf(buf, n, "future %p", (void*)t->wait_future);
 }
 
-static const weft__wait_kind_t kFutureWait = {
-    "future", future_cancel_locked, future_cancel, future_describe};
+static const weft__wait_kind_t kFutureWait = {"future", future_cancel_locked,
+                                              future_cancel, future_describe};
 
 /* Both waits hold a reference of their own: whoever completes the future
  * may release it as soon as it is done, before the woken waiter has read

@@ -26,9 +26,9 @@
  * Both RMWs are on the same word, so one reads from the other: either the
  * notifier's comes first, and (release/acquire through the RMW chain) the
  * worker's re-check sees the work, or the worker's comes first, and then
- * the notifier reads it parked and wakes it. uv_async_send is sticky: if it lands before uv_run blocks, uv_run
- * returns at once. The same argument covers the last searcher giving up
- * (it parks through the same RMW and re-check).
+ * the notifier reads it parked and wakes it. uv_async_send is sticky: if it
+ * lands before uv_run blocks, uv_run returns at once. The same argument covers
+ * the last searcher giving up (it parks through the same RMW and re-check).
  *
  * One exception, deliberate: a worker pushing onto its own deque notifies
  * without the fence (fence = 0). If that notify misses a worker that was
@@ -48,7 +48,7 @@
 
 #define SEARCH_ONE 1u
 #define UNPARK_ONE (1u << 16)
-#define SEARCHING(s) ((s) & 0xffffu)
+#define SEARCHING(s) ((s)&0xffffu)
 #define UNPARKED(s) ((s) >> 16)
 
 int weft__idle_init(weft__idle_t* idle, unsigned nworkers) {
@@ -136,8 +136,8 @@ int weft__idle_start_searching(weft__idle_t* idle) {
 int weft__idle_stop_searching(weft__idle_t* idle) {
   /* seq_cst: see start_searching; the last searcher leaving must be
    * ordered with notifiers' RMWs. */
-  uint32_t prev = atomic_fetch_sub_explicit(&idle->state, SEARCH_ONE,
-                                            memory_order_seq_cst);
+  uint32_t prev =
+      atomic_fetch_sub_explicit(&idle->state, SEARCH_ONE, memory_order_seq_cst);
   return SEARCHING(prev) == 1;
 }
 
@@ -175,6 +175,5 @@ int weft__idle_unpark(weft__idle_t* idle, weft__worker_t* w) {
 int weft__idle_others_awake(weft__idle_t* idle) {
   /* relaxed: a hint for the LIFO watch (worker.c), which only decides
    * whether to wake up periodically. */
-  return UNPARKED(atomic_load_explicit(&idle->state, memory_order_relaxed)) >
-         0;
+  return UNPARKED(atomic_load_explicit(&idle->state, memory_order_relaxed)) > 0;
 }

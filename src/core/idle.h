@@ -13,8 +13,8 @@ typedef struct {
   /* Bits 0-15: workers searching. Bits 16-31: workers not parked.
    * Updated with seq_cst read-modify-writes (see idle.c). */
   _Atomic uint32_t state;
-  unsigned nworkers;       /* read-only */
-  pthread_mutex_t lock;    /* protects sleepers and each worker's `parked` */
+  unsigned nworkers;    /* read-only */
+  pthread_mutex_t lock; /* protects sleepers and each worker's `parked` */
   weft__worker_t** sleepers;
   unsigned nsleepers;
   /* Parked workers asleep without the LIFO watch (worker.c): a task that

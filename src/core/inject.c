@@ -11,8 +11,8 @@ void weft__inject_term(weft__inject_t* q) {
   pthread_mutex_destroy(&q->lock);
 }
 
-void weft__inject_push(weft__inject_t* q, weft_task_t* first,
-                       weft_task_t* last, size_t n) {
+void weft__inject_push(weft__inject_t* q, weft_task_t* first, weft_task_t* last,
+                       size_t n) {
   last->next = NULL;
   pthread_mutex_lock(&q->lock);
   if (q->tail != NULL)

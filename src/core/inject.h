@@ -23,8 +23,8 @@ typedef struct {
 int weft__inject_init(weft__inject_t* q);
 void weft__inject_term(weft__inject_t* q);
 /* Appends the chain first..last (n tasks, linked by next). Any thread. */
-void weft__inject_push(weft__inject_t* q, weft_task_t* first,
-                       weft_task_t* last, size_t n);
+void weft__inject_push(weft__inject_t* q, weft_task_t* first, weft_task_t* last,
+                       size_t n);
 /* Takes up to max tasks as a chain; returns how many. Any thread. */
 size_t weft__inject_pop(weft__inject_t* q, size_t max, weft_task_t** out);
 

@@ -19,14 +19,13 @@ void weft__runtime_counts(const weft_runtime_t* rt, uint64_t* spawned,
   for (unsigned i = 0; i < rt->nworkers; i++)
     /* acquire: pairs with the release store in count_finished, so the
      * spawns those tasks made are visible to the loads below. */
-    f += atomic_load_explicit(&rt->workers[i]->n_finished,
-                              memory_order_acquire);
+    f +=
+        atomic_load_explicit(&rt->workers[i]->n_finished, memory_order_acquire);
   /* relaxed: ordered after the acquire loads above. */
   uint64_t s = atomic_load_explicit(&rt->ext_spawned, memory_order_relaxed);
   for (unsigned i = 0; i < rt->nworkers; i++)
     /* relaxed: as above. */
-    s += atomic_load_explicit(&rt->workers[i]->n_spawned,
-                              memory_order_relaxed);
+    s += atomic_load_explicit(&rt->workers[i]->n_spawned, memory_order_relaxed);
   *spawned = s;
   *finished = f;
 }
@@ -49,6 +48,6 @@ void weft__runtime_check_done(weft_runtime_t* rt) {
 int weft__runtime_closing(void) {
   weft__worker_t* w = weft__worker_self();
   /* relaxed: a late view only costs the caller one more failed await. */
-  return w != NULL && atomic_load_explicit(&w->rt->closing,
-                                           memory_order_relaxed);
+  return w != NULL &&
+         atomic_load_explicit(&w->rt->closing, memory_order_relaxed);
 }

@@ -76,10 +76,11 @@ int weft_spawn(weft_runtime_t* rt, weft_task_fn fn, void* arg,
     *out = t;
   if (w != NULL) {
     /* relaxed load + store: the owner is the only writer. */
-    atomic_store_explicit(
-        &w->n_spawned,
-        atomic_load_explicit(&w->n_spawned, memory_order_relaxed) + 1,
-        memory_order_relaxed);
+    atomic_store_explicit(&w->n_spawned,
+                          atomic_load_explicit(&w->n_spawned,
+                                               memory_order_relaxed) +
+                              1,
+                          memory_order_relaxed);
     weft__worker_push(w, t);
   } else {
     /* relaxed: read by shutdown checks after the RMW and acquire loads
@@ -134,8 +135,8 @@ int weft_call_soon(weft_runtime_t* rt, void (*fn)(void* arg), void* arg) {
   c->fn = fn;
   c->arg = arg;
   /* relaxed: round robin; any worker will do. */
-  unsigned i = atomic_fetch_add_explicit(&rt->next_call_soon, 1,
-                                         memory_order_relaxed);
+  unsigned i =
+      atomic_fetch_add_explicit(&rt->next_call_soon, 1, memory_order_relaxed);
   weft__inbox_post(rt->workers[i % rt->nworkers], &c->msg);
   return 0;
 }

@@ -119,8 +119,8 @@ static int install_guard(weft__stacks_t* st, char* page) {
 }
 
 /* Describes one slot: guard at `slot`, stack above. Touches no page. */
-static void describe_slot(weft__stack_t* s, char* slot, size_t len,
-                          int pooled, size_t ps) {
+static void describe_slot(weft__stack_t* s, char* slot, size_t len, int pooled,
+                          size_t ps) {
   s->next = NULL;
   s->lo = slot + ps;
   s->size = len - ps;
@@ -144,9 +144,9 @@ static void arm_slot(weft__stacks_t* st, weft__stack_t* s) {
 static void* map_stack_memory(size_t len) {
   if (weft__alloc_fail())
     return NULL;
-  void* p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1,
-                 0);
+  void* p =
+      mmap(NULL, len, PROT_READ | PROT_WRITE,
+           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
   if (p == MAP_FAILED)
     return NULL;
   /* Huge pages would turn one touched page per stack into 2 MiB. */
@@ -260,15 +260,14 @@ void weft__stack_put(weft__stacks_t* st, weft__stack_pool_t* pool,
     return;
   /* Hand the colder half to the runtime for other workers. */
   pthread_mutex_lock(&st->lock);
-  move_stacks(&pool->free, &pool->nfree, kPoolMax / 2, &st->spare,
-              &st->nspare, SIZE_MAX);
+  move_stacks(&pool->free, &pool->nfree, kPoolMax / 2, &st->spare, &st->nspare,
+              SIZE_MAX);
   pthread_mutex_unlock(&st->lock);
 }
 
 void weft__stack_pool_drain(weft__stacks_t* st, weft__stack_pool_t* pool) {
   pthread_mutex_lock(&st->lock);
-  move_stacks(&pool->free, &pool->nfree, 0, &st->spare, &st->nspare,
-              SIZE_MAX);
+  move_stacks(&pool->free, &pool->nfree, 0, &st->spare, &st->nspare, SIZE_MAX);
   pthread_mutex_unlock(&st->lock);
 }
 
@@ -300,6 +299,5 @@ int weft__stack_canary_broken(const weft__stack_t* s) {
 
 int weft__stack_fault_in_guard(const weft__stack_t* s, const void* addr) {
   const char* a = addr;
-  return s->guard != 0 && a >= s->lo - page_size() &&
-         a < s->lo + kCanaryBytes;
+  return s->guard != 0 && a >= s->lo - page_size() && a < s->lo + kCanaryBytes;
 }

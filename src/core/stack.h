@@ -23,7 +23,7 @@ typedef struct weft__stack_s {
   size_t size;                /* usable bytes */
   unsigned vg_id;             /* Valgrind stack id */
   uint8_t guard;              /* WEFT_GUARD_*, 0 until first handed out */
-  uint8_t pooled;             /* 0: mapped alone (custom size), unmapped on put */
+  uint8_t pooled; /* 0: mapped alone (custom size), unmapped on put */
   /* TSan builds: the fiber context of the tasks that run on this stack,
    * kept while the stack lives (sanitizer.h); NULL elsewhere. */
   void* san_fiber;
@@ -32,13 +32,13 @@ typedef struct weft__stack_s {
 /* Runtime-wide stack state. Protected by `lock` except where noted. */
 typedef struct {
   pthread_mutex_t lock;
-  size_t stack_size;         /* usable bytes per pooled stack; read-only */
-  size_t page;               /* page size; read-only */
-  size_t slot_size;          /* guard + stack, page multiple; read-only */
-  unsigned per_region;       /* stacks per mmap region; read-only */
-  int guard_mode;            /* preferred WEFT_GUARD_*; read-only */
+  size_t stack_size;   /* usable bytes per pooled stack; read-only */
+  size_t page;         /* page size; read-only */
+  size_t slot_size;    /* guard + stack, page multiple; read-only */
+  unsigned per_region; /* stacks per mmap region; read-only */
+  int guard_mode;      /* preferred WEFT_GUARD_*; read-only */
   struct weft__region_s* regions;
-  weft__stack_t* spare;      /* stacks handed back by full worker pools */
+  weft__stack_t* spare; /* stacks handed back by full worker pools */
   size_t nspare;
 } weft__stacks_t;
 

@@ -9,7 +9,7 @@
  * queue slot and every way of starting it takes it out of that slot (a deque
  * pop or steal, a global-queue pop); the fork–join fast path only runs a
  * task it popped itself. So no claim flag is needed and no stale queue
- * entries exist (DESIGN.md suggested a CAS claim; this is cheaper and
+ * entries exist (a CAS claim on each task would also work; this is cheaper and
  * simpler, see docs/design.md).
  *
  * References: one per handle given out by weft_spawn/weft_task_retain, plus

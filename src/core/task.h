@@ -37,12 +37,12 @@ typedef struct weft__wait_kind_s weft__wait_kind_t;
  * stack; linked into the awaited task's list under its lock. */
 typedef struct weft__waiter_s {
   struct weft__waiter_s* next;
-  weft_task_t* fiber;   /* fiber to wake, or NULL for a thread waiter */
-  weft_task_t* task;    /* the waiting task (inline child or fiber) */
-  pthread_mutex_t* mu;  /* thread waiter: signalled under mu */
+  weft_task_t* fiber;  /* fiber to wake, or NULL for a thread waiter */
+  weft_task_t* task;   /* the waiting task (inline child or fiber) */
+  pthread_mutex_t* mu; /* thread waiter: signalled under mu */
   pthread_cond_t* cv;
   int* done;
-  int withdrawn;        /* set (under the list's lock) by a cancellation */
+  int withdrawn; /* set (under the list's lock) by a cancellation */
 } weft__waiter_t;
 
 struct weft_task_s {
@@ -64,19 +64,19 @@ struct weft_task_s {
   uint8_t cancel_msg_pending; /* cancel_msg is in an inbox; under `lock` */
   /* Handles + 1 while the task has not finished (the scheduler's). */
   _Atomic uint32_t refs;
-  int wake_status;            /* what the wait returns; under `lock` */
+  int wake_status; /* what the wait returns; under `lock` */
   weft_runtime_t* rt;
 
   /* Fiber part: used when the task runs on its own stack. Owned by the
    * worker running the fiber. */
   weft__ctx_t ctx;
   weft__stack_t* stack;
-  size_t stack_req;      /* custom stack size, 0 for the runtime's */
-  weft_task_t* host;     /* fiber whose stack runs this task (self, or the
-                            awaiter's fiber for an inline child) */
-  weft_task_t* inner;    /* on a fiber: the innermost task running on it */
-  weft_task_t* outer;    /* inline child: the task that awaits it, on the
-                            same stack; NULL for a fiber */
+  size_t stack_req;   /* custom stack size, 0 for the runtime's */
+  weft_task_t* host;  /* fiber whose stack runs this task (self, or the
+                         awaiter's fiber for an inline child) */
+  weft_task_t* inner; /* on a fiber: the innermost task running on it */
+  weft_task_t* outer; /* inline child: the task that awaits it, on the
+                         same stack; NULL for a fiber */
 
   /* Protects waiters, the wait descriptor, cancel delivery and
    * cancel_msg_pending. Never held across a switch or another task's lock
@@ -86,17 +86,17 @@ struct weft_task_s {
   /* The wait descriptor: what the task waits for (NULL: nothing a cancel
    * can withdraw) and the kind's object. */
   const weft__wait_kind_t* wait_kind;
-  uint64_t wait_seq;          /* tells a stale timer entry from a live one */
+  uint64_t wait_seq; /* tells a stale timer entry from a live one */
   weft__worker_t* wait_worker;
-  weft_task_t* wait_task;     /* joins */
+  weft_task_t* wait_task; /* joins */
   union {
-    weft_future_t* wait_future; /* futures */
+    weft_future_t* wait_future;   /* futures */
     struct weft_uv_op_s* wait_io; /* I/O operations */
   };
   weft__msg_t cancel_msg;
-  weft_future_t* future;      /* weft_task_future(); under `lock` */
+  weft_future_t* future; /* weft_task_future(); under `lock` */
 
-  uint64_t id;               /* read-only after spawn */
+  uint64_t id; /* read-only after spawn */
   /* The name, malloc'd: at spawn when one is given, else on the first
    * weft_task_name() (under `lock`). Release store, acquire loads; freed
    * with the header. */

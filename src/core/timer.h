@@ -36,9 +36,9 @@ typedef struct {
   weft__timer_entry_t* heap;
   size_t len;
   size_t cap;
-  size_t stale;   /* entries whose sleep was cancelled (lazy deletion) */
-  int fd;         /* timerfd, CLOCK_MONOTONIC */
-  uint64_t armed; /* deadline the timerfd is set to; UINT64_MAX: none */
+  size_t stale;      /* entries whose sleep was cancelled (lazy deletion) */
+  int fd;            /* timerfd, CLOCK_MONOTONIC */
+  uint64_t armed;    /* deadline the timerfd is set to; UINT64_MAX: none */
   int virtual_clock; /* deterministic mode moves time: never armed */
   uv_poll_t poll;
 } weft__timers_t;

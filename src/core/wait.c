@@ -182,7 +182,8 @@ int weft__wait_block_on(const weft__waitable_t* on,
   return status;
 }
 
-/* ---- Cancelling ------------------------------------------------------------ */
+/* ---- Cancelling ------------------------------------------------------------
+ */
 
 void weft__wait_deliver_withdrawn(weft_task_t* t, weft_task_t* fiber) {
   if (fiber == NULL)
@@ -196,8 +197,7 @@ void weft__wait_deliver_withdrawn(weft_task_t* t, weft_task_t* fiber) {
 }
 
 void* weft__wait_cancel_message(weft_task_t* t,
-                                void (*fn)(weft__worker_t* w,
-                                           weft__msg_t* m)) {
+                                void (*fn)(weft__worker_t* w, weft__msg_t* m)) {
   if (t->cancel_msg_pending)
     return NULL;
   t->cancel_msg_pending = 1;

@@ -74,8 +74,7 @@ void weft__wait_deliver_withdrawn(weft_task_t* t, weft_task_t* fiber);
  * Returns the worker to post it to (t retained), or NULL. The matching
  * `cancel` is weft__wait_post_message. */
 void* weft__wait_cancel_message(weft_task_t* t,
-                                void (*fn)(weft__worker_t* w,
-                                           weft__msg_t* m));
+                                void (*fn)(weft__worker_t* w, weft__msg_t* m));
 void weft__wait_post_message(weft_task_t* t, void* worker);
 
 /* Takes t's pending request, the caller holding t's lock: 1 if there was

@@ -94,8 +94,8 @@ void weft__worker_push(weft__worker_t* w, weft_task_t* t) {
 void weft__worker_push_lifo(weft__worker_t* w, weft_task_t* t) {
   /* acq_rel: the slot is shared with thieves (search_lifo); we publish t
    * and take whatever was there. */
-  weft_task_t* prev = atomic_exchange_explicit(&w->lifo, t,
-                                               memory_order_acq_rel);
+  weft_task_t* prev =
+      atomic_exchange_explicit(&w->lifo, t, memory_order_acq_rel);
   if (prev != NULL)
     weft__worker_push(w, prev);
   /* A running task filled the slot and may compute on: if every other
@@ -161,8 +161,9 @@ void weft__inbox_post(weft__worker_t* w, weft__msg_t* m) {
     /* seq_cst: publishes m (release) and orders the push before the load
      * of `sleeping` below (StoreLoad), pairing with the owner's seq_cst
      * store of sleeping and load of inbox in park(). */
-  } while (!atomic_compare_exchange_weak_explicit(
-      &w->inbox, &head, m, memory_order_seq_cst, memory_order_relaxed));
+  } while (!atomic_compare_exchange_weak_explicit(&w->inbox, &head, m,
+                                                  memory_order_seq_cst,
+                                                  memory_order_relaxed));
   /* seq_cst: see above. */
   if (atomic_load_explicit(&w->sleeping, memory_order_seq_cst))
     uv_async_send(&w->wake);
@@ -173,8 +174,8 @@ int weft__inbox_drain(weft__worker_t* w) {
   if (atomic_load_explicit(&w->inbox, memory_order_relaxed) == NULL)
     return 0;
   /* acquire: pairs with the posters' CAS, making each message visible. */
-  weft__msg_t* m = atomic_exchange_explicit(&w->inbox, NULL,
-                                            memory_order_acquire);
+  weft__msg_t* m =
+      atomic_exchange_explicit(&w->inbox, NULL, memory_order_acquire);
   weft__msg_t* fifo = weft__list_reverse(m);
   while (fifo != NULL) {
     weft__msg_t* next = fifo->next;
@@ -190,20 +191,22 @@ static void on_async(uv_async_t* handle) {
   weft__container_of(handle, weft__worker_t, wake)->async_seen = 1;
 }
 
-/* ---- Running fibers ------------------------------------------------------- */
+/* ---- Running fibers -------------------------------------------------------
+ */
 
 void weft__worker_count_finished(weft__worker_t* w) {
   /* release: a shutdown check that reads this count (acquire) also sees
    * the spawns this task made (runtime.c). Owner-only writer, so a load
    * and a store are enough. */
-  atomic_store_explicit(
-      &w->n_finished,
-      atomic_load_explicit(&w->n_finished, memory_order_relaxed) + 1,
-      memory_order_release);
+  atomic_store_explicit(&w->n_finished,
+                        atomic_load_explicit(&w->n_finished,
+                                             memory_order_relaxed) +
+                            1,
+                        memory_order_release);
   /* relaxed: if we miss `closing` here, the check message that follows
    * it reaches this worker later (runtime.c). */
-  if (WEFT_UNLIKELY(atomic_load_explicit(&w->rt->closing,
-                                         memory_order_relaxed)))
+  if (WEFT_UNLIKELY(
+          atomic_load_explicit(&w->rt->closing, memory_order_relaxed)))
     weft__runtime_check_done(w->rt);
 }
 
@@ -353,7 +356,8 @@ void weft__wake_fiber(weft_task_t* fiber) {
   weft__idle_notify(&fiber->rt->idle, 1);
 }
 
-/* ---- The tick ------------------------------------------------------------- */
+/* ---- The tick -------------------------------------------------------------
+ */
 
 static int has_local_work(weft__worker_t* w) {
   /* relaxed: owner's own view of its slot. */
@@ -447,7 +451,8 @@ static weft_task_t* next_task(weft__worker_t* w) {
   return NULL;
 }
 
-/* ---- Stealing ------------------------------------------------------------- */
+/* ---- Stealing -------------------------------------------------------------
+ */
 
 /* Steals about half of v's deque into w's; returns one task to run. */
 static weft_task_t* steal_from(weft__worker_t* w, weft__worker_t* v) {
@@ -487,8 +492,8 @@ static weft_task_t* steal_lifo(weft__worker_t* w, weft__worker_t* v) {
     return NULL;
   }
   /* acquire: pairs with the owner's acq_rel exchange in push_lifo. */
-  weft_task_t* t = atomic_exchange_explicit(&v->lifo, NULL,
-                                            memory_order_acquire);
+  weft_task_t* t =
+      atomic_exchange_explicit(&v->lifo, NULL, memory_order_acquire);
   if (t != NULL)
     weft__worker_count(&w->n_stolen);
   return t;
@@ -527,7 +532,8 @@ static weft_task_t* search(weft__worker_t* w) {
   return t;
 }
 
-/* ---- Parking -------------------------------------------------------------- */
+/* ---- Parking --------------------------------------------------------------
+ */
 
 /* After registering as parked: is there work anywhere? (idle.c) */
 static int park_recheck(weft__worker_t* w) {
@@ -642,9 +648,9 @@ static void on_check(weft__worker_t* w, weft__msg_t* m) {
 
 int weft__worker_create(weft_runtime_t* rt, unsigned index,
                         weft__worker_t** out) {
-  weft__worker_t* w = weft__aligned_alloc(WEFT_CACHELINE,
-                                    (sizeof(*w) + WEFT_CACHELINE - 1) /
-                                        WEFT_CACHELINE * WEFT_CACHELINE);
+  weft__worker_t* w =
+      weft__aligned_alloc(WEFT_CACHELINE, (sizeof(*w) + WEFT_CACHELINE - 1) /
+                                              WEFT_CACHELINE * WEFT_CACHELINE);
   if (w == NULL)
     return WEFT_ENOMEM;
   memset(w, 0, sizeof(*w));

@@ -57,16 +57,16 @@ struct weft__worker_s {
   uv_timer_t lifo_watch;
   weft__timers_t timers;
   struct weft__io_obj_s* io_objs; /* open I/O objects (io.c) */
-  int parked;            /* protected by rt->idle.lock */
-  int async_seen;        /* on_async ran since park() cleared it */
+  int parked;                     /* protected by rt->idle.lock */
+  int async_seen;                 /* on_async ran since park() cleared it */
   int searching;
   unsigned lifo_streak;
   uint64_t tick;
   uint64_t last_poll_ns;
   uint32_t rng;
   WEFT_FIFO(weft_task_t) yielded; /* tasks that yielded */
-  weft_task_t* fiber;      /* running fiber (or NULL on the scheduler) */
-  weft_task_t* current;    /* running task (fiber, or an inline child) */
+  weft_task_t* fiber;             /* running fiber (or NULL on the scheduler) */
+  weft_task_t* current;           /* running task (fiber, or an inline child) */
   weft__ctx_t sched_ctx;
   weft__san_t sched_san;
   /* Runs on the scheduler's stack right after a fiber switched out. */
@@ -75,13 +75,13 @@ struct weft__worker_s {
   weft__stack_pool_t stacks;
   weft_task_t* task_cache; /* free headers, linked by next */
   size_t ntask_cache;
-  uint64_t id_next;        /* task ids handed out from a block */
+  uint64_t id_next; /* task ids handed out from a block */
   uint64_t id_end;
   void* altstack;
-  int stop;                /* set through stop_msg at shutdown */
-  uint64_t* seen_ticks;    /* search(): each victim's tick at our last look */
-  weft__msg_t check_msg;   /* shutdown: "see whether every task is done" */
-  weft__msg_t stop_msg;    /* shutdown: "leave the loop" */
+  int stop;              /* set through stop_msg at shutdown */
+  uint64_t* seen_ticks;  /* search(): each victim's tick at our last look */
+  weft__msg_t check_msg; /* shutdown: "see whether every task is done" */
+  weft__msg_t stop_msg;  /* shutdown: "leave the loop" */
   /* Ticks published for thieves deciding whether the owner is stuck
    * behind a long task (then its LIFO slot may be stolen). Stored by the
    * owner (relaxed), read by thieves (relaxed): a heuristic. */
@@ -166,9 +166,9 @@ int weft__worker_fault_context(const weft__stack_t** s, weft_task_t** task);
 static inline void weft__worker_count(_Atomic uint64_t* counter) {
   /* relaxed: a statistic; readers only need an untorn value, and the
    * owner is its only writer, so no increment is lost. */
-  atomic_store_explicit(
-      counter, atomic_load_explicit(counter, memory_order_relaxed) + 1,
-      memory_order_relaxed);
+  atomic_store_explicit(counter,
+                        atomic_load_explicit(counter, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
 }
 
 /* Counts a finished task; during shutdown, checks whether it was the last. */

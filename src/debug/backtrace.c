@@ -36,8 +36,8 @@ int weft__bt_walk(uintptr_t pc, uintptr_t fp, uintptr_t sp, uintptr_t lo,
     pcs[n++] = pc;
     uintptr_t next[2];
     if (fp < sp || fp % 8 != 0 || fp < lo || hi < sizeof(next) ||
-        fp > hi - sizeof(next) || weft__safe_read((void*)fp, next,
-                                                  sizeof(next)) != 0)
+        fp > hi - sizeof(next) ||
+        weft__safe_read((void*)fp, next, sizeof(next)) != 0)
       break;
     /* The next record must lie above this one: no loops. */
     sp = fp + sizeof(next);

@@ -89,7 +89,8 @@ int weft__debug_env(void) {
   return e != NULL && e[0] != '\0' && strcmp(e, "0") != 0;
 }
 
-/* ---- Never awaited -------------------------------------------------------- */
+/* ---- Never awaited --------------------------------------------------------
+ */
 
 static void task_freed(weft_task_t* t) {
   /* relaxed: the task is being freed: every other holder's writes are
@@ -111,12 +112,13 @@ static void task_freed(weft_task_t* t) {
              label, t->status, weft_err_name(t->status));
 }
 
-/* ---- Shutdown list -------------------------------------------------------- */
+/* ---- Shutdown list --------------------------------------------------------
+ */
 
 static int report_alive(weft_task_t* t, void* arg) {
   (void)arg;
-  static const char* const names[] = {"free", "queued", "running",
-                                      "suspended", "done"};
+  static const char* const names[] = {"free", "queued", "running", "suspended",
+                                      "done"};
   /* relaxed: a snapshot for a report. */
   uint8_t p = atomic_load_explicit(&t->phase, memory_order_relaxed);
   char label[80];
@@ -130,7 +132,8 @@ void weft__debug_report_alive(weft_runtime_t* rt) {
   weft__slabs_visit(rt, report_alive, NULL);
 }
 
-/* ---- Slow-task monitor ---------------------------------------------------- */
+/* ---- Slow-task monitor ----------------------------------------------------
+ */
 
 typedef struct {
   uint64_t tick;
@@ -170,11 +173,11 @@ typedef struct sample_s {
 } sample_t;
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static sample_t* pool_free;         /* under pool_lock */
-static unsigned pool_users;         /* runtimes sampling; under pool_lock */
-static int pool_installed;          /* our handler is in; under pool_lock */
-static int pool_keep;               /* keep our handler; under pool_lock */
-static struct sigaction pool_old;   /* the previous action; pool_lock */
+static sample_t* pool_free;       /* under pool_lock */
+static unsigned pool_users;       /* runtimes sampling; under pool_lock */
+static int pool_installed;        /* our handler is in; under pool_lock */
+static int pool_keep;             /* keep our handler; under pool_lock */
+static struct sigaction pool_old; /* the previous action; pool_lock */
 
 /* Runs on the stalled worker's thread, in the signal handler. */
 static void take_sample(sample_t* s, const ucontext_t* uc) {
@@ -191,8 +194,7 @@ static void take_sample(sample_t* s, const ucontext_t* uc) {
       w != atomic_load_explicit(&s->want_worker, memory_order_relaxed))
     return; /* a late signal for a slot reused by another runtime */
   /* relaxed: as above. */
-  weft_task_t* want = atomic_load_explicit(&s->want_task,
-                                           memory_order_relaxed);
+  weft_task_t* want = atomic_load_explicit(&s->want_task, memory_order_relaxed);
   /* relaxed: as above. */
   uint64_t tick = atomic_load_explicit(&s->want_tick, memory_order_relaxed);
   const weft__stack_t* st = NULL;
@@ -209,8 +211,8 @@ static void take_sample(sample_t* s, const ucontext_t* uc) {
   /* Interrupted on the fiber's stack (not in a handler on another). */
   if (!s->moved && sp >= lo && sp < hi)
     s->n = weft__bt_walk((uintptr_t)uc->uc_mcontext.gregs[REG_RIP],
-                         (uintptr_t)uc->uc_mcontext.gregs[REG_RBP], sp, lo,
-                         hi, s->pcs, WEFT__BT_MAX);
+                         (uintptr_t)uc->uc_mcontext.gregs[REG_RBP], sp, lo, hi,
+                         s->pcs, WEFT__BT_MAX);
 #else
   (void)uc;
 #endif
@@ -349,13 +351,14 @@ static int blocked_in_kernel(weft__worker_t* w, answer_t* a) {
   unsigned long args[6], sp = 0, pc = 0;
   if ((f = fopen(path, "r")) != NULL) {
     if (fscanf(f, "%ld %lx %lx %lx %lx %lx %lx %lx %lx", &nr, &args[0],
-               &args[1], &args[2], &args[3], &args[4], &args[5], &sp,
-               &pc) != 9)
+               &args[1], &args[2], &args[3], &args[4], &args[5], &sp, &pc) != 9)
       pc = 0;
     fclose(f);
   }
-  snprintf(a->note, sizeof(a->note), "(asleep in system call %ld: the call "
-           "site only; interrupting it would cut the call short)", nr);
+  snprintf(a->note, sizeof(a->note),
+           "(asleep in system call %ld: the call "
+           "site only; interrupting it would cut the call short)",
+           nr);
   a->none = a->note;
   if (pc != 0) {
     a->pcs[0] = pc;
@@ -452,9 +455,8 @@ static void monitor_worker(weft__monitor_t* m, unsigned i, uint64_t now) {
   weft_task_t* t = atomic_load_explicit(&w->running_pub, memory_order_acquire);
   if (t == NULL || t != s->task || tick != s->tick) {
     if (s->reported)
-      weft__warn("worker %u moves again: task %s held it for about %llu ms",
-                 i, s->label,
-                 (unsigned long long)((now - s->since_ns) / 1000000));
+      weft__warn("worker %u moves again: task %s held it for about %llu ms", i,
+                 s->label, (unsigned long long)((now - s->since_ns) / 1000000));
     s->tick = tick;
     s->task = t;
     s->since_ns = now;
@@ -548,7 +550,8 @@ void weft__debug_stop(weft_runtime_t* rt) {
   rt->monitor = NULL;
 }
 
-/* ---- Dump signal ---------------------------------------------------------- */
+/* ---- Dump signal ----------------------------------------------------------
+ */
 
 /* The signal handler may only do async-signal-safe things: it writes one
  * byte to a pipe; a thread of the runtime that enabled the signal reads it

@@ -17,12 +17,12 @@
  * time: an executor call or a thread-pool request (files, DNS) finishing,
  * a timer coming due, another thread spawning or waking a task. Those are
  * admitted only at quiet points: when every task in `ready` got there by
- * yielding (or none is left), and every kQuietEvery picks. There the worker first lets every executor
- * call and pool request in flight finish (it blocks for them: they take no
- * virtual time), polls the loop without blocking, and takes the global
- * queue, sorting what it admitted by task id (its order is a race between
- * threads). Only if nothing at all can run, not even a task that yielded,
- * does the clock jump to the earliest timer and fire it (as trio's
+ * yielding (or none is left), and every kQuietEvery picks. There the worker
+ * first lets every executor call and pool request in flight finish (it blocks
+ * for them: they take no virtual time), polls the loop without blocking, and
+ * takes the global queue, sorting what it admitted by task id (its order is a
+ * race between threads). Only if nothing at all can run, not even a task that
+ * yielded, does the clock jump to the earliest timer and fire it (as trio's
  * autojump and tokio's paused clock do: a task polling for a sleeper in a
  * yield loop spins). The clock is virtual: weft_now_ns() and every sleep
  * and timeout of the runtime's tasks read it, so an hour's sleep takes no
@@ -54,16 +54,16 @@
 typedef struct weft__det_call_s weft__det_call_t;
 struct weft__det_call_s {
   weft__det_call_t* next;
-  uint64_t seq;           /* submission order: the order of completion */
-  weft_future_t* future;  /* holds the executor's reference */
+  uint64_t seq;          /* submission order: the order of completion */
+  weft_future_t* future; /* holds the executor's reference */
   int status;
   void* result;
 };
 
 struct weft__det_s {
   uint64_t seed;
-  uint64_t rng;        /* xorshift64* state; never 0 */
-  uint64_t now_ns;     /* the virtual clock; the worker's thread only */
+  uint64_t rng;    /* xorshift64* state; never 0 */
+  uint64_t now_ns; /* the virtual clock; the worker's thread only */
   /* Runnable tasks to draw from, the worker's only. An entry is a task
    * pointer with kYielded or'ed in for a task that yielded to get there
    * (headers are aligned, so bit 0 is free). */
@@ -75,11 +75,11 @@ struct weft__det_s {
   /* Executor calls in flight. Incremented by the submitter, decremented
    * by an executor thread once the call has returned. */
   _Atomic unsigned calls;
-  uint64_t next_call;          /* numbers calls in submission order;
-                                  under done_lock */
-  pthread_mutex_t done_lock;   /* guards `done` */
-  weft__det_call_t* done;      /* returned calls, for the worker */
-  uv_timer_t patience; /* bounds settle()'s wait; on the worker's loop */
+  uint64_t next_call;        /* numbers calls in submission order;
+                                under done_lock */
+  pthread_mutex_t done_lock; /* guards `done` */
+  weft__det_call_t* done;    /* returned calls, for the worker */
+  uv_timer_t patience;       /* bounds settle()'s wait; on the worker's loop */
   int timer_ready;
   int impatient; /* the patience timer fired */
   int warned;
@@ -96,7 +96,8 @@ enum { kYielded = 1 };
 enum { kQuietEvery = 61 };
 
 
-/* ---- Seeds ---------------------------------------------------------------- */
+/* ---- Seeds ----------------------------------------------------------------
+ */
 
 static uint64_t splitmix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15u;
@@ -111,9 +112,10 @@ static uint64_t draw_seed(void) {
   uint64_t s = splitmix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
                           ((uint64_t)getpid() << 16));
   s %= 1000000000u; /* short enough to type back in */
-  weft__log(WEFT_LOG_WARN, "deterministic mode: seed %llu (replay with "
-            "WEFT_SEED=%llu)", (unsigned long long)(s + 1),
-            (unsigned long long)(s + 1));
+  weft__log(WEFT_LOG_WARN,
+            "deterministic mode: seed %llu (replay with "
+            "WEFT_SEED=%llu)",
+            (unsigned long long)(s + 1), (unsigned long long)(s + 1));
   return s + 1;
 }
 
@@ -190,7 +192,8 @@ static int det_clock(uint64_t* now) {
   return 1;
 }
 
-/* ---- Executor calls ------------------------------------------------------- */
+/* ---- Executor calls -------------------------------------------------------
+ */
 
 static void* call_begin(weft_runtime_t* rt) {
   weft__det_t* d = rt->det;
@@ -276,7 +279,8 @@ static void complete_calls(weft__det_t* d) {
   free(sorted);
 }
 
-/* ---- Gathering what can run ----------------------------------------------- */
+/* ---- Gathering what can run -----------------------------------------------
+ */
 
 /* Room for `more` tasks; on failure, whatever fits is taken now and the
  * rest stays queued for the next decision. */
@@ -339,7 +343,8 @@ static int by_id(const void* a, const void* b) {
   return (x > y) - (x < y);
 }
 
-/* ---- Quiet points ----------------------------------------------------------- */
+/* ---- Quiet points -----------------------------------------------------------
+ */
 
 static void on_patience(uv_timer_t* timer) {
   weft__det_t* d = timer->data;
@@ -359,15 +364,16 @@ static void settle(weft__worker_t* w, weft__det_t* d) {
     /* acquire: pairs with the release decrement in weft__det_call_end.
      * A stopping worker has no task left to wake. */
     if (w->stop || (w->pool_reqs == 0 &&
-                    atomic_load_explicit(&d->calls, memory_order_acquire) ==
-                        0))
+                    atomic_load_explicit(&d->calls, memory_order_acquire) == 0))
       break;
     if (d->impatient) {
       if (!d->warned)
-        weft__log(WEFT_LOG_WARN, "deterministic mode: an executor call or a "
+        weft__log(WEFT_LOG_WARN,
+                  "deterministic mode: an executor call or a "
                   "file or DNS request has run for %d ms while tasks wait; "
                   "going on without it (if it waits for one of them, runs "
-                  "of this seed may differ from here)", kPatienceMs);
+                  "of this seed may differ from here)",
+                  kPatienceMs);
       d->warned = 1;
       break;
     }

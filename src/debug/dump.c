@@ -102,8 +102,8 @@ typedef struct {
 
 static int dump_one(weft_task_t* t, void* arg) {
   dump_t* d = arg;
-  static const char* const states[] = {"free", "queued", "running",
-                                       "suspended", "done"};
+  static const char* const states[] = {"free", "queued", "running", "suspended",
+                                       "done"};
   char label[80];
   char wait[160] = "";
   weft__task_label(t, label, sizeof(label));
@@ -144,8 +144,10 @@ static int dump_one(weft_task_t* t, void* arg) {
              inner != NULL && inner != t && weft__task_try_retain(inner)) {
     /* A fiber whose awaited child runs inline on its stack: the fiber
      * stays "running" while the child is what waits. */
-    fprintf(d->out, "    (awaits task id %llu, which runs inline on this "
-            "task's stack)\n", (unsigned long long)inner->id);
+    fprintf(d->out,
+            "    (awaits task id %llu, which runs inline on this "
+            "task's stack)\n",
+            (unsigned long long)inner->id);
     weft__task_release(inner);
   }
   return 0;
@@ -157,8 +159,8 @@ static void dump_workers(weft_runtime_t* rt, FILE* out) {
     weft__worker_t* w = rt->workers[i];
     /* acquire: pairs with the release store in run(), so the header is
      * visible to the retain below, which confirms the task is alive. */
-    weft_task_t* t = atomic_load_explicit(&w->running_pub,
-                                          memory_order_acquire);
+    weft_task_t* t =
+        atomic_load_explicit(&w->running_pub, memory_order_acquire);
     /* relaxed: as above. */
     uint64_t tick = atomic_load_explicit(&w->tick_pub, memory_order_relaxed);
     char label[80];

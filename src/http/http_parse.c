@@ -23,7 +23,7 @@
 #include <string.h>
 
 enum { kMaxContentDigits = 18 }; /* below 2^63: no overflow in int64_t */
-enum { kMaxChunkDigits = 15 }; /* below 2^60 */
+enum { kMaxChunkDigits = 15 };   /* below 2^60 */
 
 /* ---- Characters ------------------------------------------------------- */
 

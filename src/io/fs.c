@@ -84,16 +84,16 @@ struct weft_file_s {
   uv_file fd;           /* read-only */
   int append;           /* read-only: opened with O_APPEND */
   /* Everything below: home's thread only. */
-  int unseekable;       /* ESPIPE seen: read/write at the descriptor's offset */
-  int closing;          /* weft_file_close has begun */
-  int stale;            /* a pwrite ended: drop the read-ahead */
-  int gate_busy;        /* a gated call holds the gate */
+  int unseekable; /* ESPIPE seen: read/write at the descriptor's offset */
+  int closing;    /* weft_file_close has begun */
+  int stale;      /* a pwrite ended: drop the read-ahead */
+  int gate_busy;  /* a gated call holds the gate */
   weft__io_op_t* gate_head; /* FIFO of gate waiters, linked by op->next */
   weft__io_op_t* gate_tail;
-  unsigned users;         /* calls in progress (file comment) */
-  weft__io_op_t* closer;  /* weft_file_close, waiting for users == 0 */
-  int64_t pos;            /* where the next read or write goes */
-  char* rbuf;             /* read-ahead: rbuf[roff, roff + rlen) is at pos */
+  unsigned users;        /* calls in progress (file comment) */
+  weft__io_op_t* closer; /* weft_file_close, waiting for users == 0 */
+  int64_t pos;           /* where the next read or write goes */
+  char* rbuf;            /* read-ahead: rbuf[roff, roff + rlen) is at pos */
   size_t rcap;
   size_t roff;
   size_t rlen;
@@ -354,8 +354,8 @@ static ssize_t file_io(weft_file_t* f, int write, void* buf, size_t n,
                        int64_t off) {
   fs_call_t c;
   uv_loop_t* loop = fs_prepare(&c, 1);
-  uv_buf_t b = uv_buf_init(buf, (unsigned)(n < WEFT_FILE_CHUNK ? n
-                                                              : WEFT_FILE_CHUNK));
+  uv_buf_t b =
+      uv_buf_init(buf, (unsigned)(n < WEFT_FILE_CHUNK ? n : WEFT_FILE_CHUNK));
   int started = write ? uv_fs_write(loop, &c.req, f->fd, &b, 1, off, on_fs)
                       : uv_fs_read(loop, &c.req, f->fd, &b, 1, off, on_fs);
   ssize_t r = fs_wait(&c, started);
@@ -473,8 +473,7 @@ ptrdiff_t weft_file_write(weft_file_t* f, const void* buf, size_t n) {
   return write_result(done, err);
 }
 
-ptrdiff_t weft_file_pread(weft_file_t* f, void* buf, size_t n,
-                          int64_t offset) {
+ptrdiff_t weft_file_pread(weft_file_t* f, void* buf, size_t n, int64_t offset) {
   ptrdiff_t r = file_enter(f, (buf != NULL || n == 0) && offset >= 0);
   if (r != 0)
     return r;

@@ -62,7 +62,8 @@ void weft__io_enter(weft__worker_t* home) {
     weft__worker_t* w = weft__worker_self();
     if (w == home)
       return;
-    weft__migrate_t mig = {.msg.fn = on_migrate, .fiber = w->fiber,
+    weft__migrate_t mig = {.msg.fn = on_migrate,
+                           .fiber = w->fiber,
                            .home = home};
     weft__park(post_migrate, &mig);
   }
@@ -200,8 +201,7 @@ static void io_describe(weft_task_t* t, char* buf, size_t n) {
 /* A cancel is a message to the operation's home worker, which hurries the
  * operation there (only that thread touches the handle). */
 static const weft__wait_kind_t kIoWait = {"I/O", io_cancel_locked,
-                                          weft__wait_post_message,
-                                          io_describe};
+                                          weft__wait_post_message, io_describe};
 
 /* ---- SIGPIPE ------------------------------------------------------------ */
 
@@ -282,8 +282,8 @@ static void report_open(weft__worker_t* w, weft__io_obj_t* obj) {
   char more[160] = "";
   if (obj->describe != NULL)
     obj->describe(obj, more, sizeof(more));
-  weft__warn("shutdown: %s%s%s still open on worker %u; closing it",
-             obj->kind, more[0] != '\0' ? " " : "", more, w->index);
+  weft__warn("shutdown: %s%s%s still open on worker %u; closing it", obj->kind,
+             more[0] != '\0' ? " " : "", more, w->index);
 }
 
 void weft__io_close_all(weft__worker_t* w) {

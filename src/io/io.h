@@ -14,19 +14,19 @@
  * touched on `home`'s thread only, except `task`'s own lock-protected
  * wait descriptor (await.c). */
 struct weft_uv_op_s {
-  weft_task_t* task;       /* the waiting task */
-  weft__worker_t* home;    /* where the operation and its callback run */
+  weft_task_t* task;    /* the waiting task */
+  weft__worker_t* home; /* where the operation and its callback run */
   /* Hurries the operation (on home); it must still end in weft__io_done. */
   void (*cancel)(struct weft_uv_op_s* op);
-  void* data;              /* the operation's, for callbacks and cancel */
-  struct weft_uv_op_s* next; /* for objects that keep lists of waiters */
+  void* data;                    /* the operation's, for callbacks and cancel */
+  struct weft_uv_op_s* next;     /* for objects that keep lists of waiters */
   weft_uv_cancel_fn user_cancel; /* weft_uv_await's */
   void* user_arg;
   int status;
-  int done;                /* set by weft__io_done */
-  int parked;              /* the task is switched out, waiting */
-  int cancel_sent;         /* `cancel` has run */
-  int pooled;              /* counted in home->pool_reqs until done */
+  int done;        /* set by weft__io_done */
+  int parked;      /* the task is switched out, waiting */
+  int cancel_sent; /* `cancel` has run */
+  int pooled;      /* counted in home->pool_reqs until done */
 };
 typedef struct weft_uv_op_s weft__io_op_t;
 

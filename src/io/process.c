@@ -57,9 +57,9 @@
  * caller cancels the helpers and the wait goes on until they end.
  *
  * SIGPIPE: the runtime ignores it (weft__io_ignore_sigpipe), so writing
- * to a pipe whose reader has gone fails with UV_EPIPE. communicate ignores UV_EPIPE and
- * UV_ECONNRESET on stdin, as asyncio does: a child may exit without
- * reading all its input.
+ * to a pipe whose reader has gone fails with UV_EPIPE. communicate ignores
+ * UV_EPIPE and UV_ECONNRESET on stdin, as asyncio does: a child may exit
+ * without reading all its input.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -81,17 +81,17 @@ enum { STDIN_I = 0, STDOUT_I = 1, STDERR_I = 2, NSTDIO = 3 };
  * has exited without libuv hearing of it (see DESIGN). */
 enum { kExitPollMs = 100 };
 struct weft_process_s {
-  uv_process_t handle;   /* handle.data == this */
-  uv_timer_t exit_poll;  /* exit_poll.data == this */
-  weft__io_obj_t obj;    /* on home's list from spawn to close */
-  weft__worker_t* home;  /* read-only after spawn */
-  int pid;               /* read-only after spawn: any thread */
+  uv_process_t handle;  /* handle.data == this */
+  uv_timer_t exit_poll; /* exit_poll.data == this */
+  weft__io_obj_t obj;   /* on home's list from spawn to close */
+  weft__worker_t* home; /* read-only after spawn */
+  int pid;              /* read-only after spawn: any thread */
   /* Home's thread only, from here down. */
   weft_stream_t* pipes[NSTDIO]; /* NULL: not piped, or closed */
   int exited;
-  int status;              /* exit code or 128 + signal, once exited */
-  weft__io_op_t* waiters;  /* tasks awaiting the exit */
-  int open_handles;        /* the last close callback frees */
+  int status;             /* exit code or 128 + signal, once exited */
+  weft__io_op_t* waiters; /* tasks awaiting the exit */
+  int open_handles;       /* the last close callback frees */
 };
 
 /* ---- Exit ------------------------------------------------------------ */
@@ -165,7 +165,7 @@ static void close_process(weft_process_t* p) {
 /* What a spawn makes before it knows whether the child starts. */
 typedef struct {
   weft_stream_t* streams[NSTDIO];
-  int opened[NSTDIO];       /* the stream's handle is initialised */
+  int opened[NSTDIO];         /* the stream's handle is initialised */
   uv_os_sock_t child[NSTDIO]; /* the child's ends; -1: none */
   uv_stdio_container_t stdio[NSTDIO];
 } spawn_pipes_t;
@@ -265,8 +265,7 @@ static int spawn(weft__worker_t* w, const char* file, char* const args[],
   static const weft_process_opts_t inherit;
   if (opts == NULL)
     opts = &inherit;
-  int modes[NSTDIO] = {opts->stdin_mode, opts->stdout_mode,
-                       opts->stderr_mode};
+  int modes[NSTDIO] = {opts->stdin_mode, opts->stdout_mode, opts->stderr_mode};
   for (int i = 0; i < NSTDIO; i++)
     if (!valid_mode(modes[i]))
       return WEFT_EINVAL;
@@ -451,8 +450,7 @@ static int drain(void* arg, void** result) {
     int err = drain_room(j);
     if (err != 0)
       return err;
-    ptrdiff_t n = weft_stream_read(j->s, j->buf + j->len,
-                                   j->cap - j->len - 1);
+    ptrdiff_t n = weft_stream_read(j->s, j->buf + j->len, j->cap - j->len - 1);
     if (n < 0)
       return (int)n;
     if (n == 0)

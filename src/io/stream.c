@@ -149,8 +149,7 @@ void weft__stream_set_slot(weft_stream_t* s, weft_stream_t** slot) {
   s->slot = slot;
 }
 
-void weft__stream_on_free(weft_stream_t* s, void (*fn)(void* arg),
-                          void* arg) {
+void weft__stream_on_free(weft_stream_t* s, void (*fn)(void* arg), void* arg) {
   s->on_free = fn;
   s->on_free_arg = arg;
 }
@@ -701,7 +700,8 @@ int weft_stream_abort(weft_stream_t* s) {
   return 0;
 }
 
-/* ---- TCP options and addresses -------------------------------------------- */
+/* ---- TCP options and addresses --------------------------------------------
+ */
 
 static int enter_tcp(weft_stream_t* s) {
   int err = enter(s);
@@ -732,8 +732,7 @@ int weft_stream_keepalive(weft_stream_t* s, int enable, unsigned delay_s) {
   return err;
 }
 
-static int get_name(weft_stream_t* s, struct sockaddr_storage* addr,
-                    int peer) {
+static int get_name(weft_stream_t* s, struct sockaddr_storage* addr, int peer) {
   if (addr == NULL)
     return WEFT_EINVAL;
   int err = enter_tcp(s);

@@ -33,7 +33,8 @@ enum { kBackoffFirstMs = 10u };
 enum { kBackoffMaxMs = 1000u };
 enum { kDefaultBacklog = 4096 };
 
-/* ---- Connecting ----------------------------------------------------------- */
+/* ---- Connecting -----------------------------------------------------------
+ */
 
 static void on_connect(uv_connect_t* req, int status) {
   weft__io_done(req->data, status);
@@ -60,8 +61,8 @@ static int connect_one(const struct sockaddr* addr, weft_stream_t** out) {
   weft__io_op_t op;
   weft__io_op_init(&op, cancel_connect, s);
   req.data = &op;
-  err = uv_tcp_connect(&req, (uv_tcp_t*)weft__stream_handle(s), addr,
-                       on_connect);
+  err =
+      uv_tcp_connect(&req, (uv_tcp_t*)weft__stream_handle(s), addr, on_connect);
   if (err == 0)
     err = weft__io_wait(&op);
   if (err != 0) {
@@ -92,7 +93,8 @@ int weft_tcp_connect(const char* host, unsigned port, weft_stream_t** out) {
   return err;
 }
 
-/* ---- Serving ---------------------------------------------------------------- */
+/* ---- Serving ----------------------------------------------------------------
+ */
 
 typedef struct weft__listener_s weft__listener_t;
 
@@ -149,7 +151,7 @@ static int conn_main(void* arg, void** result) {
   weft_stream_t* conn = c->conn;
   weft__io_enter(weft__stream_home(conn)); /* the stream's fields are there */
   weft__stream_on_free(conn, NULL, NULL);
-  weft__stream_set_slot(conn, &conn);      /* NULL once the handler closes it */
+  weft__stream_set_slot(conn, &conn); /* NULL once the handler closes it */
   weft_conn_fn handler = c->handler;
   void* handler_arg = c->arg;
   free(c);
@@ -227,8 +229,8 @@ static void pause_accepting(weft__listener_t* l) {
   atomic_fetch_add_explicit(&srv->fd_pauses, 1, memory_order_relaxed);
   uv_poll_stop(&l->poll);
   uv_timer_start(&l->retry, on_retry, l->backoff_ms, 0);
-  l->backoff_ms = l->backoff_ms * 2 > kBackoffMaxMs ? kBackoffMaxMs
-                                                    : l->backoff_ms * 2;
+  l->backoff_ms =
+      l->backoff_ms * 2 > kBackoffMaxMs ? kBackoffMaxMs : l->backoff_ms * 2;
 }
 
 static void on_acceptable(uv_poll_t* poll, int status, int events) {
@@ -252,12 +254,13 @@ static void on_acceptable(uv_poll_t* poll, int status, int events) {
   }
 }
 
-/* ---- Listener setup and teardown ------------------------------------------ */
+/* ---- Listener setup and teardown ------------------------------------------
+ */
 
 static int listen_socket(const struct sockaddr_storage* addr, int reuseport,
                          int backlog, int* out) {
-  int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                  0);
+  int fd =
+      socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -errno;
   int one = 1;
@@ -410,8 +413,8 @@ int weft_tcp_serve(const char* host, unsigned port, weft_conn_fn handler,
     return WEFT_EINVAL;
   struct sockaddr_storage addr;
   size_t n = 0;
-  err = weft_getaddrinfo(host != NULL ? host : "0.0.0.0", port, 0, &addr, 1,
-                         &n);
+  err =
+      weft_getaddrinfo(host != NULL ? host : "0.0.0.0", port, 0, &addr, 1, &n);
   if (err != 0)
     return err;
   weft_server_t* srv = weft__calloc(1, sizeof(*srv));
@@ -428,8 +431,8 @@ int weft_tcp_serve(const char* host, unsigned port, weft_conn_fn handler,
     free(srv);
     return WEFT_ENOMEM;
   }
-  int backlog = cfg != NULL && cfg->backlog > 0 ? cfg->backlog
-                                                : kDefaultBacklog;
+  int backlog =
+      cfg != NULL && cfg->backlog > 0 ? cfg->backlog : kDefaultBacklog;
   if ((err = start_listeners(srv, &addr, backlog)) != 0) {
     server_free(srv);
     return err;
@@ -446,9 +449,9 @@ void weft_server_stats(const weft_server_t* srv, uint64_t* accepted,
                        uint64_t* fd_pauses) {
   /* relaxed: statistics. */
   if (accepted != NULL)
-    *accepted = srv != NULL ? atomic_load_explicit(&srv->accepted,
-                                                   memory_order_relaxed)
-                            : 0;
+    *accepted = srv != NULL
+                    ? atomic_load_explicit(&srv->accepted, memory_order_relaxed)
+                    : 0;
   /* relaxed: statistics. */
   if (fd_pauses != NULL)
     *fd_pauses = srv != NULL ? atomic_load_explicit(&srv->fd_pauses,

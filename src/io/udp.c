@@ -73,7 +73,7 @@ struct weft_udp_s {
   weft__worker_t* home; /* read-only after bind */
   uv_udp_t handle;
   WEFT_FIFO(weft__io_op_t) rx; /* waiting receivers (op.next) */
-  WEFT_FIFO(dgram_t) q;         /* datagrams nobody received yet */
+  WEFT_FIFO(dgram_t) q;        /* datagrams nobody received yet */
   size_t queued;
   int closing;
   /* Written on home only (relaxed load and store, no read-modify-write);
@@ -375,8 +375,7 @@ static int udp_open(const struct sockaddr_storage* addr, weft_udp_t** out) {
     close_and_free(u);
     return err;
   }
-  weft__io_obj_add_named(w, &u->obj, udp_shutdown, "UDP socket",
-                         udp_describe);
+  weft__io_obj_add_named(w, &u->obj, udp_shutdown, "UDP socket", udp_describe);
   *out = u;
   return 0;
 }

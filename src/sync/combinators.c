@@ -374,7 +374,8 @@ int weft_as_completed_new(weft_task_t* const* tasks, size_t n,
       return WEFT_EINVAL;
   if (n > SIZE_MAX / 2 / sizeof(weft_task_t*))
     return WEFT_ENOMEM;
-  weft_as_completed_t* it = weft__calloc(1, sizeof(*it) + n * sizeof(it->tasks[0]));
+  weft_as_completed_t* it =
+      weft__calloc(1, sizeof(*it) + n * sizeof(it->tasks[0]));
   if (it == NULL)
     return WEFT_ENOMEM;
   if (n > 0)

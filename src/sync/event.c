@@ -58,8 +58,8 @@ int weft_event_clear(weft_event_t* ev) {
 
 int weft_event_is_set(const weft_event_t* ev) {
   /* acquire: pairs with the release store in weft_event_set. */
-  return ev != NULL && atomic_load_explicit(&((weft_event_t*)ev)->set,
-                                            memory_order_acquire);
+  return ev != NULL &&
+         atomic_load_explicit(&((weft_event_t*)ev)->set, memory_order_acquire);
 }
 
 int weft_event_wait(weft_event_t* ev) {

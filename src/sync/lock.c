@@ -46,8 +46,7 @@ int weft_lock_release(weft_lock_t* lock) {
   if (lock == NULL)
     return WEFT_EINVAL;
   /* The only limit a lock can pass is "released while free". */
-  return weft__permits_release(&lock->permits) == WEFT_ELIMIT ? WEFT_EPERM
-                                                              : 0;
+  return weft__permits_release(&lock->permits) == WEFT_ELIMIT ? WEFT_EPERM : 0;
 }
 
 int weft_lock_locked(const weft_lock_t* lock) {

@@ -136,7 +136,8 @@ int weft__permits_release(weft__permits_t* p) {
 size_t weft__permits_value(const weft__permits_t* p) {
   /* relaxed: a snapshot for the caller; orders nothing. */
   return atomic_load_explicit(&((weft__permits_t*)p)->state,
-                              memory_order_relaxed) / ONE;
+                              memory_order_relaxed) /
+         ONE;
 }
 
 int weft__permits_waiting(const weft__permits_t* p) {

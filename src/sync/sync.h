@@ -44,8 +44,7 @@ static inline int weft__sync_empty(const weft__sync_list_t* l) {
 }
 
 /* Appends at the tail (the newest waiter). */
-static inline void weft__sync_push(weft__sync_list_t* l,
-                                   weft__sync_node_t* n) {
+static inline void weft__sync_push(weft__sync_list_t* l, weft__sync_node_t* n) {
   n->next = NULL;
   n->prev = l->tail;
   if (l->tail != NULL)

@@ -11,9 +11,10 @@
  * so exit takes it back if no await consumed it yet, and reports
  * WEFT_ETIMEDOUT. A scope whose deadline passed while its worker was busy
  * (no timer could run) reports WEFT_ETIMEDOUT too, with nothing to take
- * back: a deadline is only enforced at awaits, there is no preemption. A closed scope's heap entry goes stale; if exit runs on
- * the heap's own worker it counts it, so the heap drops stale entries in a
- * rebuild instead of waiting for their deadlines.
+ * back: a deadline is only enforced at awaits, there is no preemption. A closed
+ * scope's heap entry goes stale; if exit runs on the heap's own worker it
+ * counts it, so the heap drops stale entries in a rebuild instead of waiting
+ * for their deadlines.
  */
 #include <stdlib.h>
 
@@ -29,10 +30,10 @@ struct weft_timeout_s {
    * acq_rel decrements (see drop_ref). */
   _Atomic uint32_t refs;
   weft__spin_t lock;
-  uint8_t state;          /* kOpen, kFired, kClosed; under `lock` */
-  weft_task_t* task;      /* the scope's task; one reference */
-  weft__worker_t* home;   /* worker whose heap holds the entry */
-  uint64_t deadline;      /* read-only */
+  uint8_t state;        /* kOpen, kFired, kClosed; under `lock` */
+  weft_task_t* task;    /* the scope's task; one reference */
+  weft__worker_t* home; /* worker whose heap holds the entry */
+  uint64_t deadline;    /* read-only */
 };
 
 static void drop_ref(weft_timeout_t* tm) {

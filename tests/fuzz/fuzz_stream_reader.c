@@ -61,13 +61,13 @@ typedef struct {
 
 static weft_runtime_t* g_rt;
 
-#define CHECK(cond)                                                      \
-  do {                                                                   \
-    if (!(cond)) {                                                       \
-      fprintf(stderr, "fuzz_stream_reader: %s:%d: %s\n", __FILE__,      \
-              __LINE__, #cond);                                          \
-      abort();                                                           \
-    }                                                                    \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "fuzz_stream_reader: %s:%d: %s\n", __FILE__, __LINE__,   \
+              #cond);                                                          \
+      abort();                                                                 \
+    }                                                                          \
   } while (0)
 
 /* ---- The writer ------------------------------------------------------- */
@@ -111,8 +111,8 @@ static size_t model_find(const run_t* r, const uint8_t* sep, size_t seplen) {
 }
 
 /* What readuntil (or readline, `partial`) must return now. */
-static ptrdiff_t model_until(const run_t* r, const uint8_t* sep,
-                             size_t seplen, size_t cap, int partial) {
+static ptrdiff_t model_until(const run_t* r, const uint8_t* sep, size_t seplen,
+                             size_t cap, int partial) {
   size_t rem = r->feed.len - r->pos;
   size_t end = model_find(r, sep, seplen);
   if (end > r->limit || (end == 0 && rem >= r->limit))
@@ -187,26 +187,38 @@ static void do_op(run_t* r, weft_stream_t* s, char* buf) {
   uint8_t op = next(&r->script);
   size_t arg = next(&r->script);
   switch (op % 8) {
-  case 0: do_until(r, s, buf, 1, 1 + arg); break;
-  case 1: do_until(r, s, buf, 0, 1 + arg); break;
-  case 2: do_exactly(r, s, buf, 1 + arg); break;
-  case 3: do_read(r, s, buf, 1 + arg); break;
-  case 4:
-    if (arg == 0) {
-      CHECK(weft_stream_set_limit(s, 0) == WEFT_EINVAL);
-    } else {
-      CHECK(weft_stream_set_limit(s, arg) == 0);
-      r->limit = arg;
+    case 0:
+      do_until(r, s, buf, 1, 1 + arg);
+      break;
+    case 1:
+      do_until(r, s, buf, 0, 1 + arg);
+      break;
+    case 2:
+      do_exactly(r, s, buf, 1 + arg);
+      break;
+    case 3:
+      do_read(r, s, buf, 1 + arg);
+      break;
+    case 4:
+      if (arg == 0) {
+        CHECK(weft_stream_set_limit(s, 0) == WEFT_EINVAL);
+      } else {
+        CHECK(weft_stream_set_limit(s, arg) == 0);
+        r->limit = arg;
+      }
+      break;
+    case 5: {
+      int eof = weft_stream_at_eof(s);
+      /* 1 only once everything was read; 0 may be early news. */
+      CHECK(eof == 0 || (eof == 1 && r->pos == r->feed.len));
+      break;
     }
-    break;
-  case 5: {
-    int eof = weft_stream_at_eof(s);
-    /* 1 only once everything was read; 0 may be early news. */
-    CHECK(eof == 0 || (eof == 1 && r->pos == r->feed.len));
-    break;
-  }
-  case 6: do_until(r, s, buf, (int)(arg & 1), kBigCap); break;
-  default: do_exactly(r, s, buf, 1 + arg * 16); break;
+    case 6:
+      do_until(r, s, buf, (int)(arg & 1), kBigCap);
+      break;
+    default:
+      do_exactly(r, s, buf, 1 + arg * 16);
+      break;
   }
 }
 
