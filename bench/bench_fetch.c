@@ -73,8 +73,8 @@ static int run_fetch(const uint64_t* p, bench_result_t* out) {
   }
   raise_fd_limit();
   snprintf(url, sizeof(url), "http://127.0.0.1:%u/", (unsigned)port);
-  weft_http_client_config_t cfg = {
-      .max_conns_per_host = (unsigned)(n > 100000 ? 100000 : n)};
+  weft_http_client_config_t cfg = {.max_conns_per_host =
+                                       (unsigned)(n > 100000 ? 100000 : n)};
   fetch_ctx_t ctx = {.url = url};
   int first_err = weft_http_client_new(&cfg, &ctx.client);
   if (first_err != 0) {
@@ -101,6 +101,7 @@ const bench_t bench_fetch = {
     .help = "N concurrent GETs of http://127.0.0.1:port/ (--sequential: one "
             "at a time); seconds = all of them",
     .run = run_fetch,
-    .params = {{"port", 0, 65535}, {"urls", 100, 1000000},
+    .params = {{"port", 0, 65535},
+               {"urls", 100, 1000000},
                {"sequential", 0, 1, 1}},
 };

@@ -202,8 +202,8 @@ static int echo_conn(weft_stream_t* conn, void* arg) {
 }
 
 static int run_echo(const uint64_t* p, bench_result_t* out) {
-  return bench_serve("echo-server", (unsigned)p[0], p[1] != 0, echo_conn,
-                     NULL, out);
+  return bench_serve("echo-server", (unsigned)p[0], p[1] != 0, echo_conn, NULL,
+                     out);
 }
 
 static int finish_echo(const uint64_t* p, bench_result_t* out) {

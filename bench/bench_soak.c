@@ -141,7 +141,8 @@ static int conn_round(soak_t* s, unsigned port, uint64_t n) {
   return round_of(s, n, client, &ca);
 }
 
-/* ---- Memory ---------------------------------------------------------------- */
+/* ---- Memory ----------------------------------------------------------------
+ */
 
 static uint64_t rss_kb(void) {
   long pages = 0, resident = 0;

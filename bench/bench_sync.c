@@ -120,6 +120,7 @@ const bench_t bench_sem = {
     .help = "tasks contend for a semaphore, yielding while they hold it; "
             "ops = tasks*rounds",
     .run = run_sem,
-    .params = {{"tasks", 1000, 1u << 24}, {"value", 10, 1u << 24},
+    .params = {{"tasks", 1000, 1u << 24},
+               {"value", 10, 1u << 24},
                {"rounds", 100, 1u << 24}},
 };

@@ -171,9 +171,8 @@ static void on_connection(uv_stream_t* srv, int status) {
 static void close_any(uv_handle_t* h, void* arg) {
   (void)arg;
   if (!uv_is_closing(h))
-    uv_close(h, h->type == UV_TCP && h != (uv_handle_t*)&server
-                    ? on_conn_closed
-                    : NULL);
+    uv_close(h, h->type == UV_TCP && h != (uv_handle_t*)&server ? on_conn_closed
+                                                                : NULL);
 }
 
 /* SIGINT or SIGTERM: close every handle; uv_run then returns. */

@@ -3,8 +3,7 @@
 # Installs what is missing (as root), then for each of the release, asan
 # (ASan+UBSan) and tsan presets: configure, build, run ctest. Then a short
 # libFuzzer run of the HTTP parser and the stream reader (WEFT_FUZZ_SECS
-# each, default 8; 0 skips). Release runs
-# every test; the sanitizer builds leave out the `slow` label. Then a
+# each, default 8; 0 skips). Every preset runs every test. Then a
 # Valgrind memcheck pass over the release unit tests (--no-valgrind or
 # WEFT_VALGRIND=0 skips it).
 # Runs every step even after a failure, prints a summary, exits 1 if any
@@ -50,14 +49,10 @@ run_step() {
 }
 
 for preset in release asan tsan; do
-  ctest_args=()
-  if [ "$preset" != release ]; then
-    ctest_args=(-LE slow)
-  fi
   # A failed step skips the rest of this preset, not the other presets.
   if run_step "$preset configure" cmake --preset "$preset" &&
      run_step "$preset build" cmake --build --preset "$preset" -j "$jobs"; then
-    run_step "$preset test" ctest --preset "$preset" "${ctest_args[@]}" || true
+    run_step "$preset test" ctest --preset "$preset" || true
   fi
 done
 
