@@ -24,6 +24,9 @@ typedef struct bench_param_s {
   uint64_t max;     /* the largest value accepted; the least is 1 */
   /* Non-zero: a switch, given as "--name" with no value; it sets 1. */
   int flag;
+  /* Non-NULL: the value is one of these names (the list ends at NULL),
+   * kept as its index (def is one too) and printed as the name. */
+  const char* const* names;
 } bench_param_t;
 
 typedef struct bench_result_s {
@@ -50,6 +53,7 @@ typedef struct bench_s {
   bench_fn run;
   bench_param_t params[BENCH_MAX_PARAMS]; /* ends at the first NULL name */
   bench_finish_fn finish; /* NULL: nothing to do after the runtime ends */
+  unsigned threads;       /* workers without --threads; 0: one per CPU */
 } bench_t;
 
 extern const bench_t bench_fib;
@@ -67,6 +71,7 @@ extern const bench_t bench_echo_server;
 extern const bench_t bench_http_server;
 extern const bench_t bench_fetch;
 extern const bench_t bench_soak;
+extern const bench_t bench_mixed_server;
 
 /* Monotonic time in nanoseconds. Integers, so that a difference of two
  * readings keeps every digit. */
@@ -122,5 +127,14 @@ int bench_serve(const char* name, unsigned port, int reuseport,
 /* Whether a stream error ends a connection in a normal way for a server:
  * the peer reset or went away, or the runtime is shutting down. */
 int bench_net_benign(ptrdiff_t err);
+
+/* http-server's connection handler with no work per request (arg unused),
+ * for another server to answer "hello" the same way. */
+int bench_http_hello(weft_stream_t* conn, void* arg);
+
+/* http-server's finish: out->result the requests answered, and "bad",
+ * "errors", "cpu_s" appended to out->extra. Non-zero (after printing why,
+ * as `name`) when a connection failed. */
+int bench_http_finish(const char* name, bench_result_t* out);
 
 #endif /* WEFT_BENCH_H_ */

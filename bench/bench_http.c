@@ -100,8 +100,7 @@ static int parse_request_line(const char* s, size_t n, http_req_t* r) {
   while (i < n && s[i] > ' ' && s[i] < 0x7f)
     i++;
   if (i == t || n - i != 9 || s[i] != ' ' ||
-      memcmp(s + i + 1, "HTTP/1.", 7) != 0 || s[i + 8] < '0' ||
-      s[i + 8] > '9')
+      memcmp(s + i + 1, "HTTP/1.", 7) != 0 || s[i + 8] < '0' || s[i + 8] > '9')
     return -1;
   r->http10 = s[i + 8] == '0';
   r->keep_alive = !r->http10;
@@ -242,8 +241,7 @@ static void reject(weft_stream_t* conn, char* scratch, size_t cap) {
   weft_timeout_t* t;
 
   if (weft_stream_write(conn, resp_bad, sizeof(resp_bad) - 1) != 0 ||
-      weft_stream_shutdown(conn) != 0 ||
-      weft_timeout_enter(LINGER_MS, &t) != 0)
+      weft_stream_shutdown(conn) != 0 || weft_timeout_enter(LINGER_MS, &t) != 0)
     return;
   while (weft_stream_read(conn, scratch, cap) > 0) {
   }
@@ -327,6 +325,12 @@ static int http_conn(weft_stream_t* conn, void* arg) {
 }
 
 static http_opts_t http_opts;
+static http_opts_t http_no_work;
+
+int bench_http_hello(weft_stream_t* conn, void* arg) {
+  (void)arg;
+  return http_conn(conn, &http_no_work);
+}
 
 static int run_http(const uint64_t* p, bench_result_t* out) {
   http_opts = (http_opts_t){.work_us = p[2], .delay_ms = p[3]};
@@ -334,23 +338,26 @@ static int run_http(const uint64_t* p, bench_result_t* out) {
                      &http_opts, out);
 }
 
-static int finish_http(const uint64_t* p, bench_result_t* out) {
+int bench_http_finish(const char* name, bench_result_t* out) {
   /* relaxed (all three): every handler has returned; the runtime's joins
    * ordered its adds before this. */
   uint64_t bad = atomic_load_explicit(&http_bad, memory_order_relaxed);
   uint64_t errors = atomic_load_explicit(&http_errors, memory_order_relaxed);
 
-  (void)p;
   out->result = atomic_load_explicit(&http_requests, memory_order_relaxed);
   size_t used = strlen(out->extra);
   snprintf(out->extra + used, sizeof(out->extra) - used,
            ",\"bad\":%llu,\"errors\":%llu,\"cpu_s\":%.6f",
-           (unsigned long long)bad, (unsigned long long)errors,
-           bench_cpu_s());
+           (unsigned long long)bad, (unsigned long long)errors, bench_cpu_s());
   if (errors != 0)
-    return bench_wrong("http-server", "%llu connections failed",
+    return bench_wrong(name, "%llu connections failed",
                        (unsigned long long)errors);
   return 0;
+}
+
+static int finish_http(const uint64_t* p, bench_result_t* out) {
+  (void)p;
+  return bench_http_finish("http-server", out);
 }
 
 const bench_t bench_http_server = {

@@ -20,10 +20,10 @@
 #define MAX_THREADS 4096
 
 static const bench_t* const benches[] = {
-    &bench_fib,   &bench_spawn,    &bench_yield,
-    &bench_chain, &bench_pingpong, &bench_sleep, &bench_switch,
-    &bench_blocking, &bench_future_rtt, &bench_lock, &bench_sem,
-    &bench_echo_server, &bench_http_server, &bench_fetch, &bench_soak,
+    &bench_fib,         &bench_spawn, &bench_yield,  &bench_chain,
+    &bench_pingpong,    &bench_sleep, &bench_switch, &bench_blocking,
+    &bench_future_rtt,  &bench_lock,  &bench_sem,    &bench_echo_server,
+    &bench_http_server, &bench_fetch, &bench_soak,   &bench_mixed_server,
 };
 
 #define NBENCHES (sizeof(benches) / sizeof(benches[0]))
@@ -53,10 +53,16 @@ static void usage(FILE* f) {
     fprintf(f, "  %-9s", b->name);
     for (int j = 0; j < BENCH_MAX_PARAMS && b->params[j].name != NULL; j++) {
       const bench_param_t* q = &b->params[j];
-      if (q->flag)
+      if (q->flag) {
         fprintf(f, " [--%s]", q->name);
-      else
+      } else if (q->names != NULL) {
+        fprintf(f, " [--%s ", q->name);
+        for (int k = 0; q->names[k] != NULL; k++)
+          fprintf(f, "%s%s", k ? "|" : "", q->names[k]);
+        fprintf(f, "]");
+      } else {
         fprintf(f, " [--%s %llu]", q->name, (unsigned long long)q->def);
+      }
     }
     fprintf(f, "\n      %s\n", b->help);
   }
@@ -101,6 +107,14 @@ static int parse_count(const char* s, uint64_t max, uint64_t* out) {
   return 0;
 }
 
+/* Finds `s` in a NULL-terminated list of names; its index, or -1. */
+static int find_name(const char* const* names, const char* s) {
+  for (int k = 0; s != NULL && names[k] != NULL; k++)
+    if (strcmp(names[k], s) == 0)
+      return k;
+  return -1;
+}
+
 /* Finds where option `name` goes: a parameter slot, or the thread count
  * (returned as BENCH_MAX_PARAMS). -1 when the benchmark has no such option.
  * *flag tells whether it is a switch, which takes no value. */
@@ -132,9 +146,16 @@ static int parse_options(int argc, char** argv, args_t* a) {
       slot = find_option(a->bench, argv[i] + 2, &max, &flag);
     if (slot < 0)
       return usage_error("unknown option '%s'", argv[i]);
-    if (flag)
+    if (flag) {
       i--; /* a switch: no value to skip */
-    else if (parse_count(i + 1 < argc ? argv[i + 1] : NULL, max, &v) != 0)
+    } else if (slot < BENCH_MAX_PARAMS && a->bench->params[slot].names) {
+      const char* const* names = a->bench->params[slot].names;
+      int k = find_name(names, i + 1 < argc ? argv[i + 1] : NULL);
+      if (k < 0)
+        return usage_error("%s takes one of its names (see the usage)",
+                           argv[i]);
+      v = (uint64_t)k;
+    } else if (parse_count(i + 1 < argc ? argv[i + 1] : NULL, max, &v) != 0)
       return usage_error("%s takes a whole number from 1 to %llu", argv[i],
                          (unsigned long long)max);
     if (slot == BENCH_MAX_PARAMS)
@@ -158,7 +179,7 @@ static int parse_args(int argc, char** argv, args_t* a) {
   a->bench = find_bench(argv[1]);
   if (a->bench == NULL)
     return usage_error("unknown benchmark '%s'", argv[1]);
-  a->threads = 0;
+  a->threads = a->bench->threads;
   for (int i = 0; i < BENCH_MAX_PARAMS; i++)
     a->p[i] = a->bench->params[i].def;
   return parse_options(argc, argv, a);
@@ -215,9 +236,14 @@ static void print_json(const args_t* a, unsigned workers,
 
   printf("{\"runtime\":\"weft\",\"bench\":\"%s\",\"threads\":%u,\"params\":{",
          b->name, workers);
-  for (int i = 0; i < BENCH_MAX_PARAMS && b->params[i].name != NULL; i++)
-    printf("%s\"%s\":%llu", i ? "," : "", b->params[i].name,
-           (unsigned long long)a->p[i]);
+  for (int i = 0; i < BENCH_MAX_PARAMS && b->params[i].name != NULL; i++) {
+    if (b->params[i].names != NULL)
+      printf("%s\"%s\":\"%s\"", i ? "," : "", b->params[i].name,
+             b->params[i].names[a->p[i]]);
+    else
+      printf("%s\"%s\":%llu", i ? "," : "", b->params[i].name,
+             (unsigned long long)a->p[i]);
+  }
   printf("},\"seconds\":%.9g,\"ops\":%llu,\"ops_per_s\":%.4g,"
          "\"max_rss_kb\":%ld,\"result\":%llu%s}\n",
          r->seconds, (unsigned long long)r->ops, rate, bench_max_rss_kb(),
