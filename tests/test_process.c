@@ -425,7 +425,7 @@ static int waiter(void* arg, void** result) {
   waiter_t* w = arg;
   (void)result;
   if (w->where != NULL)
-    weft__io_enter(w->where);
+    weft__io_move_to(w->where);
   w->worker = weft_worker_id();
   atomic_store(&w->waiting, 1);
   return weft_process_wait(w->p, &w->status);

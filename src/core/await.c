@@ -177,6 +177,9 @@ int weft_sleep_ns(uint64_t ns) {
     return weft_yield();
   uint64_t now = weft__now_ns();
   uint64_t deadline = ns > UINT64_MAX - now ? UINT64_MAX : now + ns;
+  /* The heap is under the driver, held until we are switched out: the
+   * timer cannot fire on another thread before (driver.c). */
+  weft__driver_borrow_own(w);
   weft__spin_lock(&cur->lock);
   if (weft__cancel_take_locked(cur)) {
     weft__spin_unlock(&cur->lock);

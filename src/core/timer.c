@@ -152,7 +152,14 @@ int weft__timers_add(weft__worker_t* w, uint64_t deadline, weft_task_t* t,
 
 int weft__timers_add_entry(weft__worker_t* w, uint64_t deadline,
                            const weft__timer_ops_t* ops, void* obj) {
-  return add(w, (weft__timer_entry_t){deadline, ops, obj, 0});
+  /* From a task on w: the heap is under w's driver (driver.c). */
+  int had = w->held == w;
+  if (!had)
+    weft__driver_lock(w);
+  int err = add(w, (weft__timer_entry_t){deadline, ops, obj, 0});
+  if (!had)
+    weft__driver_release(w);
+  return err;
 }
 
 
@@ -251,7 +258,8 @@ size_t weft__timers_run(weft__worker_t* w, uint64_t now) {
     weft_task_t* f = latest_first;
     latest_first = f->next;
     f->next = NULL;
-    weft__worker_push(w, f);
+    /* On the thread serving the loop, which may not be w's (driver.c). */
+    weft__worker_push(weft__worker_self(), f);
   }
   arm(tm, tm->len > 0 ? tm->heap[0].deadline : UINT64_MAX);
   return woken;

@@ -48,10 +48,13 @@ int weft__timers_init(weft__worker_t* w);
 void weft__timers_close(weft__worker_t* w);
 void weft__timers_free(weft__worker_t* w);
 
-/* Adds a sleep; WEFT_ENOMEM if the heap cannot grow. */
+/* Adds a sleep; WEFT_ENOMEM if the heap cannot grow. The caller holds
+ * w's driver (core/driver.c), as every call here but the next one. */
 int weft__timers_add(weft__worker_t* w, uint64_t deadline, weft_task_t* t,
                      uint64_t seq);
-/* Adds an entry with its own callbacks; WEFT_ENOMEM as above. */
+/* Adds an entry with its own callbacks; WEFT_ENOMEM as above. From a
+ * task running on w: takes w's driver for the call if it does not hold
+ * it. */
 int weft__timers_add_entry(weft__worker_t* w, uint64_t deadline,
                            const weft__timer_ops_t* ops, void* obj);
 /* Wakes every task whose deadline is <= now and re-arms the timerfd.

@@ -26,6 +26,7 @@
 #include "base/list.h"
 #include "core/worker.h"
 
+#include <sched.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -37,7 +38,9 @@ enum {
   kLifoMax = 3,
   kPollIntervalNs = 200 * 1000,
   kGlobalBatch = 64,
-  kLifoWatchMs = 1
+  kLifoWatchMs = 1,
+  kInlineCheck = 64,       /* inline runs between two clock reads */
+  kYieldPollNs = 50 * 1000 /* a round of yielders polls if this is due */
 };
 
 /* initial-exec: one load from the thread pointer instead of a call to
@@ -116,13 +119,34 @@ static weft_task_t* take_lifo(weft__worker_t* w) {
   return atomic_exchange_explicit(&w->lifo, NULL, memory_order_acquire);
 }
 
-static weft_task_t* yield_pop(weft__worker_t* w) {
-  return weft__fifo_pop(&w->yielded);
+/* The yield queue is under the driver (driver.c): a worker that serves
+ * this one's loop while it computes takes the yielded tasks too. */
+static void count_yielded(weft__worker_t* w, size_t n) {
+  /* relaxed: written under the driver; readers want a hint. */
+  atomic_store_explicit(&w->nyielded, n, memory_order_relaxed);
 }
 
+static size_t nyielded(weft__worker_t* w) {
+  /* relaxed: a hint (see the field). */
+  return atomic_load_explicit(&w->nyielded, memory_order_relaxed);
+}
+
+/* Deterministic mode's draw (one worker, the driver free). */
+static weft_task_t* yield_pop(weft__worker_t* w) {
+  weft_task_t* t = weft__fifo_pop(&w->yielded);
+  if (t != NULL)
+    count_yielded(w, nyielded(w) - 1);
+  return t;
+}
+
+/* The task runs again after the loop's next poll (as tokio's yield_now):
+ * a task that yields between computations lets I/O in. */
 void weft__yield_post(weft__worker_t* w, void* arg) {
   weft_task_t* t = arg;
+  weft__driver_lock(w);
   weft__fifo_push(&w->yielded, t);
+  count_yielded(w, nyielded(w) + 1);
+  weft__driver_release(w);
 }
 
 /* Takes a batch from the global queue: runs the first, queues the rest. */
@@ -289,6 +313,10 @@ static void run(weft__worker_t* w, weft_task_t* t) {
   weft__san_before(&w->sched_san, WEFT_TASK_SAN(t), 0);
   weft__ctx_switch(&w->sched_ctx, &t->ctx);
   weft__san_after(&w->sched_san, NULL);
+  /* Only now that the fiber is switched out: a callback that the driver
+   * lets run elsewhere may wake it (io/io.c). */
+  if (w->held != NULL)
+    weft__driver_leave(w);
   /* relaxed: NULL publishes nothing. */
   atomic_store_explicit(&w->running_pub, NULL, memory_order_relaxed);
   if (t->stack != NULL && WEFT_UNLIKELY(weft__stack_canary_broken(t->stack)))
@@ -319,9 +347,31 @@ void weft__park(void (*post)(weft__worker_t* w, void* arg), void* arg) {
   atomic_store_explicit(&cur->phase, WEFT_PHASE_RUNNING, memory_order_relaxed);
 }
 
+/* A fork–join storm runs children inline, with no tick: every
+ * kInlineCheck of them, a look at the clock polls the loop if it is due,
+ * so that sockets and timers are served while the storm lasts. Not in
+ * deterministic mode, whose order is its own. */
+static void poll_inline(weft__worker_t* w) {
+  if (++w->inline_runs < kInlineCheck || w->next_hook != NULL)
+    return;
+  w->inline_runs = 0;
+  uint64_t now = weft__now_ns();
+  /* relaxed: a hint (see the field). */
+  if (now - atomic_load_explicit(&w->polled_ns, memory_order_relaxed) <
+      kPollIntervalNs)
+    return;
+  int had = w->held == w;
+  if (!had && !weft__driver_try(w))
+    return; /* someone is serving the loop right now */
+  weft__driver_poll(w, w, now, 0);
+  if (!had)
+    weft__driver_release(w);
+}
+
 void weft__run_inline(weft__worker_t* w, weft_task_t* t) {
   weft_task_t* cur = w->current;
   weft_task_t* f = w->fiber;
+  poll_inline(w);
   if (start_cancelled(w, t)) {
     weft__task_complete(w, t, WEFT_ECANCELED);
     return;
@@ -362,18 +412,54 @@ void weft__wake_fiber(weft_task_t* fiber) {
 static int has_local_work(weft__worker_t* w) {
   /* relaxed: owner's own view of its slot. */
   return atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL ||
-         weft__deque_len(&w->deque) > 0 || !weft__fifo_empty(&w->yielded);
+         weft__deque_len(&w->deque) > 0 || nyielded(w) > 0;
 }
 
-/* Runs due timers and polls the loop without blocking. Returns 1 if that
- * made something runnable here. */
+static uint64_t polled_ns(weft__worker_t* w) {
+  /* relaxed: a hint (see the field). */
+  return atomic_load_explicit(&w->polled_ns, memory_order_relaxed);
+}
+
+/* Runs due timers and polls the loop without blocking, unless another
+ * thread is serving the loop right now. Returns 1 if something is
+ * runnable here. */
 static int poll_io(weft__worker_t* w) {
-  uint64_t now = weft__now_ns();
-  w->last_poll_ns = now;
-  weft__timers_run(w, now);
-  uv_run(&w->loop, UV_RUN_NOWAIT);
-  weft__inbox_drain(w);
+  if (weft__driver_try(w)) {
+    weft__driver_poll(w, w, weft__now_ns(), 0);
+    weft__driver_release(w);
+  }
   return has_local_work(w);
+}
+
+/* Runs the inbox if anything was posted (and nobody else is at it). */
+static void drain_inbox(weft__worker_t* w) {
+  /* relaxed: cheap emptiness check; the drain's exchange decides. */
+  if (atomic_load_explicit(&w->inbox, memory_order_relaxed) == NULL ||
+      !weft__driver_try(w))
+    return;
+  weft__inbox_drain(w);
+  weft__driver_release(w);
+}
+
+/* A task that yielded, oldest first. They run in rounds: when a round
+ * is over (every task that had yielded ran once), the loop is polled if
+ * that has not happened for kYieldPollNs, so yielders let I/O in at least
+ * once a round, and a lone yielder at each yield, as tokio's yield_now.
+ * A round pays one clock read; each pick, one take of the driver. */
+static weft_task_t* run_yielded(weft__worker_t* w) {
+  if (nyielded(w) == 0 || !weft__driver_try(w))
+    return NULL;
+  if (w->yield_round == 0) {
+    uint64_t now = weft__now_ns();
+    if (now - polled_ns(w) >= kYieldPollNs)
+      weft__driver_poll(w, w, now, 0);
+    w->yield_round = nyielded(w);
+  }
+  weft_task_t* t = yield_pop(w);
+  weft__driver_release(w);
+  if (t != NULL)
+    w->yield_round--;
+  return t;
 }
 
 /* The oldest task of our own deque: the newest-first pops of a task that
@@ -388,17 +474,22 @@ static weft_task_t* take_oldest_local(weft__worker_t* w) {
 static weft_task_t* maintenance(weft__worker_t* w) {
   weft_task_t* t = NULL;
   weft__inject_pop(&w->rt->global, 1, &t);
-  if (weft__now_ns() - w->last_poll_ns >= kPollIntervalNs)
+  uint64_t now = weft__now_ns();
+  /* Every other time, the yielders join the deque too: a busy deque must
+   * not starve them. */
+  if (now - polled_ns(w) >= kPollIntervalNs)
     poll_io(w);
+  if (w->rt->nworkers > 1)
+    weft__driver_rescue(w, now);
   if (weft__deque_len(&w->deque) > 0)
     weft__idle_notify(&w->rt->idle, 1);
   /* Alternate between the two queues a busy deque can starve. */
   if (t == NULL && (w->tick / kMaintenanceInterval) % 2 == 0)
-    t = yield_pop(w);
+    t = run_yielded(w);
   if (t == NULL)
     t = take_oldest_local(w);
   if (t == NULL)
-    t = yield_pop(w);
+    t = run_yielded(w);
   return t;
 }
 
@@ -425,7 +516,7 @@ static weft_task_t* next_task(weft__worker_t* w) {
     if ((t = maintenance(w)) != NULL)
       return t;
   }
-  weft__inbox_drain(w);
+  drain_inbox(w);
   if (w->lifo_streak < kLifoMax) {
     if ((t = take_lifo(w)) != NULL) {
       w->lifo_streak++;
@@ -437,16 +528,16 @@ static weft_task_t* next_task(weft__worker_t* w) {
     return t;
   if ((t = take_lifo(w)) != NULL)
     return t;
-  if ((t = yield_pop(w)) != NULL)
-    return t;
   if ((t = refill_from_global(w)) != NULL)
+    return t;
+  if ((t = run_yielded(w)) != NULL)
     return t;
   if (poll_io(w)) {
     if ((t = take_lifo(w)) != NULL)
       return t;
     if ((t = weft__deque_pop(&w->deque)) != NULL)
       return t;
-    return yield_pop(w);
+    return run_yielded(w);
   }
   return NULL;
 }
@@ -524,6 +615,12 @@ static weft_task_t* search(weft__worker_t* w) {
   }
   if (t == NULL)
     t = refill_from_global(w);
+  /* Loops whose owners compute without awaiting: serve them, and run
+   * what that wakes (driver.c). */
+  if (t == NULL && weft__driver_rescue(w, weft__now_ns())) {
+    if ((t = take_lifo(w)) == NULL)
+      t = weft__deque_pop(&w->deque);
+  }
   if (t != NULL) {
     w->searching = 0;
     if (weft__idle_stop_searching(&rt->idle))
@@ -581,28 +678,48 @@ static void sleep_in_loop(weft__worker_t* w) {
     atomic_fetch_sub_explicit(&idle->unwatched, 1, memory_order_relaxed);
 }
 
+static int stopping(weft__worker_t* w) {
+  /* relaxed: see the field. */
+  return atomic_load_explicit(&w->stop, memory_order_relaxed);
+}
+
+/* Sleeps in the loop, holding the driver: a task that wants the loop
+ * meanwhile posts to the inbox, which wakes us (io/io.c). */
+static void sleep_driving(weft__worker_t* w) {
+  if (park_recheck(w))
+    return;
+  /* seq_cst: pairs with the poster's CAS + load in weft__inbox_post. */
+  atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
+  /* seq_cst: see above. */
+  if (atomic_load_explicit(&w->inbox, memory_order_seq_cst) == NULL &&
+      !stopping(w)) {
+    w->async_seen = 0;
+    sleep_in_loop(w);
+    /* relaxed: a hint for rescuers (see the field). */
+    atomic_store_explicit(&w->polled_ns, weft__now_ns(), memory_order_relaxed);
+    if (w->async_seen)
+      weft__worker_count(&w->n_wakeups);
+  }
+  /* relaxed: only makes posters send a needless async. */
+  atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
+}
+
 static void park(weft__worker_t* w) {
   weft_runtime_t* rt = w->rt;
   weft__worker_count(&w->n_parks);
   weft__idle_park(&rt->idle, w, w->searching);
   w->searching = 0;
-  if (!park_recheck(w)) {
-    /* seq_cst: pairs with the poster's CAS + load in weft__inbox_post. */
-    atomic_store_explicit(&w->sleeping, 1, memory_order_seq_cst);
-    /* seq_cst: see above. */
-    if (atomic_load_explicit(&w->inbox, memory_order_seq_cst) == NULL &&
-        !w->stop) {
-      w->async_seen = 0;
-      sleep_in_loop(w);
-      if (w->async_seen)
-        weft__worker_count(&w->n_wakeups);
-    }
-    /* relaxed: only makes posters send a needless async. */
-    atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
+  if (weft__driver_try(w)) {
+    sleep_driving(w);
+    weft__driver_release(w);
+  } else {
+    /* Another thread serves our loop this moment (a poll, an I/O call):
+     * look for work again rather than wait for it. */
+    sched_yield();
   }
   if (weft__idle_unpark(&rt->idle, w))
     w->searching = 1;
-  weft__inbox_drain(w);
+  drain_inbox(w);
 }
 
 /* ---- Thread ----------------------------------------------------------- */
@@ -615,7 +732,7 @@ static void* worker_main(void* arg) {
                         memory_order_relaxed);
   weft__overflow_thread_init(&w->altstack);
   weft__san_thread_init(&w->sched_san);
-  while (!w->stop) {
+  while (!stopping(w)) {
     weft_task_t* t = next_task(w);
     if (t == NULL)
       t = search(w);
@@ -638,7 +755,8 @@ static void* worker_main(void* arg) {
 
 static void on_stop(weft__worker_t* w, weft__msg_t* m) {
   (void)m;
-  w->stop = 1;
+  /* relaxed: see the field. */
+  atomic_store_explicit(&w->stop, 1, memory_order_relaxed);
 }
 
 static void on_check(weft__worker_t* w, weft__msg_t* m) {

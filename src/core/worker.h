@@ -42,8 +42,25 @@ struct weft__worker_s {
    * drained whole by the owner. */
   weft__msg_t* _Atomic inbox;
   /* 1 while the owner may block in uv_run(ONCE): posters must then send
-   * the async. seq_cst on both sides (inbox.c). */
+   * the async. seq_cst on both sides (weft__inbox_post, park). */
   _Atomic int sleeping;
+  /* The driver: 1 while someone holds the right to touch this worker's
+   * loop, timer heap and yield queue and to run its inbox; 0 when free.
+   * Anyone may take it (worker.c, "The driver"): the owner's scheduler to
+   * poll or park, a task inside an I/O call on this loop, or another worker
+   * polling a loop its owner has left unpolled. Taken by an acquire CAS,
+   * given back by a release store. */
+  _Atomic int driver;
+  /* When the loop was last polled, by whoever held the driver: relaxed
+   * store under the driver, relaxed loads by would-be drivers (a hint). */
+  _Atomic uint64_t polled_ns;
+  /* Tasks in `yielded`, for lock-free emptiness hints; written under the
+   * driver (relaxed load + store), read relaxed. */
+  _Atomic size_t nyielded;
+  /* Set by stop_msg at shutdown, possibly by another worker driving this
+   * one's inbox; read by the owner. relaxed: a flag; the thread join
+   * orders the rest. */
+  _Atomic int stop;
 
   /* Statistics read by other threads: written by the owner only (relaxed
    * load + store, no read-modify-write), read with relaxed loads. */
@@ -62,11 +79,17 @@ struct weft__worker_s {
   int searching;
   unsigned lifo_streak;
   uint64_t tick;
-  uint64_t last_poll_ns;
+  /* The worker whose driver the task running here holds (an I/O call, a
+   * sleep), or NULL; given back when the task switches out. Owner only. */
+  weft__worker_t* held;
+  unsigned inline_runs; /* since the last clock check (run_inline) */
+  size_t yield_round;   /* yielders left to run in this round */
   uint32_t rng;
-  WEFT_FIFO(weft_task_t) yielded; /* tasks that yielded */
-  weft_task_t* fiber;             /* running fiber (or NULL on the scheduler) */
-  weft_task_t* current;           /* running task (fiber, or an inline child) */
+  /* Tasks that yielded, waiting for the next poll of the loop; under the
+   * driver. */
+  WEFT_FIFO(weft_task_t) yielded;
+  weft_task_t* fiber;   /* running fiber (or NULL on the scheduler) */
+  weft_task_t* current; /* running task (fiber, or an inline child) */
   weft__ctx_t sched_ctx;
   weft__san_t sched_san;
   /* Runs on the scheduler's stack right after a fiber switched out. */
@@ -78,7 +101,6 @@ struct weft__worker_s {
   uint64_t id_next; /* task ids handed out from a block */
   uint64_t id_end;
   void* altstack;
-  int stop;              /* set through stop_msg at shutdown */
   uint64_t* seen_ticks;  /* search(): each victim's tick at our last look */
   weft__msg_t check_msg; /* shutdown: "see whether every task is done" */
   weft__msg_t stop_msg;  /* shutdown: "leave the loop" */
@@ -91,11 +113,15 @@ struct weft__worker_s {
    * by the owner every tick): above `loop` they shifted the owner-only
    * fields, and gcc 12 then realigned the stack in weft__task_alloc (7
    * more instructions a spawn). */
-  _Atomic uint64_t n_run;          /* switches into a task, inline runs */
-  _Atomic uint64_t n_stolen;       /* tasks this worker took from others */
-  _Atomic uint64_t n_parks;        /* calls to park() */
-  _Atomic uint64_t n_wakeups;      /* sleeps ended by another thread */
-  _Atomic uint64_t n_io_callbacks; /* I/O operations completed here */
+  _Atomic uint64_t n_run;     /* switches into a task, inline runs */
+  _Atomic uint64_t n_stolen;  /* tasks this worker took from others */
+  _Atomic uint64_t n_parks;   /* calls to park() */
+  _Atomic uint64_t n_wakeups; /* sleeps ended by another thread */
+  /* I/O operations completed on this worker's loop: written by whoever
+   * holds its driver, one at a time (the driver orders them), so a load
+   * and a store still lose no increment. */
+  _Atomic uint64_t n_io_callbacks;
+  _Atomic uint64_t n_drives; /* other workers' loops polled here */
   /* The task being run (w->current: the fiber, or the child running
    * inline on it), NULL between tasks: for the debug monitor and
    * dumps (debug.c). Stored by the owner (release), read by others
@@ -152,9 +178,44 @@ void weft__yield_post(weft__worker_t* w, void* arg);
  * reads t's result and then releases it. From a task only. */
 void weft__run_inline(weft__worker_t* w, weft_task_t* t);
 
+/* ---- The driver (worker.c) ----------------------------------------------
+ * Whoever touches a worker's loop, timer heap or yield queue, or runs its
+ * inbox, holds that worker's driver. */
+
+/* Takes v's driver if it is free: 1, else 0. Any thread; never waits. */
+int weft__driver_try(weft__worker_t* v);
+/* Gives v's driver back. */
+void weft__driver_release(weft__worker_t* v);
+/* Takes v's driver, waiting out brief holders: only where v cannot be
+ * asleep in its loop (v is the caller's own worker, which runs it). */
+void weft__driver_lock(weft__worker_t* v);
+/* The running task takes v's driver and keeps it until it switches out
+ * (awaits, yields, ends) or calls weft__driver_leave; a driver it held
+ * before is given back first. 1, or 0 when another holds v's (a brief
+ * holder, or v asleep in its loop). From a task only. */
+int weft__driver_borrow(weft__worker_t* v);
+/* The same, waiting out brief holders; only for v the caller's own worker,
+ * whose owner cannot be asleep while it runs the caller. */
+void weft__driver_borrow_own(weft__worker_t* w);
+/* Gives back the driver the running task holds, if any. */
+void weft__driver_leave(weft__worker_t* w);
+/* Serves v's loop once for `self` (the calling thread's worker), holding
+ * v's driver: due timers, a non-blocking poll, the inbox, and (with
+ * with_yielded) v's yielded tasks moved into self's deque. What it wakes
+ * is queued on self. */
+void weft__driver_poll(weft__worker_t* self, weft__worker_t* v, uint64_t now,
+                       int with_yielded);
+/* Moves v's yielded tasks into self's deque; the caller holds v's driver. */
+void weft__driver_take_yielded(weft__worker_t* self, weft__worker_t* v);
+/* Serves, once, each other worker's loop left unpolled for a while by an
+ * owner that is awake (computing in one task): 1 if it served any. */
+int weft__driver_rescue(weft__worker_t* self, uint64_t now);
+
 /* Posts a message to `w`'s inbox. Any thread. */
 void weft__inbox_post(weft__worker_t* w, weft__msg_t* m);
-/* Runs every message in the inbox. Owner only. Returns 1 if any. */
+/* Runs every message in the inbox: the caller holds w's driver (it may be
+ * another worker). Handlers queue what they wake on the calling thread's
+ * worker, never on `w`'s queues. Returns 1 if any. */
 int weft__inbox_drain(weft__worker_t* w);
 
 /* For the overflow handler: the running fiber's stack and the running task

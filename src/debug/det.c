@@ -363,8 +363,10 @@ static void settle(weft__worker_t* w, weft__det_t* d) {
     weft__inbox_drain(w);
     /* acquire: pairs with the release decrement in weft__det_call_end.
      * A stopping worker has no task left to wake. */
-    if (w->stop || (w->pool_reqs == 0 &&
-                    atomic_load_explicit(&d->calls, memory_order_acquire) == 0))
+    /* relaxed: see the field. */
+    if (atomic_load_explicit(&w->stop, memory_order_relaxed) ||
+        (w->pool_reqs == 0 &&
+         atomic_load_explicit(&d->calls, memory_order_acquire) == 0))
       break;
     if (d->impatient) {
       if (!d->warned)

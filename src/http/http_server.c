@@ -296,8 +296,9 @@ int weft_http_serve(const char* host, unsigned port,
     free(srv);
     return err;
   }
-  /* No await since weft_tcp_serve returned: still on this worker. */
-  weft__io_obj_add_named(weft__worker_self(), &srv->obj, srv_shutdown,
+  /* On the loop of the worker we run on now (the object list is under
+   * its driver). */
+  weft__io_obj_add_named(weft__io_enter_here(), &srv->obj, srv_shutdown,
                          "HTTP server settings", NULL);
   return 0;
 }

@@ -1,18 +1,24 @@
-/* The I/O foundation: awaiting libuv callbacks, moving a call to the worker
- * that owns a handle, and closing what is left open at runtime end.
+/* The I/O foundation: awaiting libuv callbacks, entering the loop that
+ * owns a handle, and closing what is left open at runtime end.
  *
  * DESIGN
- * libuv is not thread-safe: a handle may only be touched on its loop's
- * thread. So every I/O call first moves the calling task to the object's
- * home worker (weft__io_enter: the task parks, a message in home's inbox
- * resumes it there), then works on the handle from the task itself, and
- * waits with weft__io_wait. The callback runs on the same thread and calls
- * weft__io_done, which wakes the task into home's LIFO slot: the task
- * usually goes on where its I/O is. Nothing here needs an atomic beyond
- * the task's wait descriptor, which is under the task's lock.
+ * libuv is not thread-safe: a loop may be used by one thread at a time.
+ * Each worker's loop has a driver (core/driver.c), and whoever holds it
+ * may touch the loop and its handles. So every I/O call first enters the
+ * object's home loop (weft__io_enter): it borrows home's driver, from
+ * whatever worker the task runs on, or, when home sleeps in its loop
+ * holding the driver, moves the task there (the task parks, a message in
+ * home's inbox wakes home and resumes the task on it). It then works on the
+ * handle from the task itself and waits with weft__io_wait, which gives the
+ * driver back only once the task is switched out. The callback runs on
+ * whichever thread next polls home's loop (home, or a worker serving the
+ * loop while home computes) and calls weft__io_done, which wakes the task
+ * on that thread. Nothing here needs an atomic beyond the driver and the
+ * task's wait descriptor, which is under the task's lock.
  *
  * Cancellation: weft_cancel sees the I/O wait kind and posts the
- * task's cancel message to the wait's worker (as for a sleep). There, if
+ * task's cancel message to the wait's worker (as for a sleep); whoever
+ * drives that worker's loop runs it. There, if
  * the task still waits on that operation, the operation's cancel hook runs
  * (uv_cancel, uv_close, withdrawing a reader, ...) and the operation ends
  * through weft__io_done as usual: the task never wakes while libuv may
@@ -35,6 +41,9 @@
 
 static const weft__wait_kind_t kIoWait;
 
+/* Tries for a busy driver before moving to its worker instead. */
+enum { kEnterSpins = 64 };
+
 /* ---- Moving a task to a handle's worker ------------------------------ */
 
 typedef struct {
@@ -46,7 +55,8 @@ typedef struct {
 static void on_migrate(weft__worker_t* w, weft__msg_t* m) {
   (void)w;
   weft__migrate_t* mig = weft__container_of(m, weft__migrate_t, msg);
-  /* On home's thread: the fiber goes into home's LIFO slot. */
+  /* On the thread driving home (home itself, unless home is busy): the
+   * fiber goes into that worker's LIFO slot. */
   weft__wake_fiber(mig->fiber);
 }
 
@@ -56,17 +66,64 @@ static void post_migrate(weft__worker_t* w, void* arg) {
   weft__inbox_post(mig->home, &mig->msg);
 }
 
+/* Tries for home's driver while its holder is brief; 0 when home sleeps
+ * in its loop or stays busy. */
+static int borrow_soon(weft__worker_t* home) {
+  for (int i = 0; i < kEnterSpins; i++) {
+    if (weft__driver_borrow(home))
+      return 1;
+    /* relaxed: a hint; an owner asleep in its loop holds the driver for
+     * as long as it sleeps, so only a message will do. */
+    if (atomic_load_explicit(&home->sleeping, memory_order_relaxed))
+      return 0;
+    weft__cpu_relax();
+  }
+  return 0;
+}
+
 void weft__io_enter(weft__worker_t* home) {
-  /* A task queued on home may be stolen before it runs: go again. */
+  /* A task resumed on home may be stolen before it runs: go again. */
   for (;;) {
-    weft__worker_t* w = weft__worker_self();
-    if (w == home)
+    if (borrow_soon(home))
       return;
+    weft__worker_t* w = weft__worker_self();
     weft__migrate_t mig = {.msg.fn = on_migrate,
                            .fiber = w->fiber,
                            .home = home};
     weft__park(post_migrate, &mig);
   }
+}
+
+/* A move's message: resumes the task on the inbox's own worker only; a
+ * worker serving that inbox for a busy owner passes it on to the owner. */
+static void on_move(weft__worker_t* w, weft__msg_t* m) {
+  weft__migrate_t* mig = weft__container_of(m, weft__migrate_t, msg);
+  if (weft__worker_self() == w)
+    weft__wake_fiber(mig->fiber);
+  else
+    weft__inbox_post(w, m);
+}
+
+void weft__io_move_to(weft__worker_t* home) {
+  for (;;) {
+    weft__worker_t* w = weft__worker_self();
+    if (w == home) {
+      weft__driver_borrow_own(w);
+      return;
+    }
+    weft__migrate_t mig = {.msg.fn = on_move, .fiber = w->fiber, .home = home};
+    weft__park(post_migrate, &mig);
+  }
+}
+
+weft__worker_t* weft__io_enter_here(void) {
+  weft__worker_t* w = weft__worker_self();
+  weft__driver_borrow_own(w);
+  return w;
+}
+
+void weft__io_leave(void) {
+  weft__driver_leave(weft__worker_self());
 }
 
 weft__worker_t* weft__io_task_worker(int* err) {
@@ -75,6 +132,7 @@ weft__worker_t* weft__io_task_worker(int* err) {
     *err = WEFT_ENOTTASK;
     return NULL;
   }
+  weft__driver_borrow_own(w);
   return w;
 }
 
@@ -105,7 +163,10 @@ void weft__io_op_init(weft__io_op_t* op, void (*cancel)(weft__io_op_t* op),
   weft__worker_t* w = weft__worker_self();
   memset(op, 0, sizeof(*op));
   op->task = w->current;
-  op->home = w;
+  /* The loop the task entered (weft__io_enter), or its own. */
+  if (w->held == NULL)
+    weft__driver_borrow_own(w);
+  op->home = w->held;
   op->cancel = cancel;
   op->data = data;
 }
@@ -119,6 +180,9 @@ static void run_cancel(weft__io_op_t* op) {
 
 int weft__io_wait(weft__io_op_t* op) {
   weft_task_t* t = op->task;
+  /* Holding home's driver until switched out is what keeps the callback
+   * from waking us before (core/driver.c). */
+  WEFT_CHECK(op->done || weft__worker_self()->held == op->home);
   if (!op->done) {
     weft__spin_lock(&t->lock);
     /* relaxed: under the task's lock, which weft_cancel holds to set it. */
@@ -304,6 +368,8 @@ uv_loop_t* weft_uv_loop(void) {
   weft__worker_t* w = weft__worker_self();
   if (w == NULL || w->current == NULL)
     return NULL;
+  /* Held until the task's next await, as the header promises. */
+  weft__driver_borrow_own(w);
   return &w->loop;
 }
 
@@ -314,7 +380,7 @@ int weft_uv_enter(uv_loop_t* loop) {
   weft__worker_t* home = weft__io_loop_worker(loop);
   if (home == NULL)
     return WEFT_EINVAL;
-  weft__io_enter(home);
+  weft__io_move_to(home);
   return 0;
 }
 

@@ -11,8 +11,8 @@
 #include "core/worker.h"
 
 /* One awaited operation; lives on the waiting task's stack. Every field is
- * touched on `home`'s thread only, except `task`'s own lock-protected
- * wait descriptor (await.c). */
+ * touched under `home`'s driver only (core/driver.c), except `task`'s own
+ * lock-protected wait descriptor (core/wait.c). */
 struct weft_uv_op_s {
   weft_task_t* task;    /* the waiting task */
   weft__worker_t* home; /* where the operation and its callback run */
@@ -30,9 +30,21 @@ struct weft_uv_op_s {
 };
 typedef struct weft_uv_op_s weft__io_op_t;
 
-/* Moves the calling task to `home` (parks, and home's inbox resumes it
- * there); returns at once if it already runs there. From a task only. */
+/* Enters home's loop: returns holding home's driver (core/driver.c), on
+ * the worker the task runs on, or, when home sleeps in its loop, after
+ * moving the task to home (parks, and home's inbox resumes it there).
+ * The driver goes back when the task next switches out (any await) or
+ * calls weft__io_leave. From a task only. */
 void weft__io_enter(weft__worker_t* home);
+/* Moves the calling task to home's thread and enters its loop there
+ * (weft_uv_enter): waits for home if home is busy in a long task. */
+void weft__io_move_to(weft__worker_t* home);
+/* Enters the loop of the worker running the task, which becomes the home
+ * of what the call creates; returns that worker. From a task only. */
+weft__worker_t* weft__io_enter_here(void);
+/* Gives back the loop the task entered: at the end of an I/O call, so a
+ * task that computes after it does not keep other tasks off the loop. */
+void weft__io_leave(void);
 
 /* Prepares `op` for the calling task on its current worker (which must be
  * the operation's home). */
@@ -59,7 +71,8 @@ void weft__io_done(weft__io_op_t* op, int status);
  * calls that check before they start an operation. From a task only. */
 int weft__io_check_cancel(void);
 
-/* The calling task's worker, or NULL with WEFT_ENOTTASK in *err. */
+/* The calling task's worker, or NULL with WEFT_ENOTTASK in *err. Enters
+ * that worker's loop (as weft__io_enter_here). */
 weft__worker_t* weft__io_task_worker(int* err);
 
 /* The worker that owns `loop` in the calling task's runtime, or NULL. */

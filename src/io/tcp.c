@@ -47,7 +47,9 @@ static void cancel_connect(weft__io_op_t* op) {
 }
 
 static int connect_one(const struct sockaddr* addr, weft_stream_t** out) {
-  weft__worker_t* w = weft__worker_self();
+  /* The name lookup before may have moved us: the stream's home is the
+   * worker we run on now. */
+  weft__worker_t* w = weft__io_enter_here();
   weft_stream_t* s = weft__stream_alloc(w, WEFT__STREAM_TCP);
   if (s == NULL)
     return WEFT_ENOMEM;
@@ -321,10 +323,9 @@ static void listener_shutdown(weft__io_obj_t* obj) {
   listener_close_handles(l);
 }
 
-/* On the listener's worker (the calling task moved there). */
-static int listener_start(weft__listener_t* l,
+/* The calling task entered w's loop. */
+static int listener_start(weft__listener_t* l, weft__worker_t* w,
                           const struct sockaddr_storage* addr, int backlog) {
-  weft__worker_t* w = weft__worker_self();
   int err = listen_socket(addr, l->srv->reuseport, backlog, &l->fd);
   if (err != 0)
     return err;
@@ -373,16 +374,16 @@ static void set_port(struct sockaddr_storage* ss, unsigned port) {
 
 static int start_listeners(weft_server_t* srv, struct sockaddr_storage* addr,
                            int backlog) {
-  weft__worker_t* self = weft__worker_self();
   for (unsigned i = 0; i < srv->nlisteners; i++) {
     weft__listener_t* l = &srv->listeners[i];
     l->srv = srv;
-    if (srv->reuseport)
-      weft__io_enter(srv->rt->workers[i]);
-    int err = listener_start(l, addr, backlog);
+    /* One listener per worker with SO_REUSEPORT, else one where we are. */
+    weft__worker_t* home =
+        srv->reuseport ? srv->rt->workers[i] : weft__io_enter_here();
+    weft__io_enter(home);
+    int err = listener_start(l, home, addr, backlog);
     if (err != 0) {
       srv->nlisteners = i + (l->home != NULL); /* the ones to stop */
-      weft__io_enter(self);
       return err;
     }
     if (i == 0) {
@@ -390,7 +391,6 @@ static int start_listeners(weft_server_t* srv, struct sockaddr_storage* addr,
       set_port(addr, srv->port); /* the others share the port */
     }
   }
-  weft__io_enter(self);
   return 0;
 }
 

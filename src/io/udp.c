@@ -356,7 +356,7 @@ static void udp_shutdown(weft__io_obj_t* obj) {
 
 /* A new socket on the calling task's worker, bound to addr and reading. */
 static int udp_open(const struct sockaddr_storage* addr, weft_udp_t** out) {
-  weft__worker_t* w = weft__worker_self();
+  weft__worker_t* w = weft__io_enter_here(); /* a lookup may have moved us */
   weft_udp_t* u = weft__calloc(1, sizeof(*u));
   if (u == NULL)
     return WEFT_ENOMEM;

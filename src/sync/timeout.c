@@ -93,8 +93,12 @@ int weft_timeout_exit(weft_timeout_t* tm) {
      * held it) and has not fired it: closed now, nothing to take back. */
     if (weft__now_ns() >= tm->deadline)
       err = WEFT_ETIMEDOUT;
-    if (weft__worker_self() == tm->home)
+    /* The count is a heuristic: skipped when the heap's driver is
+     * taken (driver.c). */
+    if (weft__worker_self() == tm->home && weft__driver_try(tm->home)) {
       weft__timers_note_stale(tm->home);
+      weft__driver_release(tm->home);
+    }
   }
   drop_ref(tm);
   return err;
