@@ -313,10 +313,6 @@ static void run(weft__worker_t* w, weft_task_t* t) {
   weft__san_before(&w->sched_san, WEFT_TASK_SAN(t), 0);
   weft__ctx_switch(&w->sched_ctx, &t->ctx);
   weft__san_after(&w->sched_san, NULL);
-  /* Only now that the fiber is switched out: a callback that the driver
-   * lets run elsewhere may wake it (io/io.c). */
-  if (w->held != NULL)
-    weft__driver_leave(w);
   /* relaxed: NULL publishes nothing. */
   atomic_store_explicit(&w->running_pub, NULL, memory_order_relaxed);
   if (t->stack != NULL && WEFT_UNLIKELY(weft__stack_canary_broken(t->stack)))
@@ -325,6 +321,10 @@ static void run(weft__worker_t* w, weft_task_t* t) {
   w->current = NULL;
   void (*post)(weft__worker_t*, void*) = w->post_fn;
   w->post_fn = NULL;
+  /* Like the post action, only once we are done with t: a callback that
+   * the driver lets run elsewhere may wake it and run it (driver.c). */
+  if (w->held != NULL)
+    weft__driver_leave(w);
   if (post != NULL)
     post(w, w->post_arg);
 }
@@ -722,6 +722,17 @@ static void park(weft__worker_t* w) {
   drain_inbox(w);
 }
 
+/* Back from a park with work: if another worker sleeps unwatched (it
+ * parked while every worker did), nobody would serve our loop, slot or
+ * yielders should this task compute for long. Wake one; it finds us awake
+ * and sleeps watched (sleep_in_loop), cut every kLifoWatchMs to look. */
+static void wake_a_watcher(weft__worker_t* w) {
+  w->woke = 0;
+  /* relaxed: a hint (see the field), as in push_lifo. */
+  if (atomic_load_explicit(&w->rt->idle.unwatched, memory_order_relaxed) != 0)
+    weft__idle_notify(&w->rt->idle, 1);
+}
+
 /* ---- Thread ----------------------------------------------------------- */
 
 static void* worker_main(void* arg) {
@@ -742,10 +753,13 @@ static void* worker_main(void* arg) {
         if (weft__idle_stop_searching(&w->rt->idle))
           weft__idle_notify(&w->rt->idle, 1);
       }
+      if (WEFT_UNLIKELY(w->woke))
+        wake_a_watcher(w);
       run(w, t);
       continue;
     }
     park(w);
+    w->woke = 1;
   }
   weft__stack_pool_drain(&w->rt->stacks, &w->stacks);
   weft__overflow_thread_term(w->altstack);

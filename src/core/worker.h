@@ -84,6 +84,7 @@ struct weft__worker_s {
   weft__worker_t* held;
   unsigned inline_runs; /* since the last clock check (run_inline) */
   size_t yield_round;   /* yielders left to run in this round */
+  int woke;             /* parked since the last task ran */
   uint32_t rng;
   /* Tasks that yielded, waiting for the next poll of the loop; under the
    * driver. */
