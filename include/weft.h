@@ -751,8 +751,13 @@ typedef struct weft_worker_metrics_s {
   /* Tasks waiting in the worker's local queue now. */
   uint64_t local_queue_depth;
   /* I/O operations (reads, writes, connects, file calls, ...) that
-   * completed on this worker, where the object lives. */
+   * completed on this worker's loop, where the object lives (served by
+   * this worker or by another, see loops_served). */
   uint64_t io_callbacks;
+  /* Times this worker served another worker's loop (its I/O, timers,
+   * messages and yielded tasks) because that worker had left it unpolled
+   * for a millisecond while computing in one task. */
+  uint64_t loops_served;
 } weft_worker_metrics_t;
 
 /* The runtime's counters. */
@@ -872,13 +877,16 @@ WEFT_EXTERN int weft_task_dump(weft_runtime_t* rt, FILE* out);
  *
  * Every I/O object (stream, server, UDP socket, file, process, signal
  * watcher) lives on the worker that created it: its libuv handle belongs to
- * that worker's loop. A task that has moved to another worker may still use
- * it: the call moves the task to the object's home worker (through its
- * inbox) and runs there. Every call below is made from a task and awaits,
- * unless it says otherwise; each returns WEFT_ENOTTASK elsewhere. Failures
- * are negative codes: WEFT_* or libuv's UV_* (which are -errno on Unix, so
- * UV_ECONNRESET == -ECONNRESET). weft_strerror() knows both. Every waiting
- * call can be cancelled (WEFT_ECANCELED) and bounded with
+ * that worker's loop. A task on any worker may use it: the call enters that
+ * loop from where the task runs (it takes the loop for the call's length),
+ * or, when the home worker sleeps in its loop, moves the task there. A loop
+ * is served by its worker, or, while that worker computes in one task
+ * without awaiting, by another worker: no I/O waits behind a computation
+ * while a worker is free (docs/design.md). Every call below is made from a task
+ * and awaits, unless it says otherwise; each returns WEFT_ENOTTASK elsewhere.
+ * Failures are negative codes: WEFT_* or libuv's UV_* (which are -errno on
+ * Unix, so UV_ECONNRESET == -ECONNRESET). weft_strerror() knows both. Every
+ * waiting call can be cancelled (WEFT_ECANCELED) and bounded with
  * weft_timeout_enter() or weft_wait_for(); a cancelled call loses no data.
  * Objects still open when the runtime is freed are closed and freed by it.
  * ------------------------------------------------------------------------ */
@@ -890,12 +898,15 @@ struct sockaddr_storage;
 /* -- libuv interop -- */
 
 /* The loop of the worker running the calling task; NULL outside a task.
- * Use it only until the task's next await (the task may then move). */
+ * The task holds the loop until its next await (the task may then move),
+ * and may call libuv on it until then; other tasks wanting that loop wait
+ * meanwhile, so await soon. */
 WEFT_EXTERN struct uv_loop_s* weft_uv_loop(void);
 
 /* Moves the calling task to the worker that owns `loop` (one of the
- * runtime's loops, from weft_uv_loop) and returns 0 once it runs there:
- * until its next await the task may call libuv on that loop. A handle a
+ * runtime's loops, from weft_uv_loop) and returns 0 once it runs there,
+ * holding the loop: until its next await the task may call libuv on it.
+ * If that worker is computing in a long task, this waits for it. A handle a
  * task creates on weft_uv_loop() belongs to that loop: come back with
  * weft_uv_enter(loop) before touching it after an await. WEFT_EINVAL for a
  * loop that is not the runtime's. Awaits only when it has to move. */
@@ -903,17 +914,18 @@ WEFT_EXTERN int weft_uv_enter(struct uv_loop_s* loop);
 
 /* One libuv operation being awaited (see weft_uv_await). */
 typedef struct weft_uv_op_s weft_uv_op_t;
-/* Starts the operation on `loop` (the worker's thread), passing `op` to its
- * callback (through req->data, say). Returns 0, or a negative code that
+/* Starts the operation on `loop` (held by the calling task), passing `op`
+ * to its callback (through req->data, say). Returns 0, or a negative code that
  * weft_uv_await then returns without waiting. */
 typedef int (*weft_uv_start_fn)(struct uv_loop_s* loop, weft_uv_op_t* op,
                                 void* arg);
-/* Asks the operation to end early (uv_cancel, uv_close, ...). Runs on the
- * loop's thread; its callback must still call weft_uv_done. */
+/* Asks the operation to end early (uv_cancel, uv_close, ...). Runs while
+ * the loop is held by whoever serves it (any worker's thread); its callback
+ * must still call weft_uv_done. */
 typedef void (*weft_uv_cancel_fn)(weft_uv_op_t* op, void* arg);
 
-/* Awaits any libuv callback: moves to `loop`'s worker (NULL: the current
- * one), calls start(loop, op, arg) there and parks until the operation's
+/* Awaits any libuv callback: enters `loop` (NULL: the current worker's),
+ * calls start(loop, op, arg) and parks until the operation's
  * callback calls weft_uv_done(op, status); returns that status. The wait
  * always lasts until the callback (libuv may still use the request); a
  * cancellation calls `cancel` (when given) to hurry it, and the call then
@@ -923,7 +935,8 @@ WEFT_EXTERN int weft_uv_await(struct uv_loop_s* loop, weft_uv_start_fn start,
                               weft_uv_cancel_fn cancel, void* arg);
 
 /* Ends a weft_uv_await: call it exactly once from the operation's libuv
- * callback (or from start/cancel), on the loop's thread. */
+ * callback (or from start/cancel). Callbacks of a worker's loop run on
+ * whichever worker's thread serves the loop at that moment. */
 WEFT_EXTERN void weft_uv_done(weft_uv_op_t* op, int status);
 
 /* -- Streams (asyncio's StreamReader and StreamWriter in one object) -- */
@@ -1214,7 +1227,7 @@ WEFT_EXTERN int weft_process_pid(const weft_process_t* p);
  * returns at once, as often as asked. A cancelled wait can be retried. */
 WEFT_EXTERN int weft_process_wait(weft_process_t* p, int* exit_status);
 /* Sends a signal (SIGTERM: terminate, SIGKILL: kill). Never waits, but
- * moves to the process's worker. UV_ESRCH once it has exited. */
+ * enters the process's loop. UV_ESRCH once it has exited. */
 WEFT_EXTERN int weft_process_kill(weft_process_t* p, int signum);
 /* communicate: writes `input` (may be NULL) to stdin and closes it, reads
  * stdout and stderr to the end (concurrently) into malloc'd buffers

@@ -240,14 +240,3 @@ int weft_run(weft_task_fn main, void* arg, const weft_config_t* config,
   weft_runtime_free(rt);
   return status;
 }
-
-
-weft_runtime_t* weft_current_runtime(void) {
-  weft__worker_t* w = weft__worker_self();
-  return w != NULL ? w->rt : NULL;
-}
-
-int weft_worker_id(void) {
-  weft__worker_t* w = weft__worker_self();
-  return w != NULL ? (int)w->index : -1;
-}

@@ -42,6 +42,8 @@ typedef struct {
   atomic_int done_while_hogging;   /* the verdict */
   weft_event_t* wake;              /* kWoken */
   int port;                        /* kSocket: the plain-thread server */
+  uint64_t served;                 /* loops_served at the end */
+  char dump[4096];                 /* kYield: a task dump, hog running */
 } scene_t;
 
 static void note_worker(scene_t* sc) {
@@ -95,6 +97,12 @@ static void victim_yields(scene_t* sc) {
   for (int i = 0; i < kRounds; i++) {
     WEFT_EXPECT_OK(weft_yield());
     note_worker(sc);
+  }
+  /* The dump names the computing task and shows the loops served. */
+  FILE* f = fmemopen(sc->dump, sizeof(sc->dump) - 1, "w");
+  if (WEFT_EXPECT(f != NULL)) {
+    WEFT_EXPECT(weft_task_dump(weft_current_runtime(), f) >= 2);
+    fclose(f);
   }
 }
 
@@ -153,16 +161,31 @@ static int victim(void* arg, void** result) {
   return 0;
 }
 
+/* Sum of the workers' loops_served (weft_runtime_metrics). */
+static uint64_t loops_served(void) {
+  weft_runtime_t* rt = weft_current_runtime();
+  weft_worker_metrics_t w[8];
+  weft_metrics_t m;
+  uint64_t sum = 0;
+  if (!WEFT_EXPECT_OK(weft_runtime_metrics(rt, &m, w, 8)))
+    return 0;
+  for (unsigned i = 0; i < m.nworkers; i++)
+    sum += w[i].loops_served;
+  return sum;
+}
+
 static int scene_main(void* arg, void** result) {
   scene_t* sc = arg;
   weft_task_t* t[2];
   (void)result;
   WEFT_EXPECT_OK(weft_spawn(NULL, victim, sc, NULL, &t[0]));
-  WEFT_EXPECT_OK(weft_spawn(NULL, hog, sc, NULL, &t[1]));
+  weft_spawn_opts_t hog_opts = {.name = "hog"};
+  WEFT_EXPECT_OK(weft_spawn(NULL, hog, sc, &hog_opts, &t[1]));
   for (int i = 0; i < 2; i++) {
     WEFT_EXPECT_OK(weft_await(t[i], NULL));
     weft_task_release(t[i]);
   }
+  sc->served = loops_served();
   return 0;
 }
 
@@ -230,6 +253,15 @@ static void run_scene(victim_kind_t kind, unsigned workers) {
   assert_int_equal(atomic_load(&sc.hog_worker), 0);
   assert_int_equal(atomic_load(&sc.done_while_hogging), 1);
   assert_int_equal(atomic_load(&sc.progressed_elsewhere), 1);
+  /* A woken task is taken from the busy worker's slot (a steal); the
+   * others are served through its loop, which the metrics count. */
+  if (kind != kWoken)
+    assert_true(sc.served >= 1);
+  if (kind == kYield) {
+    assert_non_null(strstr(sc.dump, "worker 0: "));
+    assert_non_null(strstr(sc.dump, "running task 'hog'"));
+    assert_non_null(strstr(sc.dump, "other loops"));
+  }
 }
 
 static void test_yielder_runs_beside_a_hog_2(void** state) {

@@ -10,7 +10,7 @@
  * is all a statistic needs. Nothing else is ordered by these counters, so
  * nothing stronger is paid for.
  *
- * The task counts come from weft__runtime_counts (runtime.c), which reads
+ * The task counts come from weft__runtime_counts (shutdown.c), which reads
  * the finished counts before the spawned ones, so alive never goes
  * negative. The queue depths are the hints the scheduler itself uses. The
  * executor's figures come from weft_blocking_stats, under its lock. */
@@ -20,7 +20,7 @@
 #include "core/worker.h"
 
 static void worker_metrics(weft__worker_t* w, weft_worker_metrics_t* m) {
-  /* relaxed (all five): owner-only counters with no data hanging on them;
+  /* relaxed (all six): owner-only counters with no data hanging on them;
    * an untorn, possibly slightly old value is the contract (file
    * comment). */
   m->tasks_run = atomic_load_explicit(&w->n_run, memory_order_relaxed);
@@ -33,6 +33,8 @@ static void worker_metrics(weft__worker_t* w, weft_worker_metrics_t* m) {
   /* relaxed: as above. */
   m->io_callbacks =
       atomic_load_explicit(&w->n_io_callbacks, memory_order_relaxed);
+  /* relaxed: as above (written by the worker itself, driver.c). */
+  m->loops_served = atomic_load_explicit(&w->n_drives, memory_order_relaxed);
   m->local_queue_depth = (uint64_t)weft__deque_len(&w->deque);
   /* relaxed: only whether the LIFO slot is full, as a hint. */
   if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL)
@@ -54,7 +56,7 @@ int weft_runtime_metrics(const weft_runtime_t* rt, weft_metrics_t* out,
   out->nworkers = rt->nworkers;
   out->tasks_spawned = spawned;
   out->tasks_finished = finished;
-  out->tasks_alive = spawned - finished; /* spawned >= finished (runtime.c) */
+  out->tasks_alive = spawned - finished; /* spawned >= finished (shutdown.c) */
   out->global_queue_depth = weft__inject_len((weft__inject_t*)&rt->global);
   out->blocking_threads = bs.threads;
   out->blocking_busy = bs.busy;

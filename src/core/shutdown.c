@@ -1,4 +1,6 @@
-/* The shutdown check: is every task spawned so far finished?
+/* The core's runtime-wide calls: the shutdown check (is every task
+ * spawned so far finished?), the task counts, and which runtime and worker
+ * the calling thread is on.
  *
  * DESIGN (the protocol as a whole is described in runtime.c)
  * A check does a seq_cst RMW on one shared word, then compares finished
@@ -50,4 +52,15 @@ int weft__runtime_closing(void) {
   /* relaxed: a late view only costs the caller one more failed await. */
   return w != NULL &&
          atomic_load_explicit(&w->rt->closing, memory_order_relaxed);
+}
+
+/* The calling thread's runtime and worker, for any layer. */
+weft_runtime_t* weft_current_runtime(void) {
+  weft__worker_t* w = weft__worker_self();
+  return w != NULL ? w->rt : NULL;
+}
+
+int weft_worker_id(void) {
+  weft__worker_t* w = weft__worker_self();
+  return w != NULL ? (int)w->index : -1;
 }

@@ -1,5 +1,5 @@
-/* Debug mode (debug.c) and the dump signal (dump.c): what runtime.c
- * starts and stops. */
+/* Debug mode and the dump signal (debug.c; the dump itself is dump.c):
+ * what runtime.c starts and stops. */
 #ifndef WEFT_DEBUG_H_
 #define WEFT_DEBUG_H_
 

@@ -153,7 +153,21 @@ static int dump_one(weft_task_t* t, void* arg) {
   return 0;
 }
 
-/* One line per worker: what it runs now. */
+/* The rest of a worker's line: how long ago its loop was last polled (by
+ * it or by another worker serving it while it computes, core/driver.c)
+ * and how many times this worker served others' loops. */
+static void dump_loop(weft__worker_t* w, FILE* out) {
+  /* relaxed: hints, as for the rescuers that read them. */
+  uint64_t polled = atomic_load_explicit(&w->polled_ns, memory_order_relaxed);
+  /* relaxed: a statistic. */
+  uint64_t served = atomic_load_explicit(&w->n_drives, memory_order_relaxed);
+  uint64_t now = weft__now_ns();
+  fprintf(out, "; loop polled %llu us ago; served %llu other loops\n",
+          (unsigned long long)(now > polled ? (now - polled) / 1000 : 0),
+          (unsigned long long)served);
+}
+
+/* One line per worker: what it runs now, and its loop. */
 static void dump_workers(weft_runtime_t* rt, FILE* out) {
   for (unsigned i = 0; i < rt->nworkers; i++) {
     weft__worker_t* w = rt->workers[i];
@@ -167,12 +181,13 @@ static void dump_workers(weft_runtime_t* rt, FILE* out) {
     if (t != NULL && weft__task_try_retain(t)) {
       weft__task_label(t, label, sizeof(label));
       weft__task_release(t);
-      fprintf(out, "worker %u: tick %llu, running task %s\n", i,
+      fprintf(out, "worker %u: tick %llu, running task %s", i,
               (unsigned long long)tick, label);
     } else {
-      fprintf(out, "worker %u: tick %llu, idle or between tasks\n", i,
+      fprintf(out, "worker %u: tick %llu, idle or between tasks", i,
               (unsigned long long)tick);
     }
+    dump_loop(w, out);
   }
 }
 

@@ -18,7 +18,7 @@
  *
  * Path calls (weft_fs_*) run on whichever worker the task is on. A file
  * lives on its home worker, the one that opened it. Its fields are touched
- * on home's thread only, so every file call moves there first
+ * under home's driver only, so every file call enters home's loop first
  * (weft__io_enter) and again after each wait, which may return elsewhere.
  * Nothing here is atomic.
  *
@@ -83,7 +83,7 @@ struct weft_file_s {
   weft__worker_t* home; /* read-only */
   uv_file fd;           /* read-only */
   int append;           /* read-only: opened with O_APPEND */
-  /* Everything below: home's thread only. */
+  /* Everything below: under home's driver only. */
   int unseekable; /* ESPIPE seen: read/write at the descriptor's offset */
   int closing;    /* weft_file_close has begun */
   int stale;      /* a pwrite ended: drop the read-ahead */

@@ -1,5 +1,5 @@
 /* The I/O foundation (io.c): how a task waits for a libuv callback on the
- * worker that owns the handle, how a call moves to that worker, and how
+ * worker that owns the handle, how a call enters that worker's loop, and how
  * I/O objects are closed when the runtime ends. Every weft I/O file builds
  * on these; the public weft_uv_* interop is the same machinery. */
 #ifndef WEFT_IO_H_
@@ -61,10 +61,10 @@ int weft__io_wait(weft__io_op_t* op);
 
 /* `op` waits for a request libuv runs on its thread pool (files, DNS),
  * just started: it is counted until weft__io_done, so deterministic mode
- * can wait for it. On op->home's thread only. */
+ * can wait for it. Under op->home's driver only. */
 void weft__io_pool_started(weft__io_op_t* op);
 
-/* Ends the wait of `op` with `status`. On op->home's thread only. */
+/* Ends the wait of `op` with `status`. Under op->home's driver only. */
 void weft__io_done(weft__io_op_t* op, int status);
 
 /* A pending cancellation or shutdown, taken: WEFT_ECANCELED, else 0. For

@@ -4,8 +4,8 @@
  * DESIGN
  * A process lives on the worker whose task spawned it: its uv_process_t is
  * on that worker's loop, and so are its pipes, which are ordinary weft
- * streams (stream.c). Every call moves the task there first
- * (weft__io_enter), so all fields are touched on home's thread only, except
+ * streams (stream.c). Every call enters home's loop first
+ * (weft__io_enter), so all fields are touched under home's driver only, except
  * `pid`, which is read-only after the spawn.
  *
  * Pipes. We make each pipe ourselves (uv_socketpair, as libuv's own

@@ -2,9 +2,10 @@
  * handle (TCP or pipe) that lives on one worker.
  *
  * DESIGN
- * Every call moves to the stream's home worker (weft__io_enter) and works
- * there, so the stream's fields need no lock: only home's thread touches
- * them, whether from a task or from a libuv callback.
+ * Every call enters the stream's home loop (weft__io_enter) and gives it
+ * back at the end, so the stream's fields need no lock of their own: only
+ * the holder of home's driver touches them (core/driver.c), whether a task
+ * or a libuv callback.
  *
  * Reading: libuv reads into the stream's buffer (alloc_cb hands out its
  * free end). Read-ahead stops once `limit` bytes wait unread and nobody
@@ -158,7 +159,7 @@ weft__worker_t* weft__stream_home(const weft_stream_t* s) {
   return s->home;
 }
 
-/* Starts a call: moves to home and takes a call ref. */
+/* Starts a call: enters home's loop and takes a call ref. */
 static int enter(weft_stream_t* s) {
   int err;
   if (s == NULL)
@@ -172,10 +173,13 @@ static int enter(weft_stream_t* s) {
   return 0;
 }
 
+/* Ends a call: drops its ref, and gives the loop back, so a task that
+ * computes after the call keeps nobody off it (core/driver.c). */
 static void leave(weft_stream_t* s) {
   weft__io_enter(s->home);
   if (--s->refs == 0)
     stream_free(s);
+  weft__io_leave();
 }
 
 /* As enter, and a pending cancellation is delivered first (await points). */
@@ -275,7 +279,7 @@ static void cancel_reader(weft__io_op_t* op) {
 }
 
 /* Waits until more bytes, end of stream or an error arrive. 0 or an
- * error; the caller looks at the buffer again. Back on home on return. */
+ * error; the caller looks at the buffer again. In home's loop on return. */
 static int wait_for_data(weft_stream_t* s) {
   if (s->rerr != 0)
     return s->rerr;

@@ -3,7 +3,7 @@
  * DESIGN
  * A socket lives on the worker that bound it (home); every call moves the
  * calling task there first (io.c), so all the state below is touched on
- * home's thread only, except the drop counter.
+ * home's driver only (core/driver.c), except the drop counter.
  *
  * The socket reads from the moment it is bound, whether or not a task is
  * receiving. Each datagram is taken from the kernel as soon as the loop
@@ -23,7 +23,7 @@
  * receiver waits only while the queue is empty, and a datagram is queued
  * only while no receiver waits: arrival order is kept. Each waiting
  * receiver lives on its task's stack. The read callback copies a datagram
- * into it and ends its wait, on home's thread; a cancellation's hook runs
+ * into it and ends its wait, under home's driver; a cancellation's hook runs
  * there too and takes the receiver off the FIFO. Whichever runs first
  * wins: a datagram handed over is returned by that receiver (the
  * cancellation stays pending for its next await), and a receiver taken off
@@ -262,7 +262,7 @@ static int valid_addr(const struct sockaddr* addr) {
          (addr->sa_family == AF_INET || addr->sa_family == AF_INET6);
 }
 
-/* Checks a send's arguments and moves the task to the socket's worker. */
+/* Checks a send's arguments and enters the socket's loop. */
 static int send_prologue(weft_udp_t* u, const void* data, size_t len,
                          const struct sockaddr* addr) {
   int err;
