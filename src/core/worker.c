@@ -450,10 +450,21 @@ static weft_task_t* run_yielded(weft__worker_t* w) {
   if (nyielded(w) == 0 || !weft__driver_try(w))
     return NULL;
   if (w->yield_round == 0) {
-    uint64_t now = weft__now_ns();
-    if (now - polled_ns(w) >= kYieldPollNs)
-      weft__driver_poll(w, w, now, 0);
     w->yield_round = nyielded(w);
+    uint64_t now = weft__now_ns();
+    if (now - polled_ns(w) >= kYieldPollNs) {
+      weft__driver_poll(w, w, now, 0);
+      /* What the poll woke runs before the round, as it would have had
+       * it been woken before the yield: a task that computes and yields
+       * lets in the requests that came meanwhile. */
+      weft_task_t* woken = take_lifo(w);
+      if (woken == NULL)
+        woken = weft__deque_pop(&w->deque);
+      if (woken != NULL) {
+        weft__driver_release(w);
+        return woken;
+      }
+    }
   }
   weft_task_t* t = yield_pop(w);
   weft__driver_release(w);
