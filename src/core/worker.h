@@ -27,8 +27,23 @@ struct weft__worker_s {
   /* The local run queue; its own cache lines (deque.h). */
   weft__deque_t deque;
 
-  /* Read-only after creation. */
-  weft_runtime_t* rt;
+  /* The driver: 1 while someone holds the right to touch this worker's
+   * loop, timer heap and yield queue and to run its inbox; 0 when free.
+   * Anyone may take it (driver.c): the owner's scheduler to poll or park,
+   * a task inside an I/O call on this loop, or another worker polling a
+   * loop its owner has left unpolled. Taken by an acquire CAS, given back
+   * by a release store. On a line of its own with the two hints below:
+   * other workers read them every maintenance tick, and must not take
+   * the line that holds the LIFO slot and the spawn counters each time. */
+  _Atomic int driver WEFT_ALIGNED_CL;
+  /* When the loop was last polled, by whoever held the driver: relaxed
+   * store under the driver, relaxed loads by would-be drivers (a hint). */
+  _Atomic uint64_t polled_ns;
+  /* Tasks in `yielded`, for lock-free emptiness hints; written under the
+   * driver (relaxed load + store), read relaxed. */
+  _Atomic size_t nyielded;
+  /* Read-only after creation (from here on, a new cache line). */
+  weft_runtime_t* rt WEFT_ALIGNED_CL;
   unsigned index;
   pthread_t thread;
 
@@ -38,25 +53,11 @@ struct weft__worker_s {
   weft_task_t* _Atomic lifo;
 
   /* Cross-thread messages (weft__inbox_post): a Treiber stack pushed by any
-   * thread,
-   * drained whole by the owner. */
+   * thread, drained whole by whoever holds the driver. */
   weft__msg_t* _Atomic inbox;
   /* 1 while the owner may block in uv_run(ONCE): posters must then send
    * the async. seq_cst on both sides (weft__inbox_post, park). */
   _Atomic int sleeping;
-  /* The driver: 1 while someone holds the right to touch this worker's
-   * loop, timer heap and yield queue and to run its inbox; 0 when free.
-   * Anyone may take it (worker.c, "The driver"): the owner's scheduler to
-   * poll or park, a task inside an I/O call on this loop, or another worker
-   * polling a loop its owner has left unpolled. Taken by an acquire CAS,
-   * given back by a release store. */
-  _Atomic int driver;
-  /* When the loop was last polled, by whoever held the driver: relaxed
-   * store under the driver, relaxed loads by would-be drivers (a hint). */
-  _Atomic uint64_t polled_ns;
-  /* Tasks in `yielded`, for lock-free emptiness hints; written under the
-   * driver (relaxed load + store), read relaxed. */
-  _Atomic size_t nyielded;
   /* Set by stop_msg at shutdown, possibly by another worker driving this
    * one's inbox; read by the owner. relaxed: a flag; the thread join
    * orders the rest. */
@@ -82,9 +83,6 @@ struct weft__worker_s {
   /* The worker whose driver the task running here holds (an I/O call, a
    * sleep), or NULL; given back when the task switches out. Owner only. */
   weft__worker_t* held;
-  unsigned inline_runs; /* since the last clock check (run_inline) */
-  size_t yield_round;   /* yielders left to run in this round */
-  int woke;             /* parked since the last task ran */
   uint32_t rng;
   /* Tasks that yielded, waiting for the next poll of the loop; under the
    * driver. */
@@ -139,6 +137,10 @@ struct weft__worker_s {
    * /proc; 0 until the thread runs. Stored once by the thread (relaxed),
    * read by the monitor (relaxed): 0 only makes the monitor skip a look. */
   _Atomic int tid;
+  /* Owner only; at the end, so that the fields above keep the offsets the
+   * hot paths were tuned with (see the metrics above). */
+  size_t yield_round; /* yielders left to run in this round */
+  int woke;           /* parked since the last task ran */
 };
 
 
