@@ -71,6 +71,7 @@ extern const bench_t bench_echo_server;
 extern const bench_t bench_http_server;
 extern const bench_t bench_fetch;
 extern const bench_t bench_soak;
+extern const bench_t bench_stranded;
 extern const bench_t bench_mixed_server;
 
 /* Monotonic time in nanoseconds. Integers, so that a difference of two

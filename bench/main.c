@@ -24,6 +24,7 @@ static const bench_t* const benches[] = {
     &bench_pingpong,    &bench_sleep, &bench_switch, &bench_blocking,
     &bench_future_rtt,  &bench_lock,  &bench_sem,    &bench_echo_server,
     &bench_http_server, &bench_fetch, &bench_soak,   &bench_mixed_server,
+    &bench_stranded,
 };
 
 #define NBENCHES (sizeof(benches) / sizeof(benches[0]))

@@ -119,10 +119,6 @@ static void move_yielded(weft__worker_t* self, weft__worker_t* v) {
   }
 }
 
-void weft__driver_take_yielded(weft__worker_t* self, weft__worker_t* v) {
-  move_yielded(self, v);
-}
-
 void weft__driver_poll(weft__worker_t* self, weft__worker_t* v, uint64_t now,
                        int with_yielded) {
   /* relaxed: a hint for rescuers (see the field). */

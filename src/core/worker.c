@@ -131,7 +131,8 @@ static size_t nyielded(weft__worker_t* w) {
   return atomic_load_explicit(&w->nyielded, memory_order_relaxed);
 }
 
-/* Deterministic mode's draw (one worker, the driver free). */
+/* The oldest yielded task: under the driver (run_yielded), or in
+ * deterministic mode's draw (one worker, nobody else to take it). */
 static weft_task_t* yield_pop(weft__worker_t* w) {
   weft_task_t* t = weft__fifo_pop(&w->yielded);
   if (t != NULL)
@@ -459,7 +460,8 @@ static void drain_inbox(weft__worker_t* w) {
 static weft_task_t* run_yielded(weft__worker_t* w) {
   if (nyielded(w) == 0 || !weft__driver_try(w))
     return NULL;
-  if (w->yield_round == 0) {
+  /* A new round, also when a rescuer took part of the last one. */
+  if (w->yield_round == 0 || w->yield_round > nyielded(w)) {
     w->yield_round = nyielded(w);
     uint64_t now = weft__now_ns();
     if (now - polled_ns(w) >= kYieldPollNs) {
@@ -496,8 +498,6 @@ static weft_task_t* maintenance(weft__worker_t* w) {
   weft_task_t* t = NULL;
   weft__inject_pop(&w->rt->global, 1, &t);
   uint64_t now = weft__now_ns();
-  /* Every other time, the yielders join the deque too: a busy deque must
-   * not starve them. */
   if (now - polled_ns(w) >= kPollIntervalNs)
     poll_io(w);
   if (w->rt->nworkers > 1)

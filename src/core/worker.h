@@ -208,8 +208,6 @@ void weft__driver_leave(weft__worker_t* w);
  * is queued on self. */
 void weft__driver_poll(weft__worker_t* self, weft__worker_t* v, uint64_t now,
                        int with_yielded);
-/* Moves v's yielded tasks into self's deque; the caller holds v's driver. */
-void weft__driver_take_yielded(weft__worker_t* self, weft__worker_t* v);
 /* Serves, once, each other worker's loop left unpolled for a while by an
  * owner that is awake (computing in one task): 1 if it served any. */
 int weft__driver_rescue(weft__worker_t* self, uint64_t now);
