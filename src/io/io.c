@@ -126,12 +126,15 @@ void weft__io_leave(void) {
   weft__driver_leave(weft__worker_self());
 }
 
-weft__worker_t* weft__io_task_worker(int* err) {
+int weft__io_in_task(void) {
   weft__worker_t* w = weft__worker_self();
-  if (w == NULL || w->current == NULL) {
-    *err = WEFT_ENOTTASK;
+  return w != NULL && w->current != NULL ? 0 : WEFT_ENOTTASK;
+}
+
+weft__worker_t* weft__io_task_worker(int* err) {
+  if ((*err = weft__io_in_task()) != 0)
     return NULL;
-  }
+  weft__worker_t* w = weft__worker_self();
   weft__driver_borrow_own(w);
   return w;
 }

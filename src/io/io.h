@@ -71,6 +71,9 @@ void weft__io_done(weft__io_op_t* op, int status);
  * calls that check before they start an operation. From a task only. */
 int weft__io_check_cancel(void);
 
+/* 0 from a task, else WEFT_ENOTTASK; enters no loop (for calls that enter
+ * their object's loop next). */
+int weft__io_in_task(void);
 /* The calling task's worker, or NULL with WEFT_ENOTTASK in *err. Enters
  * that worker's loop (as weft__io_enter_here). */
 weft__worker_t* weft__io_task_worker(int* err);

@@ -164,7 +164,7 @@ static int enter(weft_stream_t* s) {
   int err;
   if (s == NULL)
     return WEFT_EINVAL;
-  if (weft__io_task_worker(&err) == NULL)
+  if ((err = weft__io_in_task()) != 0)
     return err;
   weft__io_enter(s->home);
   if (s->closing)
