@@ -25,12 +25,12 @@ static void on_timer(uv_timer_t* t) {
 
 static int start_sleep(uv_loop_t* loop, weft_uv_op_t* op, void* arg) {
   uv_sleep_t* s = arg;
-  uv_timer_init(loop, &s->timer); /* on the loop's own thread */
+  uv_timer_init(loop, &s->timer); /* the task holds the loop here */
   s->timer.data = op;
   return uv_timer_start(&s->timer, on_timer, s->ms, 0);
 }
 
-/* Runs on the loop's thread when the awaiting task is cancelled. */
+/* Runs, holding the loop, when the awaiting task is cancelled. */
 static void cancel_sleep(weft_uv_op_t* op, void* arg) {
   uv_sleep_t* s = arg;
   uv_timer_stop(&s->timer);
