@@ -283,6 +283,71 @@ static void test_cancel_many_sleepers(void** state) {
   assert_int_equal(atomic_load(&done), kMany);
 }
 
+/* ---- A request pending before the await ---------------------------------- */
+
+static atomic_int pending_child_ran;
+
+static int pending_child(void* arg, void** result) {
+  (void)arg;
+  (void)result;
+  atomic_store(&pending_child_ran, 1);
+  return weft_sleep_ms(3600 * 1000); /* until cancelled */
+}
+
+/* The awaiter's own cancellation is already pending when it awaits: the
+ * child is cancelled too and the await waits for it, as asyncio does
+ * (issue 16's first bug: it returned at once, the child left running). */
+static int main_await_with_pending_cancel(void* arg, void** result) {
+  weft_task_t* child;
+  int started = (int)(intptr_t)arg;
+  (void)result;
+  atomic_store(&pending_child_ran, 0);
+  WEFT_EXPECT_OK(weft_spawn(NULL, pending_child, NULL, NULL, &child));
+  if (started) /* the child sleeps already: the slow path's forward */
+    WEFT_EXPECT_OK(
+        WEFT_YIELD_UNTIL(atomic_load(&pending_child_ran) &&
+                         weft_task_state(child) == WEFT_TASK_SUSPENDED));
+  WEFT_EXPECT_OK(weft_cancel(weft_current_task()));
+  WEFT_EXPECT_ERR(weft_await(child, NULL), WEFT_ECANCELED);
+  WEFT_EXPECT(weft_task_done(child));
+  if (!started) /* cancelled before it ran: its body never did */
+    WEFT_EXPECT_EQ(atomic_load(&pending_child_ran), 0);
+  weft_task_release(child);
+  /* The request was delivered by forwarding it: nothing is left. */
+  WEFT_EXPECT_OK(weft_yield());
+  return 0;
+}
+
+static void test_cancel_pending_before_await_reaches_child(void** state) {
+  (void)state;
+  for (unsigned workers = 1; workers <= 2; workers++)
+    for (intptr_t started = 0; started <= 1; started++)
+      WEFT_ASSERT_OK(weft_test_run(workers, main_await_with_pending_cancel,
+                                   (void*)started, NULL));
+}
+
+/* A shielded await with a request pending ends at once; the task runs on
+ * and the request counts as delivered. */
+static int main_shielded_with_pending_cancel(void* arg, void** result) {
+  weft_task_t* child;
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT_OK(weft_spawn(NULL, weft_test_ret_arg, (void*)7, NULL, &child));
+  WEFT_EXPECT_OK(weft_cancel(weft_current_task()));
+  WEFT_EXPECT_ERR(weft_await_shielded(child, NULL), WEFT_ECANCELED);
+  void* r = NULL;
+  WEFT_EXPECT_OK(weft_await(child, &r));
+  WEFT_EXPECT(r == (void*)7);
+  weft_task_release(child);
+  return 0;
+}
+
+static void test_cancel_pending_before_shielded_await(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(
+      weft_test_run(1, main_shielded_with_pending_cancel, NULL, NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cancel_before_start),
@@ -292,6 +357,8 @@ int main(void) {
       cmocka_unit_test(test_cancel_task_may_await_after_cancel),
       cmocka_unit_test(test_cancel_finished_task_is_ebusy),
       cmocka_unit_test(test_cancel_many_sleepers),
+      cmocka_unit_test(test_cancel_pending_before_await_reaches_child),
+      cmocka_unit_test(test_cancel_pending_before_shielded_await),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -103,8 +103,8 @@ static int join_blocking(weft_task_t* t, void** result) {
  * worker and the running task when the caller must wait. */
 enum { kGoOn = 1 };
 
-static int await_prologue(weft_task_t* t, void** result, weft__worker_t** wp,
-                          weft_task_t** curp) {
+static int await_prologue(weft_task_t* t, void** result, int shielded,
+                          weft__worker_t** wp, weft_task_t** curp) {
   if (t == NULL)
     return WEFT_EINVAL;
   weft__worker_t* w = weft__worker_self();
@@ -117,8 +117,16 @@ static int await_prologue(weft_task_t* t, void** result, weft__worker_t** wp,
     return WEFT_EDEADLK;
   if (is_done(t))
     return collect(t, result);
-  if (closing(w->rt) || weft__take_cancel(cur))
+  if (closing(w->rt))
     return WEFT_ECANCELED;
+  /* A request already pending: a shielded await ends at once (t runs
+   * on); a plain one hands it to t and waits for t, as a request that
+   * comes during the wait would (asyncio's rule). */
+  if (weft__take_cancel(cur)) {
+    if (shielded)
+      return WEFT_ECANCELED;
+    weft_cancel(t);
+  }
   *wp = w;
   *curp = cur;
   return kGoOn;
@@ -127,7 +135,7 @@ static int await_prologue(weft_task_t* t, void** result, weft__worker_t** wp,
 int weft_await(weft_task_t* t, void** result) {
   weft__worker_t* w;
   weft_task_t* cur;
-  int pre = await_prologue(t, result, &w, &cur);
+  int pre = await_prologue(t, result, 0, &w, &cur);
   if (pre != kGoOn)
     return pre;
   /* Fork–join fast path: t is the newest task on our own deque and has
@@ -286,7 +294,7 @@ static const weft__wait_kind_t kShielded = {"shielded join", join_cancel_locked,
 int weft_await_shielded(weft_task_t* t, void** result) {
   weft__worker_t* w;
   weft_task_t* cur;
-  int pre = await_prologue(t, result, &w, &cur);
+  int pre = await_prologue(t, result, 1, &w, &cur);
   if (pre != kGoOn)
     return pre;
   /* Never inline: a shielded task must be able to run on without us. */

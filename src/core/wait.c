@@ -106,6 +106,20 @@ static int cancel_requested(weft_task_t* t) {
   return atomic_load_explicit(&t->cancel, memory_order_relaxed);
 }
 
+/* A request that came before the wait was published found no kind to
+ * act on: act on it now, as its canceller would have (a join forwards it
+ * to the awaited task, and the wait goes on). */
+static void forward_pending(weft_task_t* cur, const weft__wait_kind_t* kind) {
+  void* what = NULL;
+  weft__spin_lock(&cur->lock);
+  /* relaxed: under the task's lock, which weft_cancel holds to set it. */
+  if (atomic_load_explicit(&cur->cancel, memory_order_relaxed))
+    what = kind->cancel_locked(cur);
+  weft__spin_unlock(&cur->lock);
+  if (what != NULL)
+    kind->cancel(cur, what);
+}
+
 int weft__wait_park_on(weft_task_t* cur, const weft__wait_kind_t* kind,
                        const weft__waitable_t* on, int withdraws) {
   weft__waiter_t node;
@@ -113,6 +127,8 @@ int weft__wait_park_on(weft_task_t* cur, const weft__wait_kind_t* kind,
   node.fiber = cur->host;
   node.task = cur;
   weft__wait_set(cur, kind);
+  if (!withdraws)
+    forward_pending(cur, kind);
   weft__spin_lock(on->lock);
   if (on->done(on->obj)) {
     weft__spin_unlock(on->lock);

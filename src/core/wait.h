@@ -44,8 +44,9 @@ void weft__wait_set(weft_task_t* t, const weft__wait_kind_t* kind);
  * lists a waiter node and parks. `withdraws`: a cancellation takes the
  * node off the list and the call returns WEFT_ECANCELED (futures,
  * shielded joins); else the kind's cancel forwards the request and the
- * wait goes on (joins). Returns 0 once `on` is done. The caller checked
- * a pending request before. From a task only. */
+ * wait goes on (joins); a request already pending when the wait is
+ * published is treated the same way. Returns 0 once `on` is done. From a
+ * task only. */
 int weft__wait_park_on(weft_task_t* cur, const weft__wait_kind_t* kind,
                        const weft__waitable_t* on, int withdraws);
 
