@@ -115,6 +115,16 @@ static size_t copy_out(void* buf, size_t cap, const void* data, size_t len) {
   return n;
 }
 
+/* Starts a call: enters the socket's loop. 0, WEFT_ENOTTASK, or
+ * WEFT_ECLOSED once a close has begun. */
+static int enter(weft_udp_t* u) {
+  int err = weft__io_in_task();
+  if (err != 0)
+    return err;
+  weft__io_enter(u->home);
+  return u->closing ? WEFT_ECLOSED : 0;
+}
+
 /* ---- Receiving ----------------------------------------------------------- */
 
 /* The receiver's cancel hook: it leaves the FIFO with no datagram. */
@@ -200,14 +210,11 @@ static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf,
 
 ptrdiff_t weft_udp_recv(weft_udp_t* u, void* buf, size_t cap,
                         struct sockaddr_storage* from) {
-  int err;
   if (u == NULL || (buf == NULL && cap > 0))
     return WEFT_EINVAL;
-  if (weft__io_task_worker(&err) == NULL)
+  int err = enter(u);
+  if (err != 0)
     return err;
-  weft__io_enter(u->home);
-  if (u->closing)
-    return WEFT_ECLOSED;
   if (!weft__fifo_empty(&u->q))
     return dequeue(u, buf, cap, from);
   if ((err = weft__io_check_cancel()) != 0)
@@ -265,15 +272,11 @@ static int valid_addr(const struct sockaddr* addr) {
 /* Checks a send's arguments and enters the socket's loop. */
 static int send_prologue(weft_udp_t* u, const void* data, size_t len,
                          const struct sockaddr* addr) {
-  int err;
   if (u == NULL || (data == NULL && len > 0) || !valid_addr(addr))
     return WEFT_EINVAL;
   if (len > WEFT_UDP_DGRAM_MAX)
     return UV_EMSGSIZE; /* also keeps len within uv_buf_t's unsigned */
-  if (weft__io_task_worker(&err) == NULL)
-    return err;
-  weft__io_enter(u->home);
-  return u->closing ? WEFT_ECLOSED : 0;
+  return enter(u);
 }
 
 /* Queues the datagram behind libuv's send queue and awaits its callback.
@@ -397,28 +400,22 @@ int weft_udp_bind(const char* host, unsigned port, weft_udp_t** out) {
 }
 
 int weft_udp_sockname(weft_udp_t* u, struct sockaddr_storage* addr) {
-  int err;
   if (u == NULL || addr == NULL)
     return WEFT_EINVAL;
-  if (weft__io_task_worker(&err) == NULL)
+  int err = enter(u);
+  if (err != 0)
     return err;
-  weft__io_enter(u->home);
-  if (u->closing)
-    return WEFT_ECLOSED;
   int len = (int)sizeof(*addr);
   memset(addr, 0, sizeof(*addr));
   return uv_udp_getsockname(&u->handle, (struct sockaddr*)addr, &len);
 }
 
 int weft_udp_close(weft_udp_t* u) {
-  int err;
   if (u == NULL)
     return 0;
-  if (weft__io_task_worker(&err) == NULL)
-    return err;
-  weft__io_enter(u->home);
-  if (u->closing)
-    return WEFT_ECLOSED; /* a close is already waiting for the handle */
+  int err = enter(u);
+  if (err != 0)
+    return err; /* WEFT_ECLOSED: a close is already waiting for the handle */
   u->closing = 1;
   weft__io_obj_remove(u->home, &u->obj);
   for (weft__io_op_t* op; (op = weft__fifo_pop(&u->rx)) != NULL;)
