@@ -54,6 +54,10 @@ typedef struct bench_s {
   bench_param_t params[BENCH_MAX_PARAMS]; /* ends at the first NULL name */
   bench_finish_fn finish; /* NULL: nothing to do after the runtime ends */
   unsigned threads;       /* workers without --threads; 0: one per CPU */
+  /* Non-zero: the body can run again in the same process, so --warmup N
+   * (default 1) runs it N times untimed first, as the peers do. Servers and
+   * runs that last a given time leave it 0 and take no --warmup. */
+  int repeatable;
 } bench_t;
 
 extern const bench_t bench_fib;
@@ -96,6 +100,9 @@ int bench_wrong(const char* name, const char* fmt, ...)
 
 /* Peak resident set of the process so far, in KiB (getrusage). */
 long bench_max_rss_kb(void);
+
+/* Minor page faults of the process so far (getrusage). */
+long bench_minflt(void);
 
 /* CPU time the process has used so far, user plus system, in seconds
  * (getrusage): a server's cost per request that a busy machine distorts

@@ -91,6 +91,7 @@ const bench_t bench_blocking = {
     .name = "blocking",
     .help = "calls usleep ms on a pool of --pool threads; ideal seconds = "
             "calls*ms/pool/1000",
+    .repeatable = 1,
     .run = run_blocking,
     .params = {{"calls", 1000, 1u << 24},
                {"ms", 10, 60000},
@@ -138,6 +139,7 @@ const bench_t bench_future_rtt = {
     .name = "future-rtt",
     .help = "n sequential weft_run_blocking calls of an empty function; "
             "ns_per_op = task -> pool -> task latency",
+    .repeatable = 1,
     .run = run_future_rtt,
     .params = {{"n", 100000, 1u << 30}},
 };

@@ -86,6 +86,7 @@ const bench_t bench_fib = {
     .name = "fib",
     .help = "fib(n-1) in a child task, fib(n-2) inline, await; ops = tasks "
             "spawned",
+    .repeatable = 1,
     .run = run_fib,
     .params = {{"n", 30, 92}},
 };
@@ -155,6 +156,7 @@ static int run_spawn(const uint64_t* p, bench_result_t* out) {
 const bench_t bench_spawn = {
     .name = "spawn",
     .help = "spawn m empty tasks, then await them all in order; ops = m",
+    .repeatable = 1,
     .run = run_spawn,
     .params = {{"m", 1000000, 1u << 30}},
 };
@@ -229,6 +231,7 @@ static int run_yield(const uint64_t* p, bench_result_t* out) {
 const bench_t bench_yield = {
     .name = "yield",
     .help = "each task calls weft_yield() `yields` times; ops = tasks*yields",
+    .repeatable = 1,
     .run = run_yield,
     .params = {{"tasks", 1000, 1u << 24}, {"yields", 1000, 1u << 30}},
 };
@@ -298,6 +301,7 @@ static int run_chain(const uint64_t* p, bench_result_t* out) {
 const bench_t bench_chain = {
     .name = "chain",
     .help = "each task spawns the next and ends; ops = depth",
+    .repeatable = 1,
     .run = run_chain,
     .params = {{"depth", 100000, 1u << 30}},
 };

@@ -147,6 +147,7 @@ const bench_t bench_pingpong = {
     .name = "pingpong",
     .help = "pairs of tasks make round trips over two channels each; "
             "ops = pairs*rounds",
+    .repeatable = 1,
     .run = run_pingpong,
     .params = {{"pairs", 1000, 1u << 24}, {"rounds", 100, 1u << 30}},
 };

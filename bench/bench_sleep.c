@@ -54,6 +54,7 @@ static int run_sleep(const uint64_t* p, bench_result_t* out) {
 const bench_t bench_sleep = {
     .name = "sleep",
     .help = "tasks sleep ms at once; ideal seconds = ms/1000; ops = tasks",
+    .repeatable = 1,
     .run = run_sleep,
     .params = {{"tasks", 100000, 1u << 26}, {"ms", 1000, 86400000}},
 };

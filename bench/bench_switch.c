@@ -47,6 +47,7 @@ static int run_switch(const uint64_t* p, bench_result_t* out) {
 const bench_t bench_switch = {
     .name = "switch",
     .help = "raw context switches between two contexts on one thread",
+    .repeatable = 1,
     .run = run_switch,
     .params = {{"n", 10000000, 1000000000}},
 };

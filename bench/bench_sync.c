@@ -111,6 +111,7 @@ static int run_sem(const uint64_t* p, bench_result_t* out) {
 const bench_t bench_lock = {
     .name = "lock",
     .help = "uncontended weft_lock_t acquire+release; ops = n",
+    .repeatable = 1,
     .run = run_lock,
     .params = {{"n", 10000000, 1ull << 34}},
 };
@@ -119,6 +120,7 @@ const bench_t bench_sem = {
     .name = "sem",
     .help = "tasks contend for a semaphore, yielding while they hold it; "
             "ops = tasks*rounds",
+    .repeatable = 1,
     .run = run_sem,
     .params = {{"tasks", 1000, 1u << 24},
                {"value", 10, 1u << 24},

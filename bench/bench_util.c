@@ -30,6 +30,14 @@ long bench_max_rss_kb(void) {
   return ru.ru_maxrss; /* KiB on Linux */
 }
 
+long bench_minflt(void) {
+  struct rusage ru;
+
+  if (getrusage(RUSAGE_SELF, &ru) != 0)
+    return -1;
+  return ru.ru_minflt;
+}
+
 double bench_cpu_s(void) {
   struct rusage ru;
 

@@ -1,6 +1,6 @@
 /* weft-bench: one benchmark per call, one JSON line on stdout.
  *
- *   weft-bench <benchmark> [--<option> N]... [--threads N]
+ *   weft-bench <benchmark> [--<option> N]... [--threads N] [--warmup N]
  *
  * The contract (the JSON members, what "seconds" covers, that every
  * benchmark checks its own result) is in docs/benchmarks.md. This file
@@ -18,6 +18,10 @@
 
 /* Enough for any machine we run on; it only stops absurd values. */
 #define MAX_THREADS 4096
+#define MAX_WARMUP 1000
+
+/* find_option's answers for the options every benchmark has. */
+enum { kSlotThreads = BENCH_MAX_PARAMS, kSlotWarmup };
 
 static const bench_t* const benches[] = {
     &bench_fib,         &bench_spawn, &bench_yield,  &bench_chain,
@@ -32,6 +36,7 @@ static const bench_t* const benches[] = {
 typedef struct args_s {
   const bench_t* bench;
   unsigned threads; /* 0: one worker per CPU */
+  unsigned warmup;  /* untimed runs of the body before the timed one */
   uint64_t p[BENCH_MAX_PARAMS];
 } args_t;
 
@@ -39,15 +44,19 @@ typedef struct args_s {
 typedef struct body_s {
   const args_t* args;
   bench_result_t res;
+  long minflt; /* minor page faults during the timed run */
   /* The body's return value. Kept here rather than as the task's status,
    * which is for weft's negative codes; a wrong result returns 1. */
   int rc;
 } body_t;
 
 static void usage(FILE* f) {
-  fprintf(f, "usage: weft-bench <benchmark> [options] [--threads N]\n"
+  fprintf(f, "usage: weft-bench <benchmark> [options] [--threads N] "
+             "[--warmup N]\n"
              "Prints one JSON line; exits non-zero when the result is "
              "wrong.\n--threads N: worker threads (default: one per CPU).\n"
+             "--warmup N: untimed runs of the body first, in the same "
+             "process\n  (default 1; 0 for a cold run; not for servers).\n"
              "\nbenchmarks:\n");
   for (size_t i = 0; i < NBENCHES; i++) {
     const bench_t* b = benches[i];
@@ -92,9 +101,10 @@ static const bench_t* find_bench(const char* name) {
   return NULL;
 }
 
-/* Parses a whole decimal number in [1, max]. strtoull alone would accept a
- * sign, leading blanks and trailing junk. */
-static int parse_count(const char* s, uint64_t max, uint64_t* out) {
+/* Parses a whole decimal number in [min, max]. strtoull alone would accept
+ * a sign, leading blanks and trailing junk. */
+static int parse_count(const char* s, uint64_t min, uint64_t max,
+                       uint64_t* out) {
   char* end;
   unsigned long long v;
 
@@ -102,7 +112,7 @@ static int parse_count(const char* s, uint64_t max, uint64_t* out) {
     return -1;
   errno = 0;
   v = strtoull(s, &end, 10);
-  if (errno != 0 || *end != '\0' || v == 0 || v > max)
+  if (errno != 0 || *end != '\0' || v < min || v > max)
     return -1;
   *out = v;
   return 0;
@@ -116,15 +126,21 @@ static int find_name(const char* const* names, const char* s) {
   return -1;
 }
 
-/* Finds where option `name` goes: a parameter slot, or the thread count
- * (returned as BENCH_MAX_PARAMS). -1 when the benchmark has no such option.
- * *flag tells whether it is a switch, which takes no value. */
-static int find_option(const bench_t* b, const char* name, uint64_t* max,
-                       int* flag) {
+/* Finds where option `name` goes: a parameter slot, kSlotThreads or
+ * kSlotWarmup. -1 when the benchmark has no such option. *flag tells
+ * whether it is a switch, which takes no value; *min is the least value. */
+static int find_option(const bench_t* b, const char* name, uint64_t* min,
+                       uint64_t* max, int* flag) {
   *flag = 0;
+  *min = 1;
   if (strcmp(name, "threads") == 0) {
     *max = MAX_THREADS;
-    return BENCH_MAX_PARAMS;
+    return kSlotThreads;
+  }
+  if (strcmp(name, "warmup") == 0 && b->repeatable) {
+    *min = 0;
+    *max = MAX_WARMUP;
+    return kSlotWarmup;
   }
   for (int i = 0; i < BENCH_MAX_PARAMS && b->params[i].name != NULL; i++) {
     if (strcmp(b->params[i].name, name) == 0) {
@@ -138,13 +154,14 @@ static int find_option(const bench_t* b, const char* name, uint64_t* max,
 
 static int parse_options(int argc, char** argv, args_t* a) {
   for (int i = 2; i < argc; i += 2) {
+    uint64_t min;
     uint64_t max;
     uint64_t v = 1;
     int flag = 0;
     int slot = -1;
 
     if (strncmp(argv[i], "--", 2) == 0)
-      slot = find_option(a->bench, argv[i] + 2, &max, &flag);
+      slot = find_option(a->bench, argv[i] + 2, &min, &max, &flag);
     if (slot < 0)
       return usage_error("unknown option '%s'", argv[i]);
     if (flag) {
@@ -156,11 +173,14 @@ static int parse_options(int argc, char** argv, args_t* a) {
         return usage_error("%s takes one of its names (see the usage)",
                            argv[i]);
       v = (uint64_t)k;
-    } else if (parse_count(i + 1 < argc ? argv[i + 1] : NULL, max, &v) != 0)
-      return usage_error("%s takes a whole number from 1 to %llu", argv[i],
-                         (unsigned long long)max);
-    if (slot == BENCH_MAX_PARAMS)
+    } else if (parse_count(i + 1 < argc ? argv[i + 1] : NULL, min, max, &v) !=
+               0)
+      return usage_error("%s takes a whole number from %llu to %llu", argv[i],
+                         (unsigned long long)min, (unsigned long long)max);
+    if (slot == kSlotThreads)
       a->threads = (unsigned)v;
+    else if (slot == kSlotWarmup)
+      a->warmup = (unsigned)v;
     else
       a->p[slot] = v;
   }
@@ -181,16 +201,30 @@ static int parse_args(int argc, char** argv, args_t* a) {
   if (a->bench == NULL)
     return usage_error("unknown benchmark '%s'", argv[1]);
   a->threads = a->bench->threads;
+  a->warmup = a->bench->repeatable ? 1 : 0;
   for (int i = 0; i < BENCH_MAX_PARAMS; i++)
     a->p[i] = a->bench->params[i].def;
   return parse_options(argc, argv, a);
 }
 
+/* Runs the body --warmup times untimed (stacks, task headers and caches
+ * then start warm, as in the peers' runs), then once more for the figures,
+ * counting the page faults of that run alone. */
 static int body_task(void* arg, void** result) {
   body_t* body = arg;
+  const args_t* a = body->args;
+  long faults;
 
   (void)result;
-  body->rc = body->args->bench->run(body->args->p, &body->res);
+  for (unsigned i = 0; i < a->warmup; i++) {
+    bench_result_t scratch = {0};
+    body->rc = a->bench->run(a->p, &scratch);
+    if (body->rc != 0)
+      return 0;
+  }
+  faults = bench_minflt();
+  body->rc = a->bench->run(a->p, &body->res);
+  body->minflt = bench_minflt() - faults;
   return 0;
 }
 
@@ -230,9 +264,9 @@ static int run_body(body_t* body, unsigned* workers) {
   return body->rc;
 }
 
-static void print_json(const args_t* a, unsigned workers,
-                       const bench_result_t* r) {
+static void print_json(const args_t* a, unsigned workers, const body_t* body) {
   const bench_t* b = a->bench;
+  const bench_result_t* r = &body->res;
   double rate = r->seconds > 0 ? (double)r->ops / r->seconds : 0;
 
   printf("{\"runtime\":\"weft\",\"bench\":\"%s\",\"threads\":%u,\"params\":{",
@@ -245,10 +279,11 @@ static void print_json(const args_t* a, unsigned workers,
       printf("%s\"%s\":%llu", i ? "," : "", b->params[i].name,
              (unsigned long long)a->p[i]);
   }
-  printf("},\"seconds\":%.9g,\"ops\":%llu,\"ops_per_s\":%.4g,"
-         "\"max_rss_kb\":%ld,\"result\":%llu%s}\n",
-         r->seconds, (unsigned long long)r->ops, rate, bench_max_rss_kb(),
-         (unsigned long long)r->result, r->extra);
+  printf("},\"warmup\":%u,\"seconds\":%.9g,\"ops\":%llu,\"ops_per_s\":%.4g,"
+         "\"max_rss_kb\":%ld,\"minflt\":%ld,\"result\":%llu%s}\n",
+         a->warmup, r->seconds, (unsigned long long)r->ops, rate,
+         bench_max_rss_kb(), body->minflt, (unsigned long long)r->result,
+         r->extra);
 }
 
 int main(int argc, char** argv) {
@@ -265,6 +300,6 @@ int main(int argc, char** argv) {
     fprintf(stderr, "weft-bench: %s failed\n", args.bench->name);
     return 1;
   }
-  print_json(&args, workers, &body.res);
+  print_json(&args, workers, &body);
   return 0;
 }

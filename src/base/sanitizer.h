@@ -160,6 +160,19 @@ static inline void weft__san_after(weft__san_t* self, weft__san_t* prev) {
 #endif
 }
 
+/* 1 when a memory checker watches the heap (ASan, or Valgrind running the
+ * program): free lists that recycle objects step aside, so that a use
+ * after release still reaches the checker. */
+static inline int weft__heap_checked(void) {
+#if defined(WEFT_ASAN)
+  return 1;
+#elif defined(WEFT_HAVE_VALGRIND)
+  return RUNNING_ON_VALGRIND != 0;
+#else
+  return 0;
+#endif
+}
+
 static inline unsigned weft__valgrind_stack_register(void* lo, void* hi) {
 #if defined(WEFT_HAVE_VALGRIND)
   return VALGRIND_STACK_REGISTER(lo, hi);

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "base/common.h"
+#include "base/sanitizer.h"
 #include "core/wait.h"
 #include "core/worker.h"
 
@@ -40,17 +41,62 @@ struct weft_future_s {
   weft__spin_t lock;
   /* 1 once completed: release store under `lock`, acquire loads anywhere. */
   _Atomic uint8_t done;
-  int status;              /* final once done */
-  void* result;            /* final once done */
-  weft__waiter_t* waiters; /* under `lock` */
-  weft__cb_t* callbacks;   /* under `lock`, newest first */
+  int status;                       /* final once done */
+  void* result;                     /* final once done */
+  weft__waiter_t* waiters;          /* under `lock` */
+  weft__cb_t* callbacks;            /* under `lock`, newest first */
+  struct weft_future_s* cache_next; /* in a worker's cache (free) */
 };
+
+/* Every wait of a lock, queue, channel or event makes a future and drops
+ * it: a per-worker free list turns the malloc and free of each into a few
+ * instructions and keeps the memory hot. A future goes to the cache of the
+ * thread that drops it (any worker); threads outside the runtime use the
+ * heap. Off while a memory checker watches, so a use after release is
+ * still reported. */
+enum { kFutureCacheMax = 256 };
+
+static weft_future_t* cache_take(void) {
+  weft__worker_t* w = weft__worker_self();
+  if (w == NULL || w->future_cache == NULL)
+    return NULL;
+  weft_future_t* f = w->future_cache;
+  w->future_cache = f->cache_next;
+  w->nfuture_cache--;
+  return f;
+}
+
+static int cache_put(weft_future_t* f) {
+  weft__worker_t* w = weft__worker_self();
+  if (w == NULL || w->nfuture_cache >= kFutureCacheMax ||
+      w->future_cache_closed || weft__heap_checked())
+    return 0;
+  f->cache_next = w->future_cache;
+  w->future_cache = f;
+  w->nfuture_cache++;
+  return 1;
+}
+
+void weft__future_cache_drain(weft__worker_t* w) {
+  w->future_cache_closed = 1;
+  while (w->future_cache != NULL) {
+    weft_future_t* f = w->future_cache;
+    w->future_cache = f->cache_next;
+    free(f);
+  }
+  w->nfuture_cache = 0;
+}
 
 int weft_future_new(weft_future_t** out) {
   if (out == NULL)
     return WEFT_EINVAL;
-  weft_future_t* f = weft__calloc(1, sizeof(*f));
-  if (f == NULL)
+  /* The allocation-failure injection covers cached futures too. */
+  if (weft__alloc_fail())
+    return WEFT_ENOMEM;
+  weft_future_t* f = cache_take();
+  if (f != NULL)
+    memset(f, 0, sizeof(*f));
+  else if ((f = calloc(1, sizeof(*f))) == NULL)
     return WEFT_ENOMEM;
   atomic_init(&f->refs, 1);
   atomic_init(&f->done, 0);
@@ -79,7 +125,8 @@ void weft_future_release(weft_future_t* f) {
     free(cb);
     cb = next;
   }
-  free(f);
+  if (!cache_put(f))
+    free(f);
 }
 
 static int is_done(const weft_future_t* f) {

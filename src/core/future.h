@@ -18,4 +18,8 @@ weft_task_t* weft__future_withdraw(weft_future_t* f, weft_task_t* task);
 int weft__future_await_until(weft_future_t* f, uint64_t deadline_ns,
                              void** result);
 
+/* Frees the futures `w` keeps for reuse and stops keeping them. Owner
+ * thread, or any thread once the worker's thread has ended. */
+void weft__future_cache_drain(weft__worker_t* w);
+
 #endif /* WEFT_FUTURE_H_ */

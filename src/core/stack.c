@@ -25,6 +25,15 @@
  * mapped; pools keep at most kPoolMax stacks, the rest go back to the
  * runtime's spare list for other workers.
  *
+ * Colours. Every slot is a page multiple, so without care every task's
+ * top frames (its saved registers, the scheduler's calls) would sit at the
+ * same offset in a page. Caches pick a set from the low address bits: all
+ * those frames would compete for 1/64 of the L1, L2 and L3 sets, and with
+ * thousands of live tasks each resume would miss to memory. Slot i starts
+ * its frames (i % kColours) cache lines below its top instead, which
+ * spreads them over kColours times as many sets; the offset stays within
+ * the top page, so a task that sleeps still touches one page.
+ *
  * Rejected: one mmap per stack (a million VMAs, and a system call per
  * spawn); a growable copied stack (pointers into the stack would move).
  */
@@ -46,7 +55,13 @@
 #define MADV_GUARD_INSTALL 102
 #endif
 
-enum { kPoolMax = 256, kMprotectBudget = 16384, kCanaryBytes = 64 };
+enum {
+  kPoolMax = 256,
+  kMprotectBudget = 16384,
+  kCanaryBytes = 64,
+  kColours = 32, /* at most 31 cache lines of a 4 KiB page left unused */
+  kCacheLine = 64
+};
 static const uint64_t kCanary = 0x77656674c0ffee11ull;
 
 /* Counts mprotect guards process-wide against the VMA budget. relaxed: a
@@ -120,8 +135,9 @@ static int install_guard(weft__stacks_t* st, char* page) {
 
 /* Describes one slot: guard at `slot`, stack above. Touches no page. */
 static void describe_slot(weft__stack_t* s, char* slot, size_t len, int pooled,
-                          size_t ps) {
+                          size_t ps, unsigned colour) {
   s->next = NULL;
+  s->colour = (uint16_t)(colour * kCacheLine);
   s->lo = slot + ps;
   s->size = len - ps;
   s->pooled = (uint8_t)pooled;
@@ -171,7 +187,7 @@ static int carve_region(weft__stacks_t* st, weft__stack_pool_t* pool) {
   for (unsigned i = n; i-- > 0;) {
     weft__stack_t* s = &r->stacks[i];
     describe_slot(s, r->base + (size_t)i * st->slot_size, st->slot_size, 1,
-                  st->page);
+                  st->page, i % kColours);
     s->next = pool->free;
     pool->free = s;
     pool->nfree++;
@@ -194,7 +210,7 @@ static weft__stack_t* get_custom(weft__stacks_t* st, size_t size) {
     free(s);
     return NULL;
   }
-  describe_slot(s, p, len, 0, ps);
+  describe_slot(s, p, len, 0, ps, 0);
   arm_slot(st, s);
   return s;
 }

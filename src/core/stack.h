@@ -24,6 +24,9 @@ typedef struct weft__stack_s {
   unsigned vg_id;             /* Valgrind stack id */
   uint8_t guard;              /* WEFT_GUARD_*, 0 until first handed out */
   uint8_t pooled; /* 0: mapped alone (custom size), unmapped on put */
+  /* Bytes left unused at the top, so that the tops of neighbouring stacks
+   * fall in different cache sets (stack.c, "Colours"). */
+  uint16_t colour;
   /* TSan builds: the fiber context of the tasks that run on this stack,
    * kept while the stack lives (sanitizer.h); NULL elsewhere. */
   void* san_fiber;
@@ -47,6 +50,11 @@ typedef struct {
   weft__stack_t* free;
   size_t nfree;
 } weft__stack_pool_t;
+
+/* The first byte above the part a task may use: where its frames start. */
+static inline char* weft__stack_top(const weft__stack_t* s) {
+  return s->lo + s->size - s->colour;
+}
 
 int weft__stacks_init(weft__stacks_t* st, size_t stack_size);
 void weft__stacks_term(weft__stacks_t* st);

@@ -22,11 +22,18 @@
 #include "base/alloc.h"
 #include "core/task.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "core/future.h"
 #include "core/wait.h"
 #include "core/worker.h"
+
+#if !defined(WEFT_USE_UCONTEXT)
+_Static_assert(offsetof(weft_task_t, ctx) + sizeof(weft__ctx_t) <=
+                   WEFT_CACHELINE,
+               "the fields a switch touches fit the header's first line");
+#endif
 
 enum { kSlabTasks = 256 };
 typedef struct weft__slab_s {
@@ -36,9 +43,11 @@ typedef struct weft__slab_s {
 
 /* Maps a new slab and pushes its headers on *list. slab_lock held. */
 static int add_slab(weft_runtime_t* rt, weft_task_t** list, size_t* n) {
-  weft__slab_t* s = weft__calloc(1, sizeof(*s));
+  /* Aligned as the headers ask (task.h: one line for the hot fields). */
+  weft__slab_t* s = weft__aligned_alloc(_Alignof(weft__slab_t), sizeof(*s));
   if (s == NULL)
     return WEFT_ENOMEM;
+  memset(s, 0, sizeof(*s));
   s->next = rt->slabs;
   rt->slabs = s;
   for (size_t i = kSlabTasks; i-- > 0;) {
@@ -103,6 +112,7 @@ weft_task_t* weft__task_alloc(weft_runtime_t* rt, weft__worker_t* w) {
   t->result = NULL;
   t->status = 0;
   t->stack = NULL;
+  t->stack_canary = 0;
   t->stack_req = 0;
   t->host = NULL;
   t->inner = NULL;

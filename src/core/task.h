@@ -45,16 +45,20 @@ typedef struct weft__waiter_s {
   int withdrawn; /* set (under the list's lock) by a cancellation */
 } weft__waiter_t;
 
-struct weft_task_s {
+/* The first cache line holds everything a switch, a yield and the queues
+ * touch (run, park, the yield FIFO, the cancel check), so that resuming one
+ * of thousands of tasks costs one header miss, not three; headers are
+ * line-aligned for that (task.c allocates slabs aligned). */
+struct WEFT_ALIGNED_CL weft_task_s {
   /* Queue link (global queue, yield list, timer batch). Owned by whoever
    * holds the task in a queue; a task is in at most one. */
   weft_task_t* next;
-  weft_task_fn fn;
-  void* arg;
-  /* Written once by the finishing worker before phase becomes DONE
-   * (release); read after an acquire load of phase sees DONE. */
-  void* result;
-  int status;
+  /* Fiber part: used when the task runs on its own stack. Owned by the
+   * worker running the fiber. */
+  weft_task_t* inner; /* on a fiber: the innermost task running on it */
+  weft_task_t* host;  /* fiber whose stack runs this task (self, or the
+                         awaiter's fiber for an inline child) */
+  weft__stack_t* stack;
   /* WEFT_PHASE_*. Stored by the worker running or parking the task (and
    * DONE under `lock`); read anywhere. */
   _Atomic uint8_t phase;
@@ -62,19 +66,25 @@ struct weft_task_s {
    * weft_cancel(); cleared by whoever delivers it (under `lock`). */
   _Atomic uint8_t cancel;
   uint8_t cancel_msg_pending; /* cancel_msg is in an inbox; under `lock` */
+  /* 1 when `stack` is guarded by a canary that each switch-out checks;
+   * set with `stack`, so the check needs no look at the descriptor. */
+  uint8_t stack_canary;
+  /* Debug mode (debug.c). The worker that last ran the task, or -1:
+   * relaxed store by that worker, relaxed loads by dumps (a hint). */
+  _Atomic int last_worker;
   /* Handles + 1 while the task has not finished (the scheduler's). */
   _Atomic uint32_t refs;
-  int wake_status; /* what the wait returns; under `lock` */
+  /* Written once by the finishing worker before phase becomes DONE
+   * (release); read after an acquire load of phase sees DONE. */
+  int status;
   weft_runtime_t* rt;
+  weft__ctx_t ctx; /* the saved stack pointer (x86-64, aarch64) */
 
-  /* Fiber part: used when the task runs on its own stack. Owned by the
-   * worker running the fiber. */
-  weft__ctx_t ctx;
-  weft__stack_t* stack;
+  weft_task_fn fn;
+  void* arg;
+  void* result;       /* as status */
+  int wake_status;    /* what the wait returns; under `lock` */
   size_t stack_req;   /* custom stack size, 0 for the runtime's */
-  weft_task_t* host;  /* fiber whose stack runs this task (self, or the
-                         awaiter's fiber for an inline child) */
-  weft_task_t* inner; /* on a fiber: the innermost task running on it */
   weft_task_t* outer; /* inline child: the task that awaits it, on the
                          same stack; NULL for a fiber */
 
@@ -101,9 +111,6 @@ struct weft_task_s {
    * weft_task_name() (under `lock`). Release store, acquire loads; freed
    * with the header. */
   char* _Atomic name;
-  /* Debug mode (debug.c). The worker that last ran the task, or -1:
-   * relaxed store by that worker, relaxed loads by dumps (a hint). */
-  _Atomic int last_worker;
   /* 1 once a status was read (await, weft_task_result): relaxed, ordered
    * for the final check by the acq_rel release of the last reference. */
   _Atomic uint8_t dbg_awaited;

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "base/common.h"
+#include "core/future.h"
 
 enum {
   kMaintenanceInterval = 61, /* prime, as tokio's and Go's */
@@ -133,10 +134,25 @@ static size_t nyielded(weft__worker_t* w) {
 
 /* The oldest yielded task: under the driver (run_yielded), or in
  * deterministic mode's draw (one worker, nobody else to take it). */
+/* Resuming one of thousands of yielded tasks would miss on its header and
+ * on its stack top, one after the other. The FIFO knows who comes next:
+ * while the popped task runs, the next one's stack top (its header came
+ * in on the last pop) and the header after it load. Driver held. */
+static inline void prefetch_yielded(weft__worker_t* w) {
+  weft_task_t* next = w->yielded.head;
+  if (next == NULL)
+    return;
+  weft__ctx_prefetch(&next->ctx);
+  if (next->next != NULL)
+    __builtin_prefetch(next->next);
+}
+
 static weft_task_t* yield_pop(weft__worker_t* w) {
   weft_task_t* t = weft__fifo_pop(&w->yielded);
-  if (t != NULL)
+  if (t != NULL) {
     count_yielded(w, nyielded(w) - 1);
+    prefetch_yielded(w);
+  }
   return t;
 }
 
@@ -255,6 +271,7 @@ static void fiber_exit(weft__worker_t* w, void* arg) {
   weft__san_fiber_destroy(WEFT_TASK_SAN(t));
   weft__stack_put(&w->rt->stacks, &w->stacks, t->stack);
   t->stack = NULL;
+  t->stack_canary = 0;
   weft__task_release(t);
 }
 
@@ -282,9 +299,12 @@ static int start_fiber(weft__worker_t* w, weft_task_t* t) {
     finish_unstarted(w, t, WEFT_ENOMEM);
     return -1;
   }
+  t->stack_canary = t->stack->guard == WEFT_GUARD_CANARY;
   weft__san_fiber_create(WEFT_TASK_SAN(t), t->stack->lo, t->stack->size,
                          &t->stack->san_fiber);
-  weft__ctx_make(&t->ctx, t->stack->lo, t->stack->size, fiber_entry, t);
+  weft__ctx_make(&t->ctx, t->stack->lo,
+                 (size_t)(weft__stack_top(t->stack) - t->stack->lo),
+                 fiber_entry, t);
   t->host = t;
   t->inner = t;
   t->outer = NULL;
@@ -316,7 +336,7 @@ static void run(weft__worker_t* w, weft_task_t* t) {
   weft__san_after(&w->sched_san, NULL);
   /* relaxed: NULL publishes nothing. */
   atomic_store_explicit(&w->running_pub, NULL, memory_order_relaxed);
-  if (t->stack != NULL && WEFT_UNLIKELY(weft__stack_canary_broken(t->stack)))
+  if (WEFT_UNLIKELY(t->stack_canary) && weft__stack_canary_broken(t->stack))
     weft__overflow_report("its canary was overwritten");
   w->fiber = NULL;
   w->current = NULL;
@@ -783,6 +803,7 @@ static void* worker_main(void* arg) {
     w->woke = 1;
   }
   weft__stack_pool_drain(&w->rt->stacks, &w->stacks);
+  weft__future_cache_drain(w);
   weft__overflow_thread_term(w->altstack);
   tls_worker = NULL;
   return NULL;
@@ -864,6 +885,7 @@ void weft__worker_free(weft__worker_t* w) {
   WEFT_CHECK(uv_loop_close(&w->loop) == 0);
   weft__timers_free(w);
   weft__stack_pool_drain(&w->rt->stacks, &w->stacks);
+  weft__future_cache_drain(w);
   free(w->seen_ticks);
   free(w);
 }

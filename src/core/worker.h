@@ -97,6 +97,11 @@ struct weft__worker_s {
   weft__stack_pool_t stacks;
   weft_task_t* task_cache; /* free headers, linked by next */
   size_t ntask_cache;
+  /* Released futures kept for this thread's next weft_future_new
+   * (future.c); owner thread only. Closed once drained. */
+  struct weft_future_s* future_cache;
+  unsigned nfuture_cache;
+  int future_cache_closed;
   uint64_t id_next; /* task ids handed out from a block */
   uint64_t id_end;
   void* altstack;
