@@ -5,6 +5,7 @@
  *   yield  many tasks yielding to the scheduler over and over
  *   chain  each task spawns the next and ends
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "bench.h"
@@ -128,8 +129,66 @@ static uint64_t join_indexed(weft_task_t** h, size_t n) {
   return bad;
 }
 
+/* --detach: the tasks are detached and count themselves down; the last one
+ * sets the event the body waits on. The shape of tokio's spawn_many (and
+ * Go's): headers go back to the cache as tasks end instead of living until
+ * their handles are joined. */
+typedef struct {
+  _Atomic uint64_t left;
+  _Atomic uint64_t ran;
+  weft_event_t* done;
+} countdown_t;
+
+static int countdown_task(void* arg, void** result) {
+  countdown_t* c = arg;
+
+  (void)result;
+  /* relaxed: a count read after the event, which orders it. */
+  atomic_fetch_add_explicit(&c->ran, 1, memory_order_relaxed);
+  /* acq_rel: the last decrement sees every other task's count (acquire)
+   * before it sets the event. */
+  if (atomic_fetch_sub_explicit(&c->left, 1, memory_order_acq_rel) == 1)
+    return weft_event_set(c->done);
+  return 0;
+}
+
+static int run_spawn_detached(size_t m, bench_result_t* out) {
+  countdown_t c;
+  int err = weft_event_new(&c.done);
+  uint64_t t0;
+  size_t i;
+
+  if (err != 0)
+    return bench_error("spawn: event", err);
+  atomic_init(&c.left, m);
+  atomic_init(&c.ran, 0);
+  t0 = bench_now_ns();
+  for (i = 0; i < m; i++)
+    if ((err = weft_spawn(NULL, countdown_task, &c, NULL, NULL)) != 0)
+      break;
+  /* Those that were spawned still count down; take the rest off. */
+  if (i < m &&
+      atomic_fetch_sub_explicit(&c.left, m - i, memory_order_acq_rel) == m - i)
+    weft_event_set(c.done);
+  int werr = weft_event_wait(c.done);
+  out->seconds = bench_since(t0);
+  weft_event_free(c.done);
+  if (err != 0 || werr != 0)
+    return bench_error("spawn --detach", err != 0 ? err : werr);
+  /* relaxed: the event ordered every task's count before the wait ended. */
+  uint64_t ran = atomic_load_explicit(&c.ran, memory_order_relaxed);
+  if (ran != m)
+    return bench_wrong("spawn", "%llu of %zu tasks ran",
+                       (unsigned long long)ran, m);
+  out->ops = m;
+  out->result = m;
+  return 0;
+}
+
 static int run_spawn(const uint64_t* p, bench_result_t* out) {
   size_t m = p[0];
+  if (p[1])
+    return run_spawn_detached(m, out);
   weft_task_t** h = malloc(m * sizeof(*h));
   size_t n;
   uint64_t bad;
@@ -155,10 +214,11 @@ static int run_spawn(const uint64_t* p, bench_result_t* out) {
 
 const bench_t bench_spawn = {
     .name = "spawn",
-    .help = "spawn m empty tasks, then await them all in order; ops = m",
+    .help = "spawn m empty tasks, then await them all in order (--detach: "
+            "detached, counted down to an event); ops = m",
     .repeatable = 1,
     .run = run_spawn,
-    .params = {{"m", 1000000, 1u << 30}},
+    .params = {{"m", 1000000, 1u << 30}, {"detach", 0, 1, 1}},
 };
 
 /* ------------------------------------------------------------------------

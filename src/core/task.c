@@ -38,16 +38,21 @@ _Static_assert(offsetof(weft_task_t, ctx) + sizeof(weft__ctx_t) <=
 enum { kSlabTasks = 256 };
 typedef struct weft__slab_s {
   struct weft__slab_s* next;
+  void* raw; /* what calloc returned: the slab is aligned inside it */
   weft_task_t tasks[kSlabTasks];
 } weft__slab_t;
 
-/* Maps a new slab and pushes its headers on *list. slab_lock held. */
+/* Maps a new slab and pushes its headers on *list. slab_lock held. calloc
+ * rather than aligned_alloc and memset: fresh pages come zeroed from the
+ * kernel and calloc does not write them again, so each page is first
+ * touched by the worker that uses its headers. */
 static int add_slab(weft_runtime_t* rt, weft_task_t** list, size_t* n) {
-  /* Aligned as the headers ask (task.h: one line for the hot fields). */
-  weft__slab_t* s = weft__aligned_alloc(_Alignof(weft__slab_t), sizeof(*s));
-  if (s == NULL)
+  void* raw = weft__calloc(1, sizeof(weft__slab_t) + _Alignof(weft__slab_t));
+  if (raw == NULL)
     return WEFT_ENOMEM;
-  memset(s, 0, sizeof(*s));
+  uintptr_t a = _Alignof(weft__slab_t);
+  weft__slab_t* s = (weft__slab_t*)(((uintptr_t)raw + a - 1) & ~(a - 1));
+  s->raw = raw;
   s->next = rt->slabs;
   rt->slabs = s;
   for (size_t i = kSlabTasks; i-- > 0;) {
@@ -243,7 +248,7 @@ void weft__slabs_term(weft_runtime_t* rt) {
   weft__slab_t* s = rt->slabs;
   while (s != NULL) {
     weft__slab_t* next = s->next;
-    free(s);
+    free(s->raw);
     s = next;
   }
   rt->slabs = NULL;
