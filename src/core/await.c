@@ -167,7 +167,7 @@ int weft_yield(void) {
   weft_task_t* cur = w->current;
   if (closing(w->rt) || weft__take_cancel(cur))
     return WEFT_ECANCELED;
-  weft__park(weft__yield_post, w->fiber);
+  weft__park_yield();
   w = weft__worker_self();
   if (closing(w->rt) || weft__take_cancel(cur))
     return WEFT_ECANCELED;

@@ -336,6 +336,9 @@ static void run(weft__worker_t* w, weft_task_t* t) {
   weft__san_after(&w->sched_san, NULL);
   /* relaxed: NULL publishes nothing. */
   atomic_store_explicit(&w->running_pub, NULL, memory_order_relaxed);
+  /* Not always t: t may have handed off to another task (hand-off below),
+   * and that one (or a later one) switched back. */
+  t = w->fiber;
   if (WEFT_UNLIKELY(t->stack_canary) && weft__stack_canary_broken(t->stack))
     weft__overflow_report("its canary was overwritten");
   w->fiber = NULL;
@@ -350,6 +353,126 @@ static void run(weft__worker_t* w, weft_task_t* t) {
     post(w, w->post_arg);
 }
 
+/* ---- Hand-off ------------------------------------------------------------
+ *
+ * A task that parks while the worker already knows what runs next (the
+ * task it just woke, in the LIFO slot; the next yielder of the round)
+ * switches straight to it: one context switch instead of two, and no pass
+ * through the loop. What run() does once a task is switched out (the canary
+ * check, the release of the driver it held, its post action) the next task
+ * does first thing after the switch (finish_handoff): the parked task's
+ * context is saved by then, so a post that lets others wake it is as safe
+ * as from the scheduler. Only to tasks that already run on a stack (a
+ * fresh one may be cancelled before it starts, and completing it there
+ * could need a lock the parked task's post still holds), never at a
+ * maintenance tick, with messages waiting or in deterministic mode, and
+ * LIFO hand-offs count in the loop's LIFO streak: the loop keeps its
+ * duties and its fairness. */
+
+static int handoff_allowed(weft__worker_t* w) {
+  if (w->next_hook != NULL || (w->tick + 1) % kMaintenanceInterval == 0)
+    return 0;
+  /* relaxed: a hint; a message that lands just after waits for the loop's
+   * next pass, as it would behind a running task. */
+  return atomic_load_explicit(&w->inbox, memory_order_relaxed) == NULL;
+}
+
+/* The task in our LIFO slot, if it was running on its stack before. */
+static weft_task_t* lifo_handoff(weft__worker_t* w) {
+  if (w->lifo_streak >= kLifoMax)
+    return NULL;
+  /* relaxed: only this worker fills the slot, so what we see is the task
+   * the exchange below returns, unless a thief takes it first. */
+  weft_task_t* t = atomic_load_explicit(&w->lifo, memory_order_relaxed);
+  /* relaxed: the phase of a task in our slot was written before it was
+   * pushed there, by this thread or through the push's release. */
+  if (t == NULL || atomic_load_explicit(&t->phase, memory_order_relaxed) ==
+                       WEFT_PHASE_QUEUED)
+    return NULL;
+  t = take_lifo(w);
+  if (t != NULL)
+    w->lifo_streak++;
+  return t;
+}
+
+/* The next yielder of this round, when nothing else waits to run; `f`
+ * takes its place behind the others. The driver stays held until the
+ * switch is over (finish_handoff), so no rescuer resumes `f` half-saved. */
+static weft_task_t* yield_handoff(weft__worker_t* w, weft_task_t* f) {
+  /* relaxed: hints; work that appears meanwhile runs at the next pass. */
+  if (atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL ||
+      weft__deque_len(&w->deque) > 0 || weft__inject_len(&w->rt->global) > 0)
+    return NULL;
+  int own = w->held == w;
+  if (!own && !weft__driver_try(w))
+    return NULL;
+  weft_task_t* t = NULL;
+  if (w->yield_round != 0 && w->yield_round <= nyielded(w))
+    t = yield_pop(w);
+  if (t == NULL) {
+    if (!own)
+      weft__driver_release(w);
+    return NULL;
+  }
+  w->yield_round--;
+  weft__fifo_push(&w->yielded, f);
+  count_yielded(w, nyielded(w) + 1);
+  w->handoff_driver = !own;
+  return t;
+}
+
+/* Switches from fiber `from` to `to`, taken from a queue, as run() would
+ * switch to it from the scheduler. */
+static void switch_to_task(weft__worker_t* w, weft_task_t* from,
+                           weft_task_t* to) {
+  /* relaxed: a heuristic for thieves (see tick_pub). */
+  atomic_store_explicit(&w->tick_pub, ++w->tick, memory_order_relaxed);
+  weft__worker_count(&w->n_run);
+  w->handoff_from = from;
+  w->fiber = to;
+  w->current = to->inner;
+  /* relaxed: a hint for dumps, as in run(). */
+  atomic_store_explicit(&to->last_worker, (int)w->index, memory_order_relaxed);
+  /* release: as in run(). */
+  atomic_store_explicit(&w->running_pub, w->current, memory_order_release);
+  weft__san_before(WEFT_TASK_SAN(from), WEFT_TASK_SAN(to), 0);
+  weft__ctx_switch(&from->ctx, &to->ctx);
+}
+
+/* What run() does after a task switched out, for the task that handed off
+ * to us. */
+static void finish_handoff(weft__worker_t* w) {
+  weft_task_t* from = w->handoff_from;
+  w->handoff_from = NULL;
+  if (WEFT_UNLIKELY(from->stack_canary) &&
+      weft__stack_canary_broken(from->stack)) {
+    w->fiber = from; /* the report names the task that overflowed */
+    weft__overflow_report("its canary was overwritten");
+  }
+  void (*post)(weft__worker_t*, void*) = w->post_fn;
+  w->post_fn = NULL;
+  if (w->held != NULL)
+    weft__driver_leave(w);
+  if (w->handoff_driver) {
+    w->handoff_driver = 0;
+    weft__driver_release(w);
+  }
+  if (post != NULL)
+    post(w, w->post_arg);
+}
+
+/* Back on `f` after a switch: on the scheduler's word, or a hand-off's. */
+static void resumed(weft_task_t* f, weft_task_t* cur) {
+  /* Possibly on another worker now. */
+  weft__worker_t* w = weft__worker_self();
+  (void)f; /* only the sanitizers' hooks look at it */
+  weft__san_after(WEFT_TASK_SAN(f), &w->sched_san);
+  if (w->handoff_from != NULL)
+    finish_handoff(w);
+  /* relaxed: informational. */
+  atomic_store_explicit(&cur->phase, WEFT_PHASE_RUNNING, memory_order_relaxed);
+}
+
 void weft__park(void (*post)(weft__worker_t* w, void* arg), void* arg) {
   weft__worker_t* w = weft__worker_self();
   weft_task_t* f = w->fiber;
@@ -359,13 +482,31 @@ void weft__park(void (*post)(weft__worker_t* w, void* arg), void* arg) {
                         memory_order_relaxed);
   w->post_fn = post;
   w->post_arg = arg;
-  weft__san_before(WEFT_TASK_SAN(f), &w->sched_san, 0);
-  weft__ctx_switch(&f->ctx, &w->sched_ctx);
-  /* Possibly on another worker now. */
-  w = weft__worker_self();
-  weft__san_after(WEFT_TASK_SAN(f), &w->sched_san);
-  /* relaxed: informational. */
-  atomic_store_explicit(&cur->phase, WEFT_PHASE_RUNNING, memory_order_relaxed);
+  weft_task_t* next = handoff_allowed(w) ? lifo_handoff(w) : NULL;
+  if (next != NULL) {
+    switch_to_task(w, f, next);
+  } else {
+    weft__san_before(WEFT_TASK_SAN(f), &w->sched_san, 0);
+    weft__ctx_switch(&f->ctx, &w->sched_ctx);
+  }
+  resumed(f, cur);
+}
+
+void weft__park_yield(void) {
+  weft__worker_t* w = weft__worker_self();
+  weft_task_t* f = w->fiber;
+  weft_task_t* next = handoff_allowed(w) ? yield_handoff(w, f) : NULL;
+  if (next == NULL) {
+    weft__park(weft__yield_post, f);
+    return;
+  }
+  weft_task_t* cur = w->current;
+  /* relaxed: informational (weft_task_state). */
+  atomic_store_explicit(&cur->phase, WEFT_PHASE_SUSPENDED,
+                        memory_order_relaxed);
+  w->post_fn = NULL;
+  switch_to_task(w, f, next);
+  resumed(f, cur);
 }
 
 /* A fork–join storm runs children inline, with no tick: every

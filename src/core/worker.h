@@ -145,7 +145,12 @@ struct weft__worker_s {
   /* Owner only; at the end, so that the fields above keep the offsets the
    * hot paths were tuned with (see the metrics above). */
   size_t yield_round; /* yielders left to run in this round */
-  int woke;           /* parked since the last task ran */
+  /* Hand-off (worker.c): the fiber that switched straight to the running
+   * one and whose switch-out is not finished yet, and whether the driver
+   * taken for it must be released then. Owner thread only. */
+  weft_task_t* handoff_from;
+  int handoff_driver;
+  int woke; /* parked since the last task ran */
 };
 
 
@@ -176,6 +181,8 @@ int weft__worker_has_queued(weft__worker_t* w);
 /* Suspends the running fiber. `post` runs on the scheduler stack once the
  * fiber is switched out (release a lock, queue it). From a task only. */
 void weft__park(void (*post)(weft__worker_t* w, void* arg), void* arg);
+/* weft_yield's park: the task goes behind the other yielders. */
+void weft__park_yield(void);
 
 /* Post-switch action of weft_yield: queues the fiber `arg` behind every
  * task that is runnable on `w`. Owner only. */
