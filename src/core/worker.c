@@ -86,7 +86,8 @@ static void overflow_to_global(weft__worker_t* w, weft_task_t* t) {
 void weft__worker_push(weft__worker_t* w, weft_task_t* t) {
   if (WEFT_UNLIKELY(weft__deque_push(&w->deque, t) != 0))
     overflow_to_global(w, t);
-  if (weft__deque_len(&w->deque) >= 2)
+  /* One worker has nobody to wake (a fork–join pays this per spawn). */
+  if (w->rt->nworkers > 1 && weft__deque_len(&w->deque) >= 2)
     weft__idle_notify(&w->rt->idle, 0);
 }
 
