@@ -282,6 +282,58 @@ WEFT_EXTERN int weft_task_visit(weft_runtime_t* rt, weft_task_visit_cb cb,
                                 void* arg);
 
 /* ------------------------------------------------------------------------
+ * Task-local storage (contextvars)
+ *
+ * THREAD-LOCALS ARE WRONG IN TASKS. A task can resume on another worker
+ * thread after any await (work stealing, wake-ups, I/O calls), so anything
+ * kept per thread may change under it across an await:
+ *   - errno: read it right after the call that set it, never after an
+ *     await;
+ *   - a pthread mutex (or any lock owned by a thread) held across an await
+ *     may be unlocked from another thread: undefined behaviour; use
+ *     weft_lock_t, or unlock before awaiting;
+ *   - libraries with per-thread state (OpenSSL's error queue, strtok,
+ *     rand, uselocale, thread-local caches): use such state within one
+ *     stretch of code with no await in it;
+ *   - _Thread_local / __thread / pthread_getspecific values.
+ * Task-local storage is what to use instead: a value belongs to the task,
+ * wherever it runs.
+ * ------------------------------------------------------------------------ */
+
+typedef struct weft_task_local_s weft_task_local_t;
+
+/* Destroys a value when its task ends or the value is replaced. */
+typedef void (*weft_local_dtor)(void* value);
+
+/* Makes the child's value from the spawning task's at weft_spawn (as
+ * asyncio copies the context into a new task). Returns the child's value,
+ * or NULL when it cannot (weft_spawn then fails with WEFT_ENOMEM). */
+typedef void* (*weft_local_copy)(void* value);
+
+/* Creates a key. `copy` NULL: children start without the value; `dtor`
+ * NULL: values are not destroyed. Neither may await, nor create or free
+ * keys. Returns WEFT_EINVAL, WEFT_ENOMEM, WEFT_ELIMIT past 4096 live keys.
+ * Any thread. */
+WEFT_EXTERN int weft_task_local_new(weft_local_copy copy, weft_local_dtor dtor,
+                                    weft_task_local_t** out);
+
+/* Frees a key. Values tasks still hold for it are not destroyed (as
+ * pthread_key_delete): free the key once the tasks that use it ended, or
+ * clear their values first. NULL is a no-op. Returns 0. Any thread. */
+WEFT_EXTERN int weft_task_local_free(weft_task_local_t* key);
+
+/* Sets the calling task's value for `key`. A different previous value is
+ * destroyed first (the key's dtor). When the task ends, before it is seen
+ * done, its values are destroyed. An inline child (weft_await's fast path)
+ * is a task of its own, with its own values. Returns WEFT_EINVAL,
+ * WEFT_ENOMEM, WEFT_ENOTTASK. From a task only. */
+WEFT_EXTERN int weft_task_local_set(weft_task_local_t* key, void* value);
+
+/* The calling task's value for `key`; NULL when it has none, for a NULL
+ * key, or outside tasks. Any thread (in a task, its own value). */
+WEFT_EXTERN void* weft_task_local_get(const weft_task_local_t* key);
+
+/* ------------------------------------------------------------------------
  * Scheduling and time
  * ------------------------------------------------------------------------ */
 

@@ -3,6 +3,7 @@
 
 #include "base/alloc.h"
 #include "base/common.h"
+#include "core/local.h"
 #include "core/worker.h"
 
 #define WEFT_ID_BLOCK 1024u
@@ -67,6 +68,14 @@ int weft_spawn(weft_runtime_t* rt, weft_task_fn fn, void* arg,
     t->stack_req = opts->stack_size;
   }
   t->dbg_handle = out != NULL;
+  /* Values the spawning task carries, for the keys that copy them
+   * (contextvars' copy of the context at create_task). */
+  if (w != NULL && w->current != NULL &&
+      WEFT_UNLIKELY(w->current->locals != NULL) &&
+      weft__locals_inherit(t, w->current) != 0) {
+    weft__task_discard(t);
+    return WEFT_ENOMEM;
+  }
   /* relaxed: published by the queue push below. */
   atomic_store_explicit(&t->phase, WEFT_PHASE_QUEUED, memory_order_relaxed);
   /* release: a visitor that retains the task (acquire CAS) sees the fields

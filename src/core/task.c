@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "core/future.h"
+#include "core/local.h"
 #include "core/wait.h"
 #include "core/worker.h"
 
@@ -135,6 +136,7 @@ weft_task_t* weft__task_alloc(weft_runtime_t* rt, weft__worker_t* w) {
   /* relaxed: as above. */
   atomic_store_explicit(&t->dbg_awaited, 0, memory_order_relaxed);
   t->dbg_handle = 0;
+  t->locals = NULL;
   return t;
 }
 
@@ -210,6 +212,9 @@ int weft__task_try_retain(weft_task_t* t) {
 }
 
 void weft__task_complete(weft__worker_t* w, weft_task_t* t, int status) {
+  /* Before the task is seen done: an awaiter finds its values destroyed. */
+  if (WEFT_UNLIKELY(t->locals != NULL))
+    weft__locals_finish(t);
   t->status = status;
   /* Counted before the waiters wake, so an awaiter that returns sees the
    * task gone from weft_task_count(). */

@@ -115,6 +115,9 @@ struct WEFT_ALIGNED_CL weft_task_s {
    * for the final check by the acq_rel release of the last reference. */
   _Atomic uint8_t dbg_awaited;
   uint8_t dbg_handle; /* spawned with a handle; read-only after spawn */
+  /* Task-local values (local.c), NULL until the first set or an
+   * inherited one; only the task itself touches them. */
+  struct weft__locals_s* locals;
 #if defined(WEFT_ASAN) || defined(WEFT_TSAN)
   weft__san_t san;
 #endif

@@ -136,12 +136,14 @@ static size_t nyielded(weft__worker_t* w) {
 /* The oldest yielded task: under the driver (run_yielded), or in
  * deterministic mode's draw (one worker, nobody else to take it). */
 /* Resuming one of thousands of yielded tasks would miss on its header and
- * on its stack top, one after the other. The FIFO knows who comes next:
- * while the popped task runs, the next one's stack top (its header came
- * in on the last pop) and the header after it load. Driver held. */
+ * on its stack top (and its page's TLB entry), one after the other. The
+ * FIFO knows who comes next: each pop starts loading the stack top of the
+ * task two places on, whose header the pop before started loading, and
+ * the header three places on, so both have a task's run or two to arrive.
+ * Driver held. */
 static inline void prefetch_yielded(weft__worker_t* w) {
   weft_task_t* next = w->yielded.head;
-  if (next == NULL)
+  if (next == NULL || (next = next->next) == NULL)
     return;
   weft__ctx_prefetch(&next->ctx);
   if (next->next != NULL)
