@@ -27,6 +27,7 @@ typedef struct weft__stack_s {
   /* Bytes left unused at the top, so that the tops of neighbouring stacks
    * fall in different cache sets (stack.c, "Colours"). */
   uint16_t colour;
+  uint8_t preguarded; /* its guard went in with its region's (stack.c) */
   /* TSan builds: the fiber context of the tasks that run on this stack,
    * kept while the stack lives (sanitizer.h); NULL elsewhere. */
   void* san_fiber;
