@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test-all.sh [--no-valgrind]
-# Installs what is missing (as root), then for each of the release, asan
+# Installs what is missing (apt-get, as root or through sudo: see
+# ensure-deps.sh), then for each of the release, asan
 # (ASan+UBSan) and tsan presets: configure, build, run ctest. Then a short
 # libFuzzer run of the HTTP parser and the stream reader (WEFT_FUZZ_SECS
 # each, default 8; 0 skips). Every preset runs every test. Then a
