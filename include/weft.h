@@ -96,8 +96,40 @@ typedef struct weft_task_s weft_task_t;
  * status, which weft_await() returns (an exception, in asyncio's terms). */
 typedef int (*weft_task_fn)(void* arg, void** result);
 
+/* Option structs can grow (weft_config_t, weft_spawn_opts_t,
+ * weft_server_config_t, weft_process_opts_t, weft_http_client_config_t,
+ * weft_http_server_config_t). Each starts with `size`, which says which
+ * version of the struct the program was compiled against:
+ *  - 0 means the 0.1 layout: a zeroed struct, or one set up with
+ *    designated initializers that leave `size` out, keeps working; fields
+ *    added after 0.1 are not read from it and take their defaults.
+ *  - Otherwise sizeof the struct as the program sees it: the WEFT_*_INIT
+ *    macros below set it, as does {.size = sizeof(weft_config_t), ...}.
+ *    Set it when you use a field added after 0.1.
+ * A size past what this library knows (a program built against a newer
+ * header) is accepted when every byte this library does not know is zero;
+ * otherwise the call returns WEFT_EINVAL, as an option it cannot honour. A
+ * size below the 0.1 layout's is WEFT_EINVAL too. Never build these
+ * structs with positional initializers ({4, 0, ...}): `size` comes first.
+ * (Result structs that weft fills, such as weft_metrics_t, are not
+ * covered: rebuild code that allocates them when they grow.) */
+#define WEFT_CONFIG_INIT                                                       \
+  { .size = sizeof(weft_config_t) }
+#define WEFT_SPAWN_OPTS_INIT                                                   \
+  { .size = sizeof(weft_spawn_opts_t) }
+#define WEFT_SERVER_CONFIG_INIT                                                \
+  { .size = sizeof(weft_server_config_t) }
+#define WEFT_PROCESS_OPTS_INIT                                                 \
+  { .size = sizeof(weft_process_opts_t) }
+#define WEFT_HTTP_CLIENT_CONFIG_INIT                                           \
+  { .size = sizeof(weft_http_client_config_t) }
+#define WEFT_HTTP_SERVER_CONFIG_INIT                                           \
+  { .size = sizeof(weft_http_server_config_t) }
+
 /* Runtime configuration. A zeroed struct (or NULL) means the defaults. */
 typedef struct weft_config_s {
+  /* sizeof(weft_config_t), or 0 for the 0.1 layout (see above). */
+  size_t size;
   /* Worker threads; 0 means one per CPU the process may run on. */
   unsigned workers;
   /* Bytes of stack per task, rounded up to pages; 0 means 256 KiB. Less
@@ -182,6 +214,8 @@ WEFT_EXTERN int weft_worker_id(void);
  * ------------------------------------------------------------------------ */
 
 typedef struct weft_spawn_opts_s {
+  /* sizeof(weft_spawn_opts_t), or 0 (see WEFT_CONFIG_INIT). */
+  size_t size;
   /* The task's name, copied (up to 31 bytes). NULL: "Task-<id>". */
   const char* name;
   /* Stack bytes for this task; 0: the runtime's. Other sizes are mapped
@@ -1043,6 +1077,7 @@ typedef struct weft_server_s weft_server_t;
 typedef int (*weft_conn_fn)(weft_stream_t* conn, void* arg);
 
 typedef struct weft_server_config_s {
+  size_t size; /* sizeof(weft_server_config_t), or 0 (see WEFT_CONFIG_INIT) */
   int backlog; /* listen backlog; 0: 4096 */
   /* 0: one listener accepts and hands connections to the workers in turn.
    * WEFT_SERVE_REUSEPORT: one SO_REUSEPORT listener per worker, the
@@ -1195,6 +1230,7 @@ typedef struct weft_process_s weft_process_t;
 #define WEFT_STDIO_NULL 2    /* /dev/null */
 
 typedef struct weft_process_opts_s {
+  size_t size;     /* sizeof(weft_process_opts_t), or 0 (WEFT_CONFIG_INIT) */
   const char* cwd; /* NULL: the parent's */
   char** env;      /* NULL-terminated "K=V"; NULL: the parent's */
   int stdin_mode;  /* WEFT_STDIO_* */
@@ -1303,6 +1339,7 @@ WEFT_EXTERN int weft_http_response_add_header(weft_http_response_t* resp,
 typedef struct weft_http_client_s weft_http_client_t;
 
 typedef struct weft_http_client_config_s {
+  size_t size; /* sizeof(weft_http_client_config_t), or 0 (WEFT_CONFIG_INIT) */
   unsigned max_conns_per_host; /* pooled keep-alive connections; 0: 64 */
   uint64_t timeout_ms;         /* whole request; 0: none */
   size_t max_header_bytes;     /* response head; 0: 64 KiB */
@@ -1362,6 +1399,7 @@ typedef int (*weft_http_handler_fn)(const weft_http_request_t* req,
                                     weft_http_response_t* resp, void* arg);
 
 typedef struct weft_http_server_config_s {
+  size_t size; /* sizeof(weft_http_server_config_t), or 0 (WEFT_CONFIG_INIT) */
   weft_server_config_t tcp; /* backlog, flags, stack size */
   size_t max_header_bytes;  /* request head; 0: 16 KiB (over: 431) */
   size_t max_body_bytes;    /* request body; 0: 8 MiB (over: 413) */

@@ -21,6 +21,7 @@
 
 #include "base/alloc.h"
 #include "base/common.h"
+#include "base/opts.h"
 #include "core/blocking.h"
 #include "core/worker.h"
 #include "debug/debug.h"
@@ -110,8 +111,10 @@ static void plug_layers(weft_runtime_t* rt) {
 
 int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
   weft_runtime_t* rt;
-  if (out == NULL)
+  weft_config_t copy;
+  if (out == NULL || WEFT__OPTS_READ(&copy, config, seed) != 0)
     return WEFT_EINVAL;
+  config = config != NULL ? &copy : NULL;
   unsigned n =
       config != NULL && config->workers != 0 ? config->workers : cpu_count();
   size_t stack = config != NULL && config->stack_size != 0 ? config->stack_size

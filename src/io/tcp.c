@@ -26,6 +26,7 @@
 
 #include "base/alloc.h"
 #include "base/common.h"
+#include "base/opts.h"
 #include "io/stream.h"
 
 enum { kAcceptBatch = 64 };
@@ -408,6 +409,10 @@ int weft_tcp_serve(const char* host, unsigned port, weft_conn_fn handler,
   weft__worker_t* w = weft__io_task_worker(&err);
   if (w == NULL)
     return err;
+  weft_server_config_t copy; /* the caller's, as this version reads it */
+  if (WEFT__OPTS_READ(&copy, cfg, stack_size) != 0)
+    return WEFT_EINVAL;
+  cfg = cfg != NULL ? &copy : NULL;
   if (handler == NULL || out == NULL || port > 65535 ||
       (cfg != NULL && cfg->backlog < 0))
     return WEFT_EINVAL;
