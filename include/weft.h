@@ -19,6 +19,9 @@
  *  - Never read errno across an await: the task may resume on another
  *    thread, and glibc lets the compiler cache errno's address. weft reports
  *    every error by return value.
+ *  - Process-wide effects (signal handlers, SIGPIPE, UV_THREADPOOL_SIZE) and
+ *    the environment variables weft reads are all listed at WEFT_CONFIG_ENV
+ *    below and in docs/environment.md; each is the config's choice.
  */
 #ifndef WEFT_H_
 #define WEFT_H_
@@ -141,8 +144,9 @@ typedef struct weft_config_s {
   /* How long an idle executor thread waits for work before it leaves, in
    * milliseconds; 0 means 10000. */
   unsigned blocking_keepalive_ms;
-  /* Debug mode (see "Debugging"); also on when the environment variable
-   * WEFT_DEBUG is set to anything but "0". Nonzero: on. To print a slow
+  /* Debug mode (see "Debugging"); with WEFT_CONFIG_ENV in `flags`, also on
+   * when the environment variable WEFT_DEBUG is set to anything but "0".
+   * Nonzero: on. To print a slow
    * task's backtrace, debug mode interrupts the stalled worker's thread
    * once with the realtime signal SIGRTMIN+6, whose handler it installs
    * (SA_RESTART) while a runtime in debug mode exists, and only if the
@@ -164,16 +168,55 @@ typedef struct weft_config_s {
   int dump_signal;
   /* Deterministic mode (see "Deterministic mode"): one worker whatever
    * `workers` says, a virtual clock, and tasks run in an order drawn from
-   * `seed`, so a run replays. Nonzero: on. Also on when the environment
-   * variable WEFT_SEED is set; its value is then the seed. */
+   * `seed`, so a run replays. Nonzero: on. With WEFT_CONFIG_ENV in
+   * `flags`, also on when the environment variable WEFT_SEED is set; its
+   * value is then the seed. */
   int deterministic;
   /* The mode's seed. 0 draws one, which is logged (weft_set_log, level
    * WARN) and returned by weft_runtime_seed(). */
   uint64_t seed;
+  /* WEFT_CONFIG_* bits below: what the runtime may read from the
+   * environment and do to the process. 0: the defaults. Unknown bits are
+   * WEFT_EINVAL. */
+  unsigned flags;
 } weft_config_t;
 
+/* What a runtime does to the process, all of it (docs/environment.md lists
+ * it in one place, with libuv's own effects):
+ *  - SIGSEGV and SIGBUS: a handler that reports a task's stack overflow
+ *    (its name and stack size) before the process aborts; any other fault
+ *    goes to the handler that was there before (the default action, a
+ *    sanitizer's, a crash reporter's), which the handler reinstalls. It is
+ *    installed while any runtime that wants it exists, on an alternate
+ *    signal stack of weft's own threads, and the previous handlers come
+ *    back when the last such runtime is freed (unless the program replaced
+ *    the handler meanwhile). WEFT_CONFIG_NO_FAULT_HANDLER: none; an
+ *    overflow then still hits the guard page but dies as a plain SIGSEGV.
+ *  - SIGPIPE: set to ignored, once, if its action is the default, and left
+ *    so: a write to a closed socket or pipe then fails with UV_EPIPE
+ *    instead of killing the process (libuv writes with write(2)). A
+ *    handler the program installed is kept. WEFT_CONFIG_KEEP_SIGPIPE:
+ *    left alone (ignore or handle it yourself, or lose the process to the
+ *    first peer that goes away).
+ *  - UV_THREADPOOL_SIZE: libuv sizes its process-wide file and DNS thread
+ *    pool from it, once. When it is unset and the calling thread is the
+ *    process's only thread (so no other thread can be reading the
+ *    environment: setenv is not thread-safe), the first runtime sets it to
+ *    two threads per worker, 4 to 64. Otherwise libuv's default of 4, or
+ *    your value, stands. WEFT_CONFIG_NO_SETENV: never set it.
+ *  - Environment switches (WEFT_DEBUG, WEFT_SEED, WEFT_STACK_GUARD) are
+ *    read only with WEFT_CONFIG_ENV: without it no environment variable
+ *    changes what a runtime does.
+ *  - Debug mode's SIGRTMIN+6 and the dump signal: see `debug` and
+ *    `dump_signal` above. */
+#define WEFT_CONFIG_ENV 1u
+#define WEFT_CONFIG_NO_FAULT_HANDLER 2u
+#define WEFT_CONFIG_KEEP_SIGPIPE 4u
+#define WEFT_CONFIG_NO_SETENV 8u
+
 /* Creates a runtime and starts its workers. Call from outside any runtime's
- * tasks. Returns WEFT_EINVAL for a NULL out, a stack_size over 1 GiB or a
+ * tasks. It changes process-wide state: see WEFT_CONFIG_ENV above. Returns
+ * WEFT_EINVAL for a NULL out, a stack_size over 1 GiB, unknown flags or a
  * dump_signal that cannot be caught (SIGSEGV and SIGBUS are taken),
  * WEFT_EBUSY when another runtime has a dump_signal, WEFT_ENOMEM when
  * threads, loops or memory cannot be had. Any thread. */
@@ -842,7 +885,8 @@ WEFT_EXTERN void weft_set_log(weft_log_fn fn, void* arg);
 /* ------------------------------------------------------------------------
  * Debugging
  *
- * Debug mode (weft_config_t.debug, or WEFT_DEBUG=1 in the environment)
+ * Debug mode (weft_config_t.debug, or WEFT_DEBUG=1 in the environment of
+ * a runtime whose config has WEFT_CONFIG_ENV)
  * turns on three reports, written to stderr as lines starting "weft: ":
  *  - a task spawned with a handle whose status nobody read (no weft_await,
  *    weft_task_result, combinator or task future) when its handle is
@@ -881,10 +925,10 @@ WEFT_EXTERN int weft_task_dump(weft_runtime_t* rt, FILE* out);
  *
  * For tests, and for replaying a concurrency bug in your own code
  * (weft_config_t.deterministic and .seed, or WEFT_SEED=N in the
- * environment): the runtime gets one worker, and at every switch the task
- * to run next is drawn from all runnable tasks by a generator seeded with
- * the seed. The same seed gives the same order of tasks, run after run;
- * other seeds give other orders. Run a test over many seeds to shake out
+ * environment with WEFT_CONFIG_ENV): the runtime gets one worker, and at every
+ * switch the task to run next is drawn from all runnable tasks by a generator
+ * seeded with the seed. The same seed gives the same order of tasks, run after
+ * run; other seeds give other orders. Run a test over many seeds to shake out
  * ordering bugs, then replay the seed that failed under a debugger.
  *
  * Time is virtual: weft_now_ns() in the runtime's tasks, sleeps and
