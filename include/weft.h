@@ -225,8 +225,14 @@ WEFT_EXTERN int weft_runtime_new(const weft_config_t* config,
 
 /* Shuts the runtime down and frees it: every live task is cancelled, every
  * await in it returns WEFT_ECANCELED from then on, the workers wait for all
- * tasks to return, then stop. Task handles die with the runtime: release
- * them before. NULL is a no-op that returns 0. Returns WEFT_EPERM when
+ * tasks to return, then stop. Blocking calls queued on the executor
+ * (weft_run_blocking, weft_submit_blocking) and not yet started are
+ * cancelled; it waits for every one already running to return, with no
+ * time limit: a call that never returns (a read nobody
+ * answers) keeps weft_runtime_free from returning. Make such calls
+ * interruptible (a timeout, a descriptor you close) before freeing. Task
+ * handles die with the runtime: release them before. NULL is a no-op that
+ * returns 0. Returns WEFT_EPERM when
  * called from one of the runtime's own workers (or its tasks) or from a
  * blocking call running on its executor: it would wait for itself. */
 WEFT_EXTERN int weft_runtime_free(weft_runtime_t* rt);
@@ -895,7 +901,9 @@ WEFT_EXTERN void weft_set_log(weft_log_fn fn, void* arg);
  *    end otherwise. Spawn with a NULL `out` to detach a task on purpose.
  *  - a task that holds a worker longer than slow_task_ms (default 100)
  *    without an await: "slow task: 'name' (id N) has held worker W for
- *    T ms", once per stall, and again when the worker moves on.
+ *    T ms", once per stall, and again when the worker moves on, with the
+ *    task's stack: function names only for exported symbols, so link with
+ *    -rdynamic to see yours (weft_task_dump says more).
  *  - at weft_runtime_free, every task still alive, before it is cancelled,
  *    and every I/O object still open (server, stream, UDP socket, file,
  *    process: "shutdown: TCP stream 127.0.0.1:5000 -> 127.0.0.1:41234
@@ -909,8 +917,11 @@ WEFT_EXTERN void weft_set_log(weft_log_fn fn, void* arg);
  * (a sleep, another task, a future, an I/O operation), and for a
  * suspended task the return addresses on its stack, with the symbols
  * dladdr() finds (x86-64: build the program with frame pointers for a
- * full chain; functions that are not exported print as file+offset, for
- * addr2line). Also what each worker is running. Finished tasks whose
+ * full chain). dladdr() sees only exported symbols: link the program with
+ * -rdynamic (CMake: ENABLE_EXPORTS) to name its non-static functions;
+ * everything else prints as file+offset, for addr2line. Debug mode's
+ * slow-task backtraces are symbolized the same way. Also what each worker
+ * is running. Finished tasks whose
  * handles are still held are listed as done.
  *
  * A snapshot taken while the tasks go on: it never waits for a task or a
@@ -1117,7 +1128,10 @@ typedef struct weft_server_s weft_server_t;
 
 /* The per-connection handler: runs as its own task, on the worker the
  * connection was handed to. The server closes `conn` when it returns
- * (unless the handler closed it). Its status becomes the task's. */
+ * (unless the handler closed it). The task is detached, so nobody reads
+ * the status it returns: handle errors in the handler. In debug mode a
+ * status other than 0 and WEFT_ECANCELED is reported on stderr
+ * ("connection handler (task N) returned EPROTO: ..."). */
 typedef int (*weft_conn_fn)(weft_stream_t* conn, void* arg);
 
 typedef struct weft_server_config_s {
@@ -1132,9 +1146,12 @@ typedef struct weft_server_config_s {
 
 #define WEFT_SERVE_REUSEPORT 1u
 
-/* Listens on host:port (host NULL: all interfaces; port 0: any, see
- * weft_server_port) and serves each connection with handler(conn, arg).
- * cfg may be NULL. */
+/* Listens on host:port and serves each connection with handler(conn, arg).
+ * `host` is a literal address or a name, resolved, of which the first
+ * address is used. host NULL means "0.0.0.0": every IPv4 interface, not
+ * IPv6; pass "::" for IPv6 and IPv4 both (one dual-stack socket, under
+ * Linux's default net.ipv6.bindv6only=0). Port 0: any free port, see
+ * weft_server_port. cfg may be NULL. */
 WEFT_EXTERN int weft_tcp_serve(const char* host, unsigned port,
                                weft_conn_fn handler, void* arg,
                                const weft_server_config_t* cfg,

@@ -159,6 +159,12 @@ static int conn_main(void* arg, void** result) {
   void* handler_arg = c->arg;
   free(c);
   int status = handler(conn, handler_arg);
+  /* The task is detached: nobody reads its status, so debug mode reports
+   * a failure here (before the close, which the peer sees after it). */
+  if (status != 0 && status != WEFT_ECANCELED && weft_current_runtime()->debug)
+    weft__warn("connection handler (task %llu) returned %s: %s",
+               (unsigned long long)weft_task_id(weft_current_task()),
+               weft_err_name(status), weft_strerror(status));
   if (conn != NULL)
     weft_stream_close(conn);
   return status;
