@@ -5,7 +5,9 @@
 # tests/fuzz/corpus/. Targets: http (the HTTP/1.1 parser) and stream (the
 # stream reader: readline/readuntil/readexactly on a real stream in a real
 # runtime); default both. New inputs go to build/fuzz/corpus-<name>/;
-# findings to build/fuzz/<name>-crash-* (or -leak-, -timeout-).
+# findings to build/fuzz/<name>-crash-* (or -leak-, -timeout-). Once one
+# is fixed, copy it into tests/fuzz/corpus/<name>/: ctest (label fuzz)
+# replays that folder in every preset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
