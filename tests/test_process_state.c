@@ -8,6 +8,7 @@
  * case runs in a forked child of a parent that never creates a runtime; the
  * child reports through its exit status, and on failure says why on
  * stderr. */
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -130,6 +131,18 @@ static void test_sigpipe(void** state) {
 
 /* ---- UV_THREADPOOL_SIZE ------------------------------------------------ */
 
+/* Threads in this process now (as runtime.c counts them). */
+static int threads_now(void) {
+  DIR* d = opendir("/proc/self/task");
+  struct dirent* e;
+  int n = 0;
+  CHILD_CHECK(d != NULL);
+  while ((e = readdir(d)) != NULL)
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
 static void setenv_opt_out_then_single_thread(void) {
   weft_runtime_t* rt;
   weft_config_t cfg = {.workers = 3, .flags = WEFT_CONFIG_NO_SETENV};
@@ -138,9 +151,15 @@ static void setenv_opt_out_then_single_thread(void) {
   CHILD_CHECK(getenv("UV_THREADPOOL_SIZE") == NULL);
   CHILD_CHECK(weft_runtime_free(rt) == 0);
   cfg.flags = 0; /* single-threaded again now that rt's threads are gone */
+  /* TSan runs a thread of its own in every process: there weft must leave
+   * the variable alone too. */
+  int alone = threads_now() == 1;
   CHILD_CHECK(weft_runtime_new(&cfg, &rt) == 0);
   const char* v = getenv("UV_THREADPOOL_SIZE");
-  CHILD_CHECK(v != NULL && strcmp(v, "6") == 0); /* two per worker */
+  if (alone)
+    CHILD_CHECK(v != NULL && strcmp(v, "6") == 0); /* two per worker */
+  else
+    CHILD_CHECK(v == NULL);
   CHILD_CHECK(weft_runtime_free(rt) == 0);
 }
 
