@@ -5,6 +5,8 @@
 # (shared and static). The configure step itself fails if embedded weft
 # defines more than its libraries or changes the parent's build type.
 # CFLAGS are the build's own (sanitizer builds need them at link time too).
+# WEFT_EMBED_JOBS (default 1) sets the build's parallelism: ctest runs other
+# tests beside this one.
 set -euo pipefail
 
 src=${1:?usage: check-embed-consumer.sh SOURCE_DIR CONSUMER_DIR CC [CFLAGS]}
@@ -24,7 +26,7 @@ cmake -S "$consumer" -B "$tmp/build" \
       -DCMAKE_C_FLAGS="$cflags" >"$tmp/configure.log" 2>&1 ||
   { cat "$tmp/configure.log"; exit 1; }
 # Only the consumer's targets and weft's libraries are there to build.
-cmake --build "$tmp/build" -j "${WEFT_EMBED_JOBS:-2}" >"$tmp/build.log" 2>&1 ||
+cmake --build "$tmp/build" -j "${WEFT_EMBED_JOBS:-1}" >"$tmp/build.log" 2>&1 ||
   { cat "$tmp/build.log"; exit 1; }
 cache=$tmp/build/CMakeCache.txt
 grep -q '^CMAKE_BUILD_TYPE:STRING=$' "$cache" ||
