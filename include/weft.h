@@ -19,6 +19,9 @@
  *  - Never read errno across an await: the task may resume on another
  *    thread, and glibc lets the compiler cache errno's address. weft reports
  *    every error by return value.
+ *  - Process-wide effects (signal handlers, SIGPIPE, UV_THREADPOOL_SIZE) and
+ *    the environment variables weft reads are all listed at WEFT_CONFIG_ENV
+ *    below and in docs/environment.md; each is the config's choice.
  */
 #ifndef WEFT_H_
 #define WEFT_H_
@@ -96,8 +99,40 @@ typedef struct weft_task_s weft_task_t;
  * status, which weft_await() returns (an exception, in asyncio's terms). */
 typedef int (*weft_task_fn)(void* arg, void** result);
 
+/* Option structs can grow (weft_config_t, weft_spawn_opts_t,
+ * weft_server_config_t, weft_process_opts_t, weft_http_client_config_t,
+ * weft_http_server_config_t). Each starts with `size`, which says which
+ * version of the struct the program was compiled against:
+ *  - 0 means the 0.1 layout: a zeroed struct, or one set up with
+ *    designated initializers that leave `size` out, keeps working; fields
+ *    added after 0.1 are not read from it and take their defaults.
+ *  - Otherwise sizeof the struct as the program sees it: the WEFT_*_INIT
+ *    macros below set it, as does {.size = sizeof(weft_config_t), ...}.
+ *    Set it when you use a field added after 0.1.
+ * A size past what this library knows (a program built against a newer
+ * header) is accepted when every byte this library does not know is zero;
+ * otherwise the call returns WEFT_EINVAL, as an option it cannot honour. A
+ * size below the 0.1 layout's is WEFT_EINVAL too. Never build these
+ * structs with positional initializers ({4, 0, ...}): `size` comes first.
+ * (Result structs that weft fills, such as weft_metrics_t, are not
+ * covered: rebuild code that allocates them when they grow.) */
+#define WEFT_CONFIG_INIT                                                       \
+  { .size = sizeof(weft_config_t) }
+#define WEFT_SPAWN_OPTS_INIT                                                   \
+  { .size = sizeof(weft_spawn_opts_t) }
+#define WEFT_SERVER_CONFIG_INIT                                                \
+  { .size = sizeof(weft_server_config_t) }
+#define WEFT_PROCESS_OPTS_INIT                                                 \
+  { .size = sizeof(weft_process_opts_t) }
+#define WEFT_HTTP_CLIENT_CONFIG_INIT                                           \
+  { .size = sizeof(weft_http_client_config_t) }
+#define WEFT_HTTP_SERVER_CONFIG_INIT                                           \
+  { .size = sizeof(weft_http_server_config_t) }
+
 /* Runtime configuration. A zeroed struct (or NULL) means the defaults. */
 typedef struct weft_config_s {
+  /* sizeof(weft_config_t), or 0 for the 0.1 layout (see above). */
+  size_t size;
   /* Worker threads; 0 means one per CPU the process may run on. */
   unsigned workers;
   /* Bytes of stack per task, rounded up to pages; 0 means 256 KiB. Less
@@ -109,8 +144,9 @@ typedef struct weft_config_s {
   /* How long an idle executor thread waits for work before it leaves, in
    * milliseconds; 0 means 10000. */
   unsigned blocking_keepalive_ms;
-  /* Debug mode (see "Debugging"); also on when the environment variable
-   * WEFT_DEBUG is set to anything but "0". Nonzero: on. To print a slow
+  /* Debug mode (see "Debugging"); with WEFT_CONFIG_ENV in `flags`, also on
+   * when the environment variable WEFT_DEBUG is set to anything but "0".
+   * Nonzero: on. To print a slow
    * task's backtrace, debug mode interrupts the stalled worker's thread
    * once with the realtime signal SIGRTMIN+6, whose handler it installs
    * (SA_RESTART) while a runtime in debug mode exists, and only if the
@@ -132,16 +168,55 @@ typedef struct weft_config_s {
   int dump_signal;
   /* Deterministic mode (see "Deterministic mode"): one worker whatever
    * `workers` says, a virtual clock, and tasks run in an order drawn from
-   * `seed`, so a run replays. Nonzero: on. Also on when the environment
-   * variable WEFT_SEED is set; its value is then the seed. */
+   * `seed`, so a run replays. Nonzero: on. With WEFT_CONFIG_ENV in
+   * `flags`, also on when the environment variable WEFT_SEED is set; its
+   * value is then the seed. */
   int deterministic;
   /* The mode's seed. 0 draws one, which is logged (weft_set_log, level
    * WARN) and returned by weft_runtime_seed(). */
   uint64_t seed;
+  /* WEFT_CONFIG_* bits below: what the runtime may read from the
+   * environment and do to the process. 0: the defaults. Unknown bits are
+   * WEFT_EINVAL. */
+  unsigned flags;
 } weft_config_t;
 
+/* What a runtime does to the process, all of it (docs/environment.md lists
+ * it in one place, with libuv's own effects):
+ *  - SIGSEGV and SIGBUS: a handler that reports a task's stack overflow
+ *    (its name and stack size) before the process aborts; any other fault
+ *    goes to the handler that was there before (the default action, a
+ *    sanitizer's, a crash reporter's), which the handler reinstalls. It is
+ *    installed while any runtime that wants it exists, on an alternate
+ *    signal stack of weft's own threads, and the previous handlers come
+ *    back when the last such runtime is freed (unless the program replaced
+ *    the handler meanwhile). WEFT_CONFIG_NO_FAULT_HANDLER: none; an
+ *    overflow then still hits the guard page but dies as a plain SIGSEGV.
+ *  - SIGPIPE: set to ignored, once, if its action is the default, and left
+ *    so: a write to a closed socket or pipe then fails with UV_EPIPE
+ *    instead of killing the process (libuv writes with write(2)). A
+ *    handler the program installed is kept. WEFT_CONFIG_KEEP_SIGPIPE:
+ *    left alone (ignore or handle it yourself, or lose the process to the
+ *    first peer that goes away).
+ *  - UV_THREADPOOL_SIZE: libuv sizes its process-wide file and DNS thread
+ *    pool from it, once. When it is unset and the calling thread is the
+ *    process's only thread (so no other thread can be reading the
+ *    environment: setenv is not thread-safe), the first runtime sets it to
+ *    two threads per worker, 4 to 64. Otherwise libuv's default of 4, or
+ *    your value, stands. WEFT_CONFIG_NO_SETENV: never set it.
+ *  - Environment switches (WEFT_DEBUG, WEFT_SEED, WEFT_STACK_GUARD) are
+ *    read only with WEFT_CONFIG_ENV: without it no environment variable
+ *    changes what a runtime does.
+ *  - Debug mode's SIGRTMIN+6 and the dump signal: see `debug` and
+ *    `dump_signal` above. */
+#define WEFT_CONFIG_ENV 1u
+#define WEFT_CONFIG_NO_FAULT_HANDLER 2u
+#define WEFT_CONFIG_KEEP_SIGPIPE 4u
+#define WEFT_CONFIG_NO_SETENV 8u
+
 /* Creates a runtime and starts its workers. Call from outside any runtime's
- * tasks. Returns WEFT_EINVAL for a NULL out, a stack_size over 1 GiB or a
+ * tasks. It changes process-wide state: see WEFT_CONFIG_ENV above. Returns
+ * WEFT_EINVAL for a NULL out, a stack_size over 1 GiB, unknown flags or a
  * dump_signal that cannot be caught (SIGSEGV and SIGBUS are taken),
  * WEFT_EBUSY when another runtime has a dump_signal, WEFT_ENOMEM when
  * threads, loops or memory cannot be had. Any thread. */
@@ -150,8 +225,14 @@ WEFT_EXTERN int weft_runtime_new(const weft_config_t* config,
 
 /* Shuts the runtime down and frees it: every live task is cancelled, every
  * await in it returns WEFT_ECANCELED from then on, the workers wait for all
- * tasks to return, then stop. Task handles die with the runtime: release
- * them before. NULL is a no-op that returns 0. Returns WEFT_EPERM when
+ * tasks to return, then stop. Blocking calls queued on the executor
+ * (weft_run_blocking, weft_submit_blocking) and not yet started are
+ * cancelled; it waits for every one already running to return, with no
+ * time limit: a call that never returns (a read nobody
+ * answers) keeps weft_runtime_free from returning. Make such calls
+ * interruptible (a timeout, a descriptor you close) before freeing. Task
+ * handles die with the runtime: release them before. NULL is a no-op that
+ * returns 0. Returns WEFT_EPERM when
  * called from one of the runtime's own workers (or its tasks) or from a
  * blocking call running on its executor: it would wait for itself. */
 WEFT_EXTERN int weft_runtime_free(weft_runtime_t* rt);
@@ -182,6 +263,8 @@ WEFT_EXTERN int weft_worker_id(void);
  * ------------------------------------------------------------------------ */
 
 typedef struct weft_spawn_opts_s {
+  /* sizeof(weft_spawn_opts_t), or 0 (see WEFT_CONFIG_INIT). */
+  size_t size;
   /* The task's name, copied (up to 31 bytes). NULL: "Task-<id>". */
   const char* name;
   /* Stack bytes for this task; 0: the runtime's. Other sizes are mapped
@@ -860,7 +943,8 @@ WEFT_EXTERN void weft_set_log(weft_log_fn fn, void* arg);
 /* ------------------------------------------------------------------------
  * Debugging
  *
- * Debug mode (weft_config_t.debug, or WEFT_DEBUG=1 in the environment)
+ * Debug mode (weft_config_t.debug, or WEFT_DEBUG=1 in the environment of
+ * a runtime whose config has WEFT_CONFIG_ENV)
  * turns on three reports, written to stderr as lines starting "weft: ":
  *  - a task spawned with a handle whose status nobody read (no weft_await,
  *    weft_task_result, combinator or task future) when its handle is
@@ -869,7 +953,9 @@ WEFT_EXTERN void weft_set_log(weft_log_fn fn, void* arg);
  *    end otherwise. Spawn with a NULL `out` to detach a task on purpose.
  *  - a task that holds a worker longer than slow_task_ms (default 100)
  *    without an await: "slow task: 'name' (id N) has held worker W for
- *    T ms", once per stall, and again when the worker moves on.
+ *    T ms", once per stall, and again when the worker moves on, with the
+ *    task's stack: function names only for exported symbols, so link with
+ *    -rdynamic to see yours (weft_task_dump says more).
  *  - at weft_runtime_free, every task still alive, before it is cancelled,
  *    and every I/O object still open (server, stream, UDP socket, file,
  *    process: "shutdown: TCP stream 127.0.0.1:5000 -> 127.0.0.1:41234
@@ -883,8 +969,11 @@ WEFT_EXTERN void weft_set_log(weft_log_fn fn, void* arg);
  * (a sleep, another task, a future, an I/O operation), and for a
  * suspended task the return addresses on its stack, with the symbols
  * dladdr() finds (x86-64: build the program with frame pointers for a
- * full chain; functions that are not exported print as file+offset, for
- * addr2line). Also what each worker is running. Finished tasks whose
+ * full chain). dladdr() sees only exported symbols: link the program with
+ * -rdynamic (CMake: ENABLE_EXPORTS) to name its non-static functions;
+ * everything else prints as file+offset, for addr2line. Debug mode's
+ * slow-task backtraces are symbolized the same way. Also what each worker
+ * is running. Finished tasks whose
  * handles are still held are listed as done.
  *
  * A snapshot taken while the tasks go on: it never waits for a task or a
@@ -899,10 +988,10 @@ WEFT_EXTERN int weft_task_dump(weft_runtime_t* rt, FILE* out);
  *
  * For tests, and for replaying a concurrency bug in your own code
  * (weft_config_t.deterministic and .seed, or WEFT_SEED=N in the
- * environment): the runtime gets one worker, and at every switch the task
- * to run next is drawn from all runnable tasks by a generator seeded with
- * the seed. The same seed gives the same order of tasks, run after run;
- * other seeds give other orders. Run a test over many seeds to shake out
+ * environment with WEFT_CONFIG_ENV): the runtime gets one worker, and at every
+ * switch the task to run next is drawn from all runnable tasks by a generator
+ * seeded with the seed. The same seed gives the same order of tasks, run after
+ * run; other seeds give other orders. Run a test over many seeds to shake out
  * ordering bugs, then replay the seed that failed under a debugger.
  *
  * Time is virtual: weft_now_ns() in the runtime's tasks, sleeps and
@@ -1091,10 +1180,14 @@ typedef struct weft_server_s weft_server_t;
 
 /* The per-connection handler: runs as its own task, on the worker the
  * connection was handed to. The server closes `conn` when it returns
- * (unless the handler closed it). Its status becomes the task's. */
+ * (unless the handler closed it). The task is detached, so nobody reads
+ * the status it returns: handle errors in the handler. In debug mode a
+ * status other than 0 and WEFT_ECANCELED is reported on stderr
+ * ("connection handler (task N) returned EPROTO: ..."). */
 typedef int (*weft_conn_fn)(weft_stream_t* conn, void* arg);
 
 typedef struct weft_server_config_s {
+  size_t size; /* sizeof(weft_server_config_t), or 0 (see WEFT_CONFIG_INIT) */
   int backlog; /* listen backlog; 0: 4096 */
   /* 0: one listener accepts and hands connections to the workers in turn.
    * WEFT_SERVE_REUSEPORT: one SO_REUSEPORT listener per worker, the
@@ -1105,9 +1198,12 @@ typedef struct weft_server_config_s {
 
 #define WEFT_SERVE_REUSEPORT 1u
 
-/* Listens on host:port (host NULL: all interfaces; port 0: any, see
- * weft_server_port) and serves each connection with handler(conn, arg).
- * cfg may be NULL. */
+/* Listens on host:port and serves each connection with handler(conn, arg).
+ * `host` is a literal address or a name, resolved, of which the first
+ * address is used. host NULL means "0.0.0.0": every IPv4 interface, not
+ * IPv6; pass "::" for IPv6 and IPv4 both (one dual-stack socket, under
+ * Linux's default net.ipv6.bindv6only=0). Port 0: any free port, see
+ * weft_server_port. cfg may be NULL. */
 WEFT_EXTERN int weft_tcp_serve(const char* host, unsigned port,
                                weft_conn_fn handler, void* arg,
                                const weft_server_config_t* cfg,
@@ -1247,6 +1343,7 @@ typedef struct weft_process_s weft_process_t;
 #define WEFT_STDIO_NULL 2    /* /dev/null */
 
 typedef struct weft_process_opts_s {
+  size_t size;     /* sizeof(weft_process_opts_t), or 0 (WEFT_CONFIG_INIT) */
   const char* cwd; /* NULL: the parent's */
   char** env;      /* NULL-terminated "K=V"; NULL: the parent's */
   int stdin_mode;  /* WEFT_STDIO_* */
@@ -1355,6 +1452,7 @@ WEFT_EXTERN int weft_http_response_add_header(weft_http_response_t* resp,
 typedef struct weft_http_client_s weft_http_client_t;
 
 typedef struct weft_http_client_config_s {
+  size_t size; /* sizeof(weft_http_client_config_t), or 0 (WEFT_CONFIG_INIT) */
   unsigned max_conns_per_host; /* pooled keep-alive connections; 0: 64 */
   uint64_t timeout_ms;         /* whole request; 0: none */
   size_t max_header_bytes;     /* response head; 0: 64 KiB */
@@ -1414,6 +1512,7 @@ typedef int (*weft_http_handler_fn)(const weft_http_request_t* req,
                                     weft_http_response_t* resp, void* arg);
 
 typedef struct weft_http_server_config_s {
+  size_t size; /* sizeof(weft_http_server_config_t), or 0 (WEFT_CONFIG_INIT) */
   weft_server_config_t tcp; /* backlog, flags, stack size */
   size_t max_header_bytes;  /* request head; 0: 16 KiB (over: 431) */
   size_t max_body_bytes;    /* request body; 0: 8 MiB (over: 413) */

@@ -89,17 +89,6 @@ static size_t round_up(size_t n, size_t to) {
   return (n + to - 1) / to * to;
 }
 
-static int guard_mode_from_env(void) {
-  const char* e = getenv("WEFT_STACK_GUARD");
-  if (e == NULL)
-    return WEFT_GUARD_MADVISE;
-  if (strcmp(e, "mprotect") == 0)
-    return WEFT_GUARD_MPROTECT;
-  if (strcmp(e, "canary") == 0)
-    return WEFT_GUARD_CANARY;
-  return WEFT_GUARD_MADVISE;
-}
-
 int weft__stacks_init(weft__stacks_t* st, size_t stack_size) {
   size_t ps = page_size();
   memset(st, 0, sizeof(*st));
@@ -113,7 +102,7 @@ int weft__stacks_init(weft__stacks_t* st, size_t stack_size) {
     st->per_region = 4;
   if (st->per_region > 256)
     st->per_region = 256;
-  st->guard_mode = guard_mode_from_env();
+  st->guard_mode = WEFT_GUARD_MADVISE; /* runtime.c may prefer another */
   return 0;
 }
 

@@ -75,8 +75,12 @@ int weft__stack_canary_broken(const weft__stack_t* s);
 /* 1 when `addr` is in the guard page or canary zone of `s`. */
 int weft__stack_fault_in_guard(const weft__stack_t* s, const void* addr);
 
-/* Overflow reports: a SIGSEGV handler on an alternate signal stack. */
+/* Overflow reports: a SIGSEGV/SIGBUS handler on an alternate signal stack,
+ * installed while at least one runtime holds it: install takes a hold
+ * (installing on the first), uninstall gives it back (the previous
+ * handlers return with the last). Any thread. */
 void weft__overflow_install(void);
+void weft__overflow_uninstall(void);
 int weft__overflow_thread_init(void** altstack);
 void weft__overflow_thread_term(void* altstack);
 /* Prints the overflow report for the running task and aborts. */

@@ -32,6 +32,7 @@
 #include <strings.h>
 
 #include "base/alloc.h"
+#include "base/opts.h"
 #include "http/http.h"
 #include "io/io.h"
 
@@ -404,8 +405,10 @@ static int build_request(weft__http_buf_t* b, const char* method,
 
 int weft_http_client_new(const weft_http_client_config_t* cfg,
                          weft_http_client_t** out) {
-  if (out == NULL)
+  weft_http_client_config_t copy; /* the caller's, as this version reads it */
+  if (out == NULL || WEFT__OPTS_READ(&copy, cfg, max_body_bytes) != 0)
     return WEFT_EINVAL;
+  cfg = cfg != NULL ? &copy : NULL;
   weft_http_client_t* c = weft__calloc(1, sizeof(*c));
   if (c == NULL)
     return WEFT_ENOMEM;

@@ -27,6 +27,7 @@
 
 #include "base/alloc.h"
 #include "base/common.h"
+#include "base/opts.h"
 #include "http/http.h"
 #include "io/io.h"
 
@@ -274,8 +275,11 @@ int weft_http_serve(const char* host, unsigned port,
   int err;
   if (weft__io_task_worker(&err) == NULL)
     return err;
-  if (handler == NULL || out == NULL)
+  weft_http_server_config_t copy; /* the caller's, as this version reads it */
+  if (handler == NULL || out == NULL ||
+      WEFT__OPTS_READ(&copy, cfg, idle_timeout_ms) != 0)
     return WEFT_EINVAL;
+  cfg = cfg != NULL ? &copy : NULL;
   weft__http_srv_t* srv = weft__calloc(1, sizeof(*srv));
   if (srv == NULL)
     return WEFT_ENOMEM;

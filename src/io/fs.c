@@ -767,8 +767,8 @@ int weft_fs_write_file(const char* path, const void* data, size_t len) {
  * libuv's 4, and at most 64: libuv starts every pool thread at once, each
  * with an 8 MiB stack reservation, and past a device's queue depth more
  * threads only add contention. setenv happens once, from weft_runtime_new,
- * before any worker of ours runs (a thread of the user's reading the
- * environment at that moment would race with it, as with any setenv). */
+ * and runtime.c calls this only while the process has one thread (setenv
+ * racing a getenv elsewhere is undefined) and the config allows it. */
 void weft__fs_pool_init(unsigned nworkers) {
   static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
   static int done;

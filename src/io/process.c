@@ -71,6 +71,7 @@
 
 #include "base/alloc.h"
 #include "base/common.h"
+#include "base/opts.h"
 #include "io/io.h"
 #include "io/stream.h"
 #include "core/worker.h"
@@ -316,7 +317,10 @@ static int spawn_checked(const char* file, char* const args[],
   weft__worker_t* w = weft__io_task_worker(&err);
   if (w == NULL)
     return err;
-  return spawn(w, file, args, opts, out);
+  weft_process_opts_t copy; /* the caller's, as this version reads it */
+  if (WEFT__OPTS_READ(&copy, opts, stderr_mode) != 0)
+    return WEFT_EINVAL;
+  return spawn(w, file, args, opts != NULL ? &copy : NULL, out);
 }
 
 int weft_process_exec(char* const argv[], const weft_process_opts_t* opts,

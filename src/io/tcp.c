@@ -26,6 +26,7 @@
 
 #include "base/alloc.h"
 #include "base/common.h"
+#include "base/opts.h"
 #include "io/stream.h"
 
 enum { kAcceptBatch = 64 };
@@ -158,6 +159,12 @@ static int conn_main(void* arg, void** result) {
   void* handler_arg = c->arg;
   free(c);
   int status = handler(conn, handler_arg);
+  /* The task is detached: nobody reads its status, so debug mode reports
+   * a failure here (before the close, which the peer sees after it). */
+  if (status != 0 && status != WEFT_ECANCELED && weft_current_runtime()->debug)
+    weft__warn("connection handler (task %llu) returned %s: %s",
+               (unsigned long long)weft_task_id(weft_current_task()),
+               weft_err_name(status), weft_strerror(status));
   if (conn != NULL)
     weft_stream_close(conn);
   return status;
@@ -408,6 +415,10 @@ int weft_tcp_serve(const char* host, unsigned port, weft_conn_fn handler,
   weft__worker_t* w = weft__io_task_worker(&err);
   if (w == NULL)
     return err;
+  weft_server_config_t copy; /* the caller's, as this version reads it */
+  if (WEFT__OPTS_READ(&copy, cfg, stack_size) != 0)
+    return WEFT_EINVAL;
+  cfg = cfg != NULL ? &copy : NULL;
   if (handler == NULL || out == NULL || port > 65535 ||
       (cfg != NULL && cfg->backlog < 0))
     return WEFT_EINVAL;
