@@ -280,14 +280,8 @@ static int await_in_task(weft__worker_t* w, weft_future_t* f, void** result) {
       weft__take_cancel(cur))
     return WEFT_ECANCELED;
   weft_future_retain(f);
-  weft__spin_lock(&cur->lock);
-  cur->wait_future = f;
-  weft__spin_unlock(&cur->lock);
   weft__waitable_t on = waitable(f);
-  int status = weft__wait_park_on(cur, &kFutureWait, &on, 1);
-  weft__spin_lock(&cur->lock);
-  cur->wait_future = NULL;
-  weft__spin_unlock(&cur->lock);
+  int status = weft__wait_park_on_obj(cur, &kFutureWait, f, &on, 1);
   if (status == 0)
     status = collect(f, result);
   weft_future_release(f);

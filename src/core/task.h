@@ -98,10 +98,13 @@ struct WEFT_ALIGNED_CL weft_task_s {
   const weft__wait_kind_t* wait_kind;
   uint64_t wait_seq; /* tells a stale timer entry from a live one */
   weft__worker_t* wait_worker;
-  weft_task_t* wait_task; /* joins */
+  /* The kind's object, one per wait (wait.c's park publishes it with the
+   * kind through wait_obj, in one take of the lock). */
   union {
+    weft_task_t* wait_task;       /* joins */
     weft_future_t* wait_future;   /* futures */
     struct weft_uv_op_s* wait_io; /* I/O operations */
+    void* wait_obj;
   };
   weft__msg_t cancel_msg;
   weft_future_t* future; /* weft_task_future(); under `lock` */

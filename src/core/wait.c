@@ -55,6 +55,17 @@ void weft__wait_set(weft_task_t* t, const weft__wait_kind_t* kind) {
   weft__spin_unlock(&t->lock);
 }
 
+/* The kind and its object together: one take of the lock, not two (a
+ * wait costs two fewer locked instructions each way). */
+static void wait_publish(weft_task_t* t, const weft__wait_kind_t* kind,
+                         int with_obj, void* obj) {
+  weft__spin_lock(&t->lock);
+  t->wait_kind = kind;
+  if (with_obj)
+    t->wait_obj = obj;
+  weft__spin_unlock(&t->lock);
+}
+
 /* ---- Waking ------------------------------------------------------------- */
 
 void weft__waiter_wake(weft__waiter_t* wt) {
@@ -120,13 +131,29 @@ static void forward_pending(weft_task_t* cur, const weft__wait_kind_t* kind) {
     kind->cancel(cur, what);
 }
 
+static int park_on(weft_task_t* cur, const weft__wait_kind_t* kind,
+                   int with_obj, void* obj, const weft__waitable_t* on,
+                   int withdraws);
+
 int weft__wait_park_on(weft_task_t* cur, const weft__wait_kind_t* kind,
                        const weft__waitable_t* on, int withdraws) {
+  return park_on(cur, kind, 0, NULL, on, withdraws);
+}
+
+int weft__wait_park_on_obj(weft_task_t* cur, const weft__wait_kind_t* kind,
+                           void* obj, const weft__waitable_t* on,
+                           int withdraws) {
+  return park_on(cur, kind, 1, obj, on, withdraws);
+}
+
+static int park_on(weft_task_t* cur, const weft__wait_kind_t* kind,
+                   int with_obj, void* obj, const weft__waitable_t* on,
+                   int withdraws) {
   weft__waiter_t node;
   memset(&node, 0, sizeof(node));
   node.fiber = cur->host;
   node.task = cur;
-  weft__wait_set(cur, kind);
+  wait_publish(cur, kind, with_obj, obj);
   if (!withdraws)
     forward_pending(cur, kind);
   weft__spin_lock(on->lock);
@@ -145,7 +172,7 @@ int weft__wait_park_on(weft_task_t* cur, const weft__wait_kind_t* kind,
     /* The object's lock is released once this fiber is switched out. */
     weft__park(post_unlock, on->lock);
   }
-  weft__wait_set(cur, NULL);
+  wait_publish(cur, NULL, with_obj, NULL);
   return node.withdrawn ? WEFT_ECANCELED : 0;
 }
 

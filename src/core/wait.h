@@ -50,6 +50,13 @@ void weft__wait_set(weft_task_t* t, const weft__wait_kind_t* kind);
 int weft__wait_park_on(weft_task_t* cur, const weft__wait_kind_t* kind,
                        const weft__waitable_t* on, int withdraws);
 
+/* weft__wait_park_on() that also publishes the kind's object (cur's
+ * wait_task, wait_future, ...: the union's wait_obj) with the kind, under
+ * one take of cur's lock, and clears both when the wait ends. */
+int weft__wait_park_on_obj(weft_task_t* cur, const weft__wait_kind_t* kind,
+                           void* obj, const weft__waitable_t* on,
+                           int withdraws);
+
 /* A plain thread waits until `on` is done, or until `deadline`
  * (CLOCK_MONOTONIC; NULL: none): 0, or WEFT_ETIMEDOUT with the node off
  * the list. */
