@@ -1123,7 +1123,19 @@ WEFT_EXTERN int weft_udp_close(weft_udp_t* u);
 /* An open file. It lives on the worker that opened it; a task on any other
  * worker may use it (the call moves there). read, write and readline use
  * the file's own position and, when tasks share a file, run one at a time
- * in call order; pread, pwrite, fsync and size run concurrently. */
+ * in call order; pread, pwrite, fsync and size run concurrently.
+ *
+ * Cancellation: every file and path call returns WEFT_ECANCELED at once
+ * when cancelled, even while libuv's thread pool runs a request that
+ * blocks (an open or a read of a FIFO nobody writes to); the request then
+ * finishes in the background and its result is dropped (an open's
+ * descriptor is closed; bytes a read of a FIFO or terminal gets are kept
+ * for the file's next read; a write may still happen). The exception is a
+ * read or write of a regular file into or from the caller's buffer, which
+ * the disk ends on its own: it completes and returns its result, and the
+ * cancellation comes at the next await. weft_file_close waits for the
+ * file's background requests; weft_runtime_free ends a background open of
+ * a FIFO by opening it itself. */
 typedef struct weft_file_s weft_file_t;
 
 /* open(2) flags and mode (O_RDONLY, O_WRONLY|O_CREAT|O_TRUNC, ...); the
