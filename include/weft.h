@@ -1314,11 +1314,20 @@ WEFT_EXTERN int weft_http_response_add_header(weft_http_response_t* resp,
 
 typedef struct weft_http_client_s weft_http_client_t;
 
+/* A deadline setting that turns the deadline off (0 means the default). */
+#define WEFT_HTTP_NO_TIMEOUT UINT64_MAX
+
+/* Deadlines end a request with WEFT_ETIMEDOUT (and close its connection):
+ * connecting (DNS included); from sending the request until the final
+ * response head (1xx heads included); and the whole request, waiting for
+ * a pooled connection and reading the body included. */
 typedef struct weft_http_client_config_s {
   unsigned max_conns_per_host; /* pooled keep-alive connections; 0: 64 */
-  uint64_t timeout_ms;         /* whole request; 0: none */
+  uint64_t timeout_ms;         /* whole request; 0: 300 s */
   size_t max_header_bytes;     /* response head; 0: 64 KiB */
   size_t max_body_bytes;       /* response body; 0: 64 MiB */
+  uint64_t connect_timeout_ms; /* connecting; 0: 10 s */
+  uint64_t head_timeout_ms;    /* request sent to final head; 0: 30 s */
 } weft_http_client_config_t;
 
 /* A client with a keep-alive connection pool per host:port. cfg may be
@@ -1333,6 +1342,9 @@ WEFT_EXTERN int weft_http_client_free(weft_http_client_t* client);
  * extra headers and body, and reads the whole response into *resp (free
  * it with weft_http_response_free). A pooled connection that the server
  * closed meanwhile is retried once on a fresh one for idempotent methods.
+ * A connection is pooled again only when its response ended exactly where
+ * the bytes the server sent do (a server that sends more than it framed
+ * loses the connection, never hands those bytes to the next request).
  * Returns 0 for any status the server sent (look at resp->status), or
  * WEFT_EINVAL (bad url or arguments), WEFT_ETIMEDOUT, WEFT_ELIMIT (head or
  * body over the limits), WEFT_EPROTO (not HTTP), a connect or stream

@@ -1035,9 +1035,9 @@ static weft_task_t* start_opener(opener_t* o) {
   path_of(o->path, "fifo");
   WEFT_EXPECT(mkfifo(o->path, 0600) == 0);
   WEFT_EXPECT_OK(weft_spawn(NULL, fifo_opener, o, NULL, &t));
-  WEFT_YIELD_UNTIL(atomic_load(&o->started) &&
-                   (thread_in_syscall(SYS_openat) ||
-                    thread_in_syscall(SYS_open_or_openat)));
+  WEFT_YIELD_UNTIL(
+      atomic_load(&o->started) &&
+      (thread_in_syscall(SYS_openat) || thread_in_syscall(SYS_open_or_openat)));
   return t;
 }
 
@@ -1091,8 +1091,8 @@ static int main_cancel_fifo_open_then_writer(void* arg, void** result) {
 static void test_fs_cancelled_open_finishes_in_background(void** state) {
   (void)state;
   WEFT_ASSERT_OK(weft_test_run(1, weft_test_ret_status, NULL, NULL));
-  WEFT_ASSERT_OK(weft_test_run(1, main_cancel_fifo_open_then_writer, NULL,
-                               NULL));
+  WEFT_ASSERT_OK(
+      weft_test_run(1, main_cancel_fifo_open_then_writer, NULL, NULL));
 }
 
 /* A read of an empty FIFO blocks a pool thread in read(2). Cancelled, it

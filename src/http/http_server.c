@@ -162,16 +162,24 @@ static void make_request(weft__http_conn_t* c, weft_http_request_t* req) {
 /* Reads and parses a head: 0, an HTTP status to answer with, or a
  * negative code to close quietly. */
 static int read_head(weft__http_conn_t* c) {
-  ptrdiff_t n =
-      weft_stream_readuntil(c->s, "\r\n\r\n", 4, c->head, c->srv->max_header);
-  if (n == WEFT_ELIMIT || n == WEFT_ENOBUFS)
-    return 431;
-  if (n < 0)
-    return (int)n;
-  ssize_t r = weft__http_parse_request(c->head, (size_t)n, &c->h);
-  if (r == WEFT_ELIMIT)
-    return 431;
-  return r < 0 ? 400 : 0;
+  size_t skipped = 0;
+  for (;;) {
+    ptrdiff_t n =
+        weft_stream_readuntil(c->s, "\r\n\r\n", 4, c->head, c->srv->max_header);
+    if (n == WEFT_ELIMIT || n == WEFT_ENOBUFS)
+      return 431;
+    if (n < 0)
+      return (int)n;
+    ssize_t r = weft__http_parse_request(c->head, (size_t)n, &c->h);
+    if (r == WEFT_ELIMIT)
+      return 431;
+    if (r != WEFT_EAGAIN)
+      return r < 0 ? 400 : 0;
+    /* Only empty lines (a client's stray CRLFs after a body, RFC 9112
+     * 2.2): skipped, up to a head's worth of them. */
+    if ((skipped += (size_t)n) > c->srv->max_header)
+      return 400;
+  }
 }
 
 /* Asks for the body when the client waits for our go (Expect). */

@@ -416,6 +416,15 @@ int weft_stream_at_eof(weft_stream_t* s) {
   return r;
 }
 
+ptrdiff_t weft__stream_buffered(weft_stream_t* s) {
+  int err = enter(s);
+  if (err != 0)
+    return err;
+  ptrdiff_t n = (ptrdiff_t)s->rlen;
+  leave(s);
+  return n;
+}
+
 int weft_stream_set_limit(weft_stream_t* s, size_t limit) {
   if (limit == 0)
     return WEFT_EINVAL;
