@@ -607,7 +607,8 @@ static ptrdiff_t read_locked(weft_file_t* f, void* buf, size_t n) {
       return r;
   }
   size_t k = n < f->rlen ? n : f->rlen;
-  take_buffered(f, buf, k);
+  if (k > 0)
+    take_buffered(f, buf, k);
   return (ptrdiff_t)k;
 }
 
