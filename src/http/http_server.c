@@ -425,7 +425,8 @@ static int serve_one(weft__http_conn_t* c) {
 static void refuse(weft_stream_t* s) {
   static const char k503[] = "HTTP/1.1 503 Service Unavailable\r\n"
                              "Content-Length: 0\r\nConnection: close\r\n\r\n";
-  weft_stream_write(s, k503, sizeof(k503) - 1);
+  if (send_buf(s, k503, sizeof(k503) - 1) == 0)
+    linger(s); /* the request may be on its way: no reset over the 503 */
 }
 
 static int serve_conn(weft_stream_t* s, void* arg) {
