@@ -1445,6 +1445,8 @@ WEFT_EXTERN int weft_http_serve(const char* host, unsigned port,
 typedef struct weft_http_server_stats_s {
   uint64_t conns;         /* connections open now */
   uint64_t requests;      /* requests handed to the handler */
+  uint64_t rejected;      /* requests the server answered itself with 400,
+                             408, 413 or 431 */
   uint64_t evicted;       /* idle connections closed to make room */
   uint64_t refused;       /* connections refused (503): full, none idle */
   uint64_t head_timeouts; /* heads not whole within head_timeout_ms */

@@ -399,8 +399,10 @@ static int serve_one(weft__http_conn_t* c) {
   int st = read_request(c, &rq);
   if (st != 0) {
     free_request(&rq);
-    if (st > 0)
+    if (st > 0) {
+      weft__http_conns_count(&c->srv->conns, &c->srv->conns.stats.rejected);
       send_error(c->s, st);
+    }
     return 1;
   }
   weft__http_conns_count(&c->srv->conns, &c->srv->conns.stats.requests);
