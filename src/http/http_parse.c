@@ -185,13 +185,13 @@ static ssize_t parse_fields(const char* base, const char* p, const char* end,
                             weft__http_head_t* h) {
   int conn_close = 0, conn_keep = 0, bad = 0;
   for (;;) {
+    if (p < end && is_ows(*p))
+      return WEFT_EPROTO; /* obs-fold: refused before its line ends */
     const char* eol = line_end(p, end, &bad);
     if (eol == NULL)
       return bad ? WEFT_EPROTO : WEFT_EAGAIN;
     if (eol == p)
       break;
-    if (is_ows(*p))
-      return WEFT_EPROTO; /* obs-fold */
     if (h->nfields == WEFT__HTTP_MAX_FIELDS)
       return WEFT_ELIMIT;
     weft__http_field_t* f = &h->fields[h->nfields++];
