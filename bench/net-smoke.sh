@@ -165,16 +165,21 @@ http_test() {
   exec {fd}>&-
   requests=$((requests + 3))
   # Pipelined: three in one write, the last asking to close.
-  reply=$(exchange_to_eof "$get$get"'GET /x HTTP/1.1\r\nConnection: close\r\n\r\n' \
+  reply=$(exchange_to_eof "$get$get"'GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' \
     pipelined)
   [ "$(count '200 OK' "$reply")" = 3 ] || fail "pipelined: $reply"
   [ "$(count hello "$reply")" = 3 ] || fail "pipelined: $reply"
   requests=$((requests + 3))
   # A body (read and dropped), then a request that closes.
-  reply=$(exchange_to_eof 'POST /p HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello worldGET / HTTP/1.1\r\nconnection: Close\r\n\r\n' \
+  reply=$(exchange_to_eof 'POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello worldGET / HTTP/1.1\r\nHost: x\r\nconnection: Close\r\n\r\n' \
     body)
   [ "$(count '200 OK' "$reply")" = 2 ] || fail "body: $reply"
   requests=$((requests + 2))
+  # A chunked body, then close.
+  reply=$(exchange_to_eof 'POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n' \
+    chunked)
+  [ "$(count '200 OK' "$reply")" = 1 ] || fail "chunked: $reply"
+  requests=$((requests + 1))
   # HTTP/1.0 closes by default.
   reply=$(exchange_to_eof 'GET / HTTP/1.0\r\n\r\n' http10)
   [ "$(count '200 OK' "$reply")" = 1 ] || fail "HTTP/1.0: $reply"
@@ -183,9 +188,12 @@ http_test() {
   reply=$(exchange_to_eof "BLAH\\r\\n\\r\\n$get" malformed)
   [ "$(count '400 Bad Request' "$reply")" = 1 ] || fail "malformed: $reply"
   [ "$(count '200 OK' "$reply")" = 0 ] || fail "malformed: $reply"
-  reply=$(exchange_to_eof 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n' \
-    chunked)
-  [ "$(count '400 Bad Request' "$reply")" = 1 ] || fail "chunked: $reply"
+  reply=$(exchange_to_eof 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n' \
+    bad-chunk)
+  [ "$(count '400 Bad Request' "$reply")" = 1 ] || fail "bad chunk: $reply"
+  # HTTP/1.1 needs a Host.
+  reply=$(exchange_to_eof 'GET / HTTP/1.1\r\n\r\n' no-host)
+  [ "$(count '400 Bad Request' "$reply")" = 1 ] || fail "no Host: $reply"
   # A connection that closes without a request.
   exec {fd}<>"/dev/tcp/127.0.0.1/$port"
   exec {fd}>&-
@@ -200,7 +208,7 @@ http_test() {
   exec {fd}>&-
   [ "$(member result)" = "$requests" ] ||
     fail "result $(member result), expected $requests requests"
-  [ "$(member bad)" = 2 ] || fail "bad $(member bad), expected 2"
+  [ "$(member bad)" = 3 ] || fail "bad $(member bad), expected 3"
 }
 
 # fetch: the server is weft-bench http-server; the same binary's fetch

@@ -1271,7 +1271,19 @@ WEFT_EXTERN int weft_udp_close(weft_udp_t* u);
 /* An open file. It lives on the worker that opened it; a task on any other
  * worker may use it (the call moves there). read, write and readline use
  * the file's own position and, when tasks share a file, run one at a time
- * in call order; pread, pwrite, fsync and size run concurrently. */
+ * in call order; pread, pwrite, fsync and size run concurrently.
+ *
+ * Cancellation: every file and path call returns WEFT_ECANCELED at once
+ * when cancelled, even while libuv's thread pool runs a request that
+ * blocks (an open or a read of a FIFO nobody writes to); the request then
+ * finishes in the background and its result is dropped (an open's
+ * descriptor is closed; bytes a read of a FIFO or terminal gets are kept
+ * for the file's next read; a write may still happen). The exception is a
+ * read or write of a regular file into or from the caller's buffer, which
+ * the disk ends on its own: it completes and returns its result, and the
+ * cancellation comes at the next await. weft_file_close waits for the
+ * file's background requests; weft_runtime_free ends a background open of
+ * a FIFO by opening it itself. */
 typedef struct weft_file_s weft_file_t;
 
 /* open(2) flags and mode (O_RDONLY, O_WRONLY|O_CREAT|O_TRUNC, ...); the
@@ -1451,12 +1463,22 @@ WEFT_EXTERN int weft_http_response_add_header(weft_http_response_t* resp,
 
 typedef struct weft_http_client_s weft_http_client_t;
 
+/* A setting that turns a deadline or a limit off (0 means the default). */
+#define WEFT_HTTP_OFF UINT64_MAX
+#define WEFT_HTTP_NO_TIMEOUT WEFT_HTTP_OFF
+
+/* Deadlines end a request with WEFT_ETIMEDOUT (and close its connection):
+ * connecting (DNS included); from sending the request until the final
+ * response head (1xx heads included); and the whole request, waiting for
+ * a pooled connection and reading the body included. */
 typedef struct weft_http_client_config_s {
   size_t size; /* sizeof(weft_http_client_config_t), or 0 (WEFT_CONFIG_INIT) */
   unsigned max_conns_per_host; /* pooled keep-alive connections; 0: 64 */
-  uint64_t timeout_ms;         /* whole request; 0: none */
+  uint64_t timeout_ms;         /* whole request; 0: 300 s */
   size_t max_header_bytes;     /* response head; 0: 64 KiB */
   size_t max_body_bytes;       /* response body; 0: 64 MiB */
+  uint64_t connect_timeout_ms; /* connecting; 0: 10 s */
+  uint64_t head_timeout_ms;    /* request sent to final head; 0: 30 s */
 } weft_http_client_config_t;
 
 /* A client with a keep-alive connection pool per host:port. cfg may be
@@ -1471,6 +1493,9 @@ WEFT_EXTERN int weft_http_client_free(weft_http_client_t* client);
  * extra headers and body, and reads the whole response into *resp (free
  * it with weft_http_response_free). A pooled connection that the server
  * closed meanwhile is retried once on a fresh one for idempotent methods.
+ * A connection is pooled again only when its response ended exactly where
+ * the bytes the server sent do (a server that sends more than it framed
+ * loses the connection, never hands those bytes to the next request).
  * Returns 0 for any status the server sent (look at resp->status), or
  * WEFT_EINVAL (bad url or arguments), WEFT_ETIMEDOUT, WEFT_ELIMIT (head or
  * body over the limits), WEFT_EPROTO (not HTTP), a connect or stream
@@ -1496,8 +1521,11 @@ typedef struct weft_http_request_s {
   int minor_version;  /* HTTP/1.x */
   const weft_http_header_t* headers;
   size_t nheaders;
-  const char* body; /* the whole body (de-chunked), NUL-terminated */
-  size_t body_len;
+  /* The whole body (de-chunked, NUL-terminated; "" when there is none)
+   * when it is at most body_buffer_bytes; NULL when it is larger: then it
+   * is streamed, read it with weft_http_request_read. */
+  const char* body;
+  size_t body_len; /* 0 for a streamed body */
 } weft_http_request_t;
 
 /* The value of the first header called `name` (case-insensitive), or
@@ -1505,18 +1533,51 @@ typedef struct weft_http_request_s {
 WEFT_EXTERN const char* weft_http_request_header(const weft_http_request_t* req,
                                                  const char* name);
 
+/* Reads the next piece of the request's body into buf (n > 0), in the
+ * handler's task, with `req` the pointer the handler got: the count (> 0),
+ * 0 at the end of the body, or an error: WEFT_ELIMIT past max_body_bytes,
+ * WEFT_EPROTO (bad chunked framing), WEFT_ETIMEDOUT (the client sends
+ * slower than min_body_rate), WEFT_EOF (the client went early), a stream
+ * error, WEFT_ECANCELED. Works for a body read whole as well (it hands out
+ * req->body). Reading is the backpressure: the server reads from the
+ * connection only as the handler asks, and a client that sent "Expect:
+ * 100-continue" gets its 100 Continue at the first read. After an error,
+ * or when the handler returns without reading the body to its end, the
+ * connection closes after the response. Awaits. */
+WEFT_EXTERN ptrdiff_t weft_http_request_read(const weft_http_request_t* req,
+                                             void* buf, size_t n);
+
 /* Answers one request: fill `resp` (weft_http_response_set, ..._add_header)
  * and return 0; a negative return sends 500. Runs in the connection's task:
  * it may await. */
 typedef int (*weft_http_handler_fn)(const weft_http_request_t* req,
                                     weft_http_response_t* resp, void* arg);
 
+/* Server settings. A zeroed struct means the defaults; WEFT_HTTP_OFF turns
+ * off a deadline, the body rate or the connection cap. The defaults bound
+ * what one client can hold: a connection costs a few KiB while it idles,
+ * a head must arrive whole within head_timeout_ms of its first byte (Go's
+ * ReadHeaderTimeout), a body must keep up min_body_rate after a 5 s grace
+ * period, and bodies over body_buffer_bytes are never held whole. */
 typedef struct weft_http_server_config_s {
   size_t size; /* sizeof(weft_http_server_config_t), or 0 (WEFT_CONFIG_INIT) */
   weft_server_config_t tcp; /* backlog, flags, stack size */
   size_t max_header_bytes;  /* request head; 0: 16 KiB (over: 431) */
   size_t max_body_bytes;    /* request body; 0: 8 MiB (over: 413) */
-  uint64_t idle_timeout_ms; /* keep-alive idle; 0: 60 s */
+  uint64_t idle_timeout_ms; /* waiting for a request's first byte (a new
+                               connection's, or keep-alive); 0: 60 s, then
+                               the connection closes */
+  uint64_t head_timeout_ms; /* first byte to the end of the head; 0: 10 s
+                               (over: 408) */
+  uint64_t min_body_rate;   /* bytes per second; 0: 1024 (slower: 408
+                               before the handler, WEFT_ETIMEDOUT in it) */
+  size_t body_buffer_bytes; /* bodies up to this are read whole before the
+                               handler runs; larger ones are streamed to
+                               it (weft_http_request_read); 0: 1 MiB */
+  uint64_t max_conns;       /* open connections; 0: 7/8 of the descriptor
+                               limit (RLIMIT_NOFILE), at most 65536. A
+                               new one over it closes the longest idle
+                               connection, or gets 503 when none idles */
 } weft_http_server_config_t;
 
 /* Serves HTTP/1.1 on host:port (as weft_tcp_serve) with handler. Bad
@@ -1525,12 +1586,28 @@ typedef struct weft_http_server_config_s {
  * exactly one Host (else 400). Responses always carry Content-Length (a
  * handler's Content-Length or Transfer-Encoding is dropped; HEAD, 204 and
  * 304 get no body); a handler that sets no status between 200 and 999
- * sends 500, and one that adds "Connection: close" closes after it. A
- * request must arrive whole within idle_timeout_ms of the last one. */
+ * sends 500, and one that adds "Connection: close" closes after it. */
 WEFT_EXTERN int weft_http_serve(const char* host, unsigned port,
                                 weft_http_handler_fn handler, void* arg,
                                 const weft_http_server_config_t* cfg,
                                 weft_server_t** out);
+
+/* What a server's limits did; counts since weft_http_serve. */
+typedef struct weft_http_server_stats_s {
+  uint64_t conns;         /* connections open now */
+  uint64_t requests;      /* requests handed to the handler */
+  uint64_t rejected;      /* requests the server answered itself with 400,
+                             408, 413 or 431 */
+  uint64_t evicted;       /* idle connections closed to make room */
+  uint64_t refused;       /* connections refused (503): full, none idle */
+  uint64_t head_timeouts; /* heads not whole within head_timeout_ms */
+  uint64_t slow_bodies;   /* bodies below min_body_rate */
+} weft_http_server_stats_t;
+
+/* The stats of a server made by weft_http_serve and not closed yet:
+ * 0, or WEFT_EINVAL for NULL or another server. Any thread. */
+WEFT_EXTERN int weft_http_server_stats(const weft_server_t* srv,
+                                       weft_http_server_stats_t* out);
 
 #ifdef __cplusplus
 }

@@ -9,7 +9,13 @@
  *
  * Reading: libuv reads into the stream's buffer (alloc_cb hands out its
  * free end). Read-ahead stops once `limit` bytes wait unread and nobody
- * asks for more, which is the reader's backpressure on the peer. Readers
+ * asks for more, which is the reader's backpressure on the peer. The
+ * buffer starts at kReadMin bytes and doubles when a read would find less
+ * than that free (a busy stream soon reads 64 KiB at a time; growth is
+ * geometric, so a long wait for a large readexactly copies each byte a
+ * bounded number of times); it is freed once empty if it grew far past
+ * what read-ahead needs, and on request (weft__stream_trim) by a server
+ * that waits for a connection's next request. Readers
  * look at the buffer first and wait only for more bytes; they consume only
  * what they return, so a reader that is cancelled, times out or hits the
  * limit leaves every byte readable. One reader waits at a time (a second
@@ -31,7 +37,8 @@
 
 #include "base/common.h"
 
-enum { kReadChunk = (64u * 1024u) };
+enum { kReadMin = (4u * 1024u) };
+enum { kReadAhead = (64u * 1024u) };
 typedef struct weft__wreq_s {
   uv_write_t req;
   weft_stream_t* s;
@@ -207,18 +214,21 @@ static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) {
   weft_stream_t* s = h->data;
   if (s->rlen == 0)
     s->rpos = 0;
-  if (s->rcap - s->rpos - s->rlen < kReadChunk && s->rpos > 0) {
+  if (s->rcap - s->rpos - s->rlen < kReadMin && s->rpos > 0) {
     memmove(s->rbuf, s->rbuf + s->rpos, s->rlen);
     s->rpos = 0;
   }
-  if (s->rcap - s->rlen < kReadChunk) {
-    char* grown = weft__realloc(s->rbuf, s->rlen + kReadChunk);
+  if (s->rcap - s->rlen < kReadMin) {
+    size_t cap = s->rcap != 0 ? s->rcap * 2 : kReadMin;
+    while (cap - s->rlen < kReadMin)
+      cap *= 2;
+    char* grown = weft__realloc(s->rbuf, cap);
     if (grown == NULL) {
       *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
       return;
     }
     s->rbuf = grown;
-    s->rcap = s->rlen + kReadChunk;
+    s->rcap = cap;
   }
   *buf = uv_buf_init(s->rbuf + s->rpos + s->rlen,
                      (unsigned)(s->rcap - s->rpos - s->rlen));
@@ -260,7 +270,16 @@ static int start_reading(weft_stream_t* s) {
   return 0;
 }
 
-/* After a reader consumed: read ahead again if the buffer has room. */
+/* Frees an empty buffer (the next read starts small again). */
+static void release_buf(weft_stream_t* s) {
+  free(s->rbuf);
+  s->rbuf = NULL;
+  s->rcap = s->rpos = 0;
+}
+
+/* After a reader consumed: read ahead again if the buffer has room. A
+ * buffer left empty that grew far past what read-ahead needs (a large
+ * readexactly or readuntil) is freed. */
 static void consume(weft_stream_t* s, void* out, size_t n) {
   if (out != NULL)
     memcpy(out, s->rbuf + s->rpos, n);
@@ -268,6 +287,9 @@ static void consume(weft_stream_t* s, void* out, size_t n) {
   s->rlen -= n;
   if (s->rlen == 0)
     s->rpos = 0;
+  if (s->rlen == 0 &&
+      s->rcap > 2 * (s->limit > kReadAhead ? s->limit : kReadAhead))
+    release_buf(s);
   if (s->rlen < s->limit)
     start_reading(s); /* an error shows at the next wait */
 }
@@ -414,6 +436,27 @@ int weft_stream_at_eof(weft_stream_t* s) {
   r = s->eof && s->rlen == 0;
   leave(s);
   return r;
+}
+
+int weft__stream_trim(weft_stream_t* s) {
+  int err = enter(s);
+  if (err != 0)
+    return err;
+  /* libuv holds the buffer only between on_alloc and on_read, within one
+   * callback: never while a task runs here. */
+  if (s->rlen == 0 && s->rcap > kReadMin)
+    release_buf(s);
+  leave(s);
+  return 0;
+}
+
+ptrdiff_t weft__stream_buffered(weft_stream_t* s) {
+  int err = enter(s);
+  if (err != 0)
+    return err;
+  ptrdiff_t n = (ptrdiff_t)s->rlen;
+  leave(s);
+  return n;
 }
 
 int weft_stream_set_limit(weft_stream_t* s, size_t limit) {

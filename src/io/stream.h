@@ -35,6 +35,14 @@ void weft__stream_destroy(weft_stream_t* s);
 void weft__stream_on_free(weft_stream_t* s, void (*fn)(void* arg), void* arg);
 /* Closes and frees a stream nobody was given (outside a task). */
 void weft__stream_drop(weft_stream_t* s);
+/* Bytes received and not read yet (never waits), or WEFT_ECLOSED: how
+ * the HTTP client tells that a response ended exactly where the bytes do.
+ * From a task. */
+ptrdiff_t weft__stream_buffered(weft_stream_t* s);
+/* Frees the read buffer if it is empty and larger than the smallest one
+ * (a read that comes allocates a small one again): for a server about to
+ * wait for a connection's next request. 0 or WEFT_ECLOSED. From a task. */
+int weft__stream_trim(weft_stream_t* s);
 /* The stream's home worker. Any thread (read-only after alloc). */
 weft__worker_t* weft__stream_home(const weft_stream_t* s);
 
