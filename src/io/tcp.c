@@ -27,11 +27,13 @@
 #include "base/alloc.h"
 #include "base/common.h"
 #include "io/stream.h"
+#include "io/tls.h"
 
 enum { kAcceptBatch = 64 };
 enum { kBackoffFirstMs = 10u };
 enum { kBackoffMaxMs = 1000u };
 enum { kDefaultBacklog = 4096 };
+enum { kDefaultHandshakeMs = 10000 };
 
 /* ---- Connecting -----------------------------------------------------------
  */
@@ -105,6 +107,8 @@ struct weft_server_s {
   weft_conn_fn handler;
   void* arg;
   size_t stack_size;
+  weft_tls_t* tls; /* a reference, or NULL: plain connections */
+  unsigned handshake_ms;
   unsigned port;
   int reuseport;
   /* Counters written by listeners' workers, read anywhere. relaxed: they
@@ -137,14 +141,32 @@ typedef struct {
   weft_conn_fn handler;
   void* arg;
   size_t stack_size;
+  weft_tls_t* tls; /* a reference for the connection's handshake */
+  unsigned handshake_ms;
   weft_stream_t* conn;
 } weft__conn_t;
 
 /* The record belongs to the stream until the handler task claims it: a
  * task that never starts (cancelled at shutdown, or no stack for it) does
  * not run conn_main, and the stream's end frees the record instead. */
+static void conn_free(weft__conn_t* c) {
+  weft__tls_release(c->tls);
+  free(c);
+}
+
 static void conn_unclaimed(void* arg) {
-  free(arg);
+  conn_free(arg);
+}
+
+/* The server's TLS handshake, bounded in time, in the connection's task. */
+static int conn_handshake(weft_stream_t* conn, weft_tls_t* tls, unsigned ms) {
+  weft_timeout_t* scope;
+  int err = weft_timeout_enter(ms, &scope);
+  if (err != 0)
+    return err;
+  err = weft_tls_start(conn, tls, NULL);
+  int terr = weft_timeout_exit(scope);
+  return terr != 0 ? terr : err;
 }
 
 static int conn_main(void* arg, void** result) {
@@ -156,8 +178,20 @@ static int conn_main(void* arg, void** result) {
   weft__stream_set_slot(conn, &conn); /* NULL once the handler closes it */
   weft_conn_fn handler = c->handler;
   void* handler_arg = c->arg;
-  free(c);
-  int status = handler(conn, handler_arg);
+  weft_tls_t* tls = c->tls;
+  unsigned handshake_ms = c->handshake_ms;
+  c->tls = NULL;
+  conn_free(c);
+  int status = 0;
+  if (tls != NULL) {
+    status = conn_handshake(conn, tls, handshake_ms);
+    weft__tls_release(tls); /* the stream holds its own */
+    if (status != 0) {
+      weft_stream_abort(conn);
+      return status;
+    }
+  }
+  status = handler(conn, handler_arg);
   if (conn != NULL)
     weft_stream_close(conn);
   return status;
@@ -170,14 +204,14 @@ static void start_conn(weft__worker_t* w, weft__conn_t* c) {
   if (s == NULL || uv_tcp_init(&w->loop, tcp) != 0) {
     weft__stream_discard(s);
     close(c->fd);
-    free(c);
+    conn_free(c);
     return;
   }
   weft__stream_attach(s);
   if (uv_tcp_open(tcp, c->fd) != 0) {
     close(c->fd);
     weft__stream_drop(s);
-    free(c);
+    conn_free(c);
     return;
   }
   /* Before the spawn: the task may start on a thief at once. */
@@ -203,6 +237,8 @@ static void dispatch(weft__listener_t* l, int fd) {
   c->handler = srv->handler;
   c->arg = srv->arg;
   c->stack_size = srv->stack_size;
+  c->tls = srv->tls != NULL ? weft__tls_retain(srv->tls) : NULL;
+  c->handshake_ms = srv->handshake_ms;
   c->msg.fn = on_hand_off;
   /* relaxed: a statistic. */
   atomic_fetch_add_explicit(&srv->accepted, 1, memory_order_relaxed);
@@ -296,6 +332,7 @@ static void on_listener_closed(uv_handle_t* h) {
   } else if (l->at_shutdown) {
     weft_server_t* srv = l->srv;
     if (++srv->nshut == srv->nlisteners) {
+      weft__tls_release(srv->tls);
       free(srv->listeners);
       free(srv);
     }
@@ -397,6 +434,7 @@ static int start_listeners(weft_server_t* srv, struct sockaddr_storage* addr,
 static void server_free(weft_server_t* srv) {
   for (unsigned i = 0; i < srv->nlisteners; i++)
     listener_stop(&srv->listeners[i]);
+  weft__tls_release(srv->tls);
   free(srv->listeners);
   free(srv);
 }
@@ -409,7 +447,9 @@ int weft_tcp_serve(const char* host, unsigned port, weft_conn_fn handler,
   if (w == NULL)
     return err;
   if (handler == NULL || out == NULL || port > 65535 ||
-      (cfg != NULL && cfg->backlog < 0))
+      (cfg != NULL && cfg->backlog < 0) ||
+      (cfg != NULL && cfg->tls != NULL &&
+       weft__tls_mode(cfg->tls) != WEFT_TLS_SERVER))
     return WEFT_EINVAL;
   struct sockaddr_storage addr;
   size_t n = 0;
@@ -425,9 +465,15 @@ int weft_tcp_serve(const char* host, unsigned port, weft_conn_fn handler,
   srv->arg = arg;
   srv->stack_size = cfg != NULL ? cfg->stack_size : 0;
   srv->reuseport = cfg != NULL && (cfg->flags & WEFT_SERVE_REUSEPORT);
+  if (cfg != NULL && cfg->tls != NULL)
+    srv->tls = weft__tls_retain(cfg->tls);
+  srv->handshake_ms = cfg != NULL && cfg->tls_handshake_timeout_ms != 0
+                          ? cfg->tls_handshake_timeout_ms
+                          : kDefaultHandshakeMs;
   srv->nlisteners = srv->reuseport ? w->rt->nworkers : 1;
   srv->listeners = weft__calloc(srv->nlisteners, sizeof(*srv->listeners));
   if (srv->listeners == NULL) {
+    weft__tls_release(srv->tls);
     free(srv);
     return WEFT_ENOMEM;
   }
