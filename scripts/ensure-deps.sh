@@ -5,7 +5,8 @@
 set -euo pipefail
 
 WEFT_DEB_PACKAGES=(cmake make gcc libc6-dev libuv1-dev libcmocka-dev
-                   pkg-config valgrind binutils clang-format)
+                   pkg-config valgrind binutils clang-format
+                   libssl-dev openssl)
 
 weft_ensure_deps() {
   local missing=() p
