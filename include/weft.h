@@ -1022,6 +1022,18 @@ WEFT_EXTERN int weft_stream_close(weft_stream_t* s);
  * frees. NULL: no-op. */
 WEFT_EXTERN int weft_stream_abort(weft_stream_t* s);
 
+/* A stream over a descriptor the program already has: a pipe or FIFO
+ * end, a terminal, a connected TCP or Unix socket (asyncio's
+ * connect_read_pipe / connect_write_pipe). The stream takes the descriptor
+ * over (it is made non-blocking; a terminal is reopened by libuv so that
+ * other processes sharing it stay blocking) and closing the stream closes
+ * it, except 0, 1 and 2, which stay open. The stream lives on the calling
+ * task's worker. Returns UV_EBADF for a descriptor that is not open,
+ * WEFT_EINVAL for a negative one or one that is not a byte stream (a
+ * regular file: use weft_file_open; a UDP socket), WEFT_ENOMEM; on failure
+ * the descriptor is left open and unchanged. Never waits. */
+WEFT_EXTERN int weft_stream_open_fd(int fd, weft_stream_t** out);
+
 /* TCP options and addresses (WEFT_EINVAL on a pipe). Never wait, but move
  * to the stream's worker if needed. */
 WEFT_EXTERN int weft_stream_nodelay(weft_stream_t* s, int enable);
@@ -1085,6 +1097,25 @@ WEFT_EXTERN void weft_server_stats(const weft_server_t* srv, uint64_t* accepted,
 /* Stops accepting, closes the listeners and frees the server. Running
  * handlers go on. NULL: no-op. */
 WEFT_EXTERN int weft_server_close(weft_server_t* srv);
+
+/* -- Unix domain sockets -- */
+
+/* asyncio.open_unix_connection: connects to the stream socket at `path`
+ * (a file system path, shorter than 108 bytes). UV_ENOENT when nothing is
+ * there, UV_ECONNREFUSED when nobody listens; WEFT_EINVAL for a NULL,
+ * empty or long path. */
+WEFT_EXTERN int weft_unix_connect(const char* path, weft_stream_t** out);
+
+/* asyncio.start_unix_server: weft_tcp_serve at a Unix socket path. A
+ * socket file already at `path` (left by an earlier server) is replaced;
+ * any other file there gives UV_EADDRINUSE. The file is removed when the
+ * server closes (if it is still the one the server made). The handler's
+ * streams are pipes: the TCP calls (weft_stream_nodelay, _peername) give
+ * WEFT_EINVAL on them. cfg as for TCP, including TLS; WEFT_SERVE_REUSEPORT
+ * is WEFT_EINVAL here. weft_server_port() is 0. */
+WEFT_EXTERN int weft_unix_serve(const char* path, weft_conn_fn handler,
+                                void* arg, const weft_server_config_t* cfg,
+                                weft_server_t** out);
 
 /* -- TLS (OpenSSL) --
  *

@@ -158,6 +158,34 @@ static void test_tls_echo_four_workers(void** state) {
   WEFT_ASSERT_OK(weft_test_run_detached(4, echo_main, (void*)16, NULL));
 }
 
+/* TLS over a Unix socket: the server's cfg.tls works there too. */
+static int unix_tls_main(void* arg, void** result) {
+  (void)arg;
+  (void)result;
+  char path[128];
+  snprintf(path, sizeof(path), "%s/tls.sock", certdir);
+  weft_server_config_t sc = {.tls = server_ctx("server.pem", "server.key", 0)};
+  weft_server_t* srv;
+  WEFT_EXPECT_OK(weft_unix_serve(path, echo_lines, NULL, &sc, &srv));
+  weft_tls_free(sc.tls);
+  weft_tls_t* tls = client_ctx(0, "h2");
+  weft_stream_t* s;
+  WEFT_EXPECT_OK(weft_unix_connect(path, &s));
+  WEFT_EXPECT_OK(weft_tls_start(s, tls, "localhost"));
+  char line[16];
+  WEFT_EXPECT_OK(weft_stream_write(s, "over unix\n", 10));
+  WEFT_EXPECT_EQ(weft_stream_readline(s, line, sizeof(line)), 10);
+  WEFT_EXPECT_OK(weft_stream_close(s));
+  weft_tls_free(tls);
+  WEFT_EXPECT_OK(weft_server_close(srv));
+  return 0;
+}
+
+static void test_tls_over_unix_socket(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run_detached(2, unix_tls_main, NULL, NULL));
+}
+
 /* ---- Bulk data: backpressure, large writes, cancelled reads ------------- */
 
 enum { kBulk = 3 * 1024 * 1024 + 17 };
@@ -902,6 +930,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tls_echo_one_worker),
       cmocka_unit_test(test_tls_echo_four_workers),
+      cmocka_unit_test(test_tls_over_unix_socket),
       cmocka_unit_test(test_tls_bulk_with_backpressure),
       cmocka_unit_test(test_tls_cancelled_read_keeps_stream),
       cmocka_unit_test(test_tls_starttls_after_plain_bytes),

@@ -39,6 +39,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/common.h"
 
@@ -71,6 +72,7 @@ struct weft_stream_s {
   const weft__stream_filter_t* filter;
   void* fdata;
   char* raw;
+  int extra_fd; /* closed at free besides the handle's (a reopened tty) */
   /* Read side: unread bytes are rbuf[rpos, rpos + rlen). */
   char* rbuf;
   size_t rcap, rpos, rlen;
@@ -97,6 +99,8 @@ static void stream_free(weft_stream_t* s) {
   if (s->filter != NULL)
     s->filter->free(s->fdata);
   free(s->raw);
+  if (s->extra_fd > STDERR_FILENO)
+    close(s->extra_fd);
   if (s->on_free != NULL)
     s->on_free(s->on_free_arg);
   if (s->slot != NULL)
@@ -131,6 +135,7 @@ weft_stream_t* weft__stream_alloc(weft__worker_t* w, int kind) {
   s->limit = WEFT_STREAM_LIMIT_DEFAULT;
   s->high = WEFT_HIGH_WATER_DEFAULT;
   s->low = WEFT_LOW_WATER_DEFAULT;
+  s->extra_fd = -1;
   return s;
 }
 
@@ -169,6 +174,10 @@ void weft__stream_discard(weft_stream_t* s) {
 
 void weft__stream_set_slot(weft_stream_t* s, weft_stream_t** slot) {
   s->slot = slot;
+}
+
+void weft__stream_close_at_free(weft_stream_t* s, int fd) {
+  s->extra_fd = fd;
 }
 
 void weft__stream_on_free(weft_stream_t* s, void (*fn)(void* arg), void* arg) {

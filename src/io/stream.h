@@ -30,6 +30,9 @@ void weft__stream_close_start(weft_stream_t* s, int reset);
 /* Closes (if not closing yet), waits until closed and frees: for a stream
  * its creator never handed out. From a task. */
 void weft__stream_destroy(weft_stream_t* s);
+/* Closes fd too when the stream is freed (a descriptor the handle does not
+ * own; 0, 1 and 2 are never closed). Owner only. */
+void weft__stream_close_at_free(weft_stream_t* s, int fd);
 /* Calls fn(arg) when the stream is freed (NULL: nothing), for what lives
  * as long as the stream unless someone claims it. Owner only. */
 void weft__stream_on_free(weft_stream_t* s, void (*fn)(void* arg), void* arg);

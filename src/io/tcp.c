@@ -1,5 +1,7 @@
 /* TCP: connecting (asyncio.open_connection) and serving
- * (asyncio.start_server) with connections spread over every worker.
+ * (asyncio.start_server) with connections spread over every worker; Unix
+ * domain socket servers (start_unix_server) are the same servers with
+ * another address family and pipe handles for the connections.
  *
  * DESIGN: accepting
  * A listener is a non-blocking socket watched by a uv_poll_t on one
@@ -22,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "base/alloc.h"
@@ -111,6 +115,11 @@ struct weft_server_s {
   unsigned handshake_ms;
   unsigned port;
   int reuseport;
+  /* A Unix socket server: its path, removed when the server closes if it
+   * is still the socket we made (dev, ino); NULL for TCP. */
+  char* path;
+  dev_t dev;
+  ino_t ino;
   /* Counters written by listeners' workers, read anywhere. relaxed: they
    * are statistics, ordered with nothing. */
   _Atomic uint64_t accepted;
@@ -143,6 +152,7 @@ typedef struct {
   size_t stack_size;
   weft_tls_t* tls; /* a reference for the connection's handshake */
   unsigned handshake_ms;
+  int is_unix; /* a pipe handle, not a TCP one */
   weft_stream_t* conn;
 } weft__conn_t;
 
@@ -197,18 +207,31 @@ static int conn_main(void* arg, void** result) {
   return status;
 }
 
+/* The connection's handle on w's loop: TCP, or a pipe for a Unix socket. */
+static int init_handle(weft__worker_t* w, weft_stream_t* s, int is_unix) {
+  uv_stream_t* h = weft__stream_handle(s);
+  return is_unix ? uv_pipe_init(&w->loop, (uv_pipe_t*)h, 0)
+                 : uv_tcp_init(&w->loop, (uv_tcp_t*)h);
+}
+
+static int open_handle(weft_stream_t* s, int is_unix, int fd) {
+  uv_stream_t* h = weft__stream_handle(s);
+  return is_unix ? uv_pipe_open((uv_pipe_t*)h, fd)
+                 : uv_tcp_open((uv_tcp_t*)h, fd);
+}
+
 /* On the worker that will own the connection, outside any task. */
 static void start_conn(weft__worker_t* w, weft__conn_t* c) {
-  weft_stream_t* s = weft__stream_alloc(w, WEFT__STREAM_TCP);
-  uv_tcp_t* tcp = s != NULL ? (uv_tcp_t*)weft__stream_handle(s) : NULL;
-  if (s == NULL || uv_tcp_init(&w->loop, tcp) != 0) {
+  weft_stream_t* s =
+      weft__stream_alloc(w, c->is_unix ? WEFT__STREAM_PIPE : WEFT__STREAM_TCP);
+  if (s == NULL || init_handle(w, s, c->is_unix) != 0) {
     weft__stream_discard(s);
     close(c->fd);
     conn_free(c);
     return;
   }
   weft__stream_attach(s);
-  if (uv_tcp_open(tcp, c->fd) != 0) {
+  if (open_handle(s, c->is_unix, c->fd) != 0) {
     close(c->fd);
     weft__stream_drop(s);
     conn_free(c);
@@ -239,6 +262,7 @@ static void dispatch(weft__listener_t* l, int fd) {
   c->stack_size = srv->stack_size;
   c->tls = srv->tls != NULL ? weft__tls_retain(srv->tls) : NULL;
   c->handshake_ms = srv->handshake_ms;
+  c->is_unix = srv->path != NULL;
   c->msg.fn = on_hand_off;
   /* relaxed: a statistic. */
   atomic_fetch_add_explicit(&srv->accepted, 1, memory_order_relaxed);
@@ -302,8 +326,9 @@ static int listen_socket(const struct sockaddr_storage* addr, int reuseport,
   if (fd < 0)
     return -errno;
   int one = 1;
-  socklen_t len = addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in);
+  socklen_t len = addr->ss_family == AF_INET6  ? sizeof(struct sockaddr_in6)
+                  : addr->ss_family == AF_UNIX ? sizeof(struct sockaddr_un)
+                                               : sizeof(struct sockaddr_in);
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
       (reuseport &&
        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
@@ -322,6 +347,23 @@ static void listener_free(weft__listener_t* l) {
   l->fd = -1;
 }
 
+/* A Unix server's socket file goes with it, unless someone replaced it. */
+static void remove_path(weft_server_t* srv) {
+  struct stat st;
+  if (srv->path != NULL && lstat(srv->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+      st.st_dev == srv->dev && st.st_ino == srv->ino)
+    unlink(srv->path);
+}
+
+/* The server's own memory, once its listeners are closed. */
+static void server_release(weft_server_t* srv) {
+  remove_path(srv);
+  weft__tls_release(srv->tls);
+  free(srv->path);
+  free(srv->listeners);
+  free(srv);
+}
+
 static void on_listener_closed(uv_handle_t* h) {
   weft__listener_t* l = h->data;
   if (++l->nclosed < 2)
@@ -331,11 +373,8 @@ static void on_listener_closed(uv_handle_t* h) {
     weft__io_done(l->closer, 0);
   } else if (l->at_shutdown) {
     weft_server_t* srv = l->srv;
-    if (++srv->nshut == srv->nlisteners) {
-      weft__tls_release(srv->tls);
-      free(srv->listeners);
-      free(srv);
-    }
+    if (++srv->nshut == srv->nlisteners)
+      server_release(srv);
   }
 }
 
@@ -376,7 +415,9 @@ static int listener_start(weft__listener_t* l, weft__worker_t* w,
   uv_timer_init(&w->loop, &l->retry); /* cannot fail */
   l->poll.data = l;
   l->retry.data = l;
-  weft__io_obj_add_named(w, &l->obj, listener_shutdown, "TCP server",
+  weft__io_obj_add_named(w, &l->obj, listener_shutdown,
+                         l->srv->path != NULL ? "Unix socket server"
+                                              : "TCP server",
                          listener_describe);
   return uv_poll_start(&l->poll, UV_READABLE, on_acceptable);
 }
@@ -423,7 +464,13 @@ static int start_listeners(weft_server_t* srv, struct sockaddr_storage* addr,
       srv->nlisteners = i + (l->home != NULL); /* the ones to stop */
       return err;
     }
-    if (i == 0) {
+    if (i == 0 && srv->path != NULL) {
+      struct stat st;
+      if (stat(srv->path, &st) == 0) {
+        srv->dev = st.st_dev;
+        srv->ino = st.st_ino;
+      }
+    } else if (i == 0) {
       srv->port = bound_port(l->fd);
       set_port(addr, srv->port); /* the others share the port */
     }
@@ -434,32 +481,33 @@ static int start_listeners(weft_server_t* srv, struct sockaddr_storage* addr,
 static void server_free(weft_server_t* srv) {
   for (unsigned i = 0; i < srv->nlisteners; i++)
     listener_stop(&srv->listeners[i]);
-  weft__tls_release(srv->tls);
-  free(srv->listeners);
-  free(srv);
+  server_release(srv);
 }
 
-int weft_tcp_serve(const char* host, unsigned port, weft_conn_fn handler,
-                   void* arg, const weft_server_config_t* cfg,
-                   weft_server_t** out) {
-  int err;
-  weft__worker_t* w = weft__io_task_worker(&err);
-  if (w == NULL)
-    return err;
-  if (handler == NULL || out == NULL || port > 65535 ||
-      (cfg != NULL && cfg->backlog < 0) ||
+static int check_config(weft_conn_fn handler, const weft_server_config_t* cfg,
+                        weft_server_t** out) {
+  if (handler == NULL || out == NULL || (cfg != NULL && cfg->backlog < 0) ||
       (cfg != NULL && cfg->tls != NULL &&
        weft__tls_mode(cfg->tls) != WEFT_TLS_SERVER))
     return WEFT_EINVAL;
-  struct sockaddr_storage addr;
-  size_t n = 0;
-  err =
-      weft_getaddrinfo(host != NULL ? host : "0.0.0.0", port, 0, &addr, 1, &n);
-  if (err != 0)
-    return err;
+  return 0;
+}
+
+/* Makes the server and starts its listeners on `addr`; `path` for a Unix
+ * socket server (then no SO_REUSEPORT). */
+static int serve(weft__worker_t* w, struct sockaddr_storage* addr,
+                 const char* path, weft_conn_fn handler, void* arg,
+                 const weft_server_config_t* cfg, weft_server_t** out) {
+  int err;
   weft_server_t* srv = weft__calloc(1, sizeof(*srv));
   if (srv == NULL)
     return WEFT_ENOMEM;
+  if (path != NULL && (srv->path = weft__malloc(strlen(path) + 1)) == NULL) {
+    free(srv);
+    return WEFT_ENOMEM;
+  }
+  if (path != NULL)
+    memcpy(srv->path, path, strlen(path) + 1);
   srv->rt = w->rt;
   srv->handler = handler;
   srv->arg = arg;
@@ -473,18 +521,63 @@ int weft_tcp_serve(const char* host, unsigned port, weft_conn_fn handler,
   srv->nlisteners = srv->reuseport ? w->rt->nworkers : 1;
   srv->listeners = weft__calloc(srv->nlisteners, sizeof(*srv->listeners));
   if (srv->listeners == NULL) {
-    weft__tls_release(srv->tls);
-    free(srv);
+    server_release(srv);
     return WEFT_ENOMEM;
   }
   int backlog =
       cfg != NULL && cfg->backlog > 0 ? cfg->backlog : kDefaultBacklog;
-  if ((err = start_listeners(srv, &addr, backlog)) != 0) {
+  if ((err = start_listeners(srv, addr, backlog)) != 0) {
     server_free(srv);
     return err;
   }
   *out = srv;
   return 0;
+}
+
+int weft_tcp_serve(const char* host, unsigned port, weft_conn_fn handler,
+                   void* arg, const weft_server_config_t* cfg,
+                   weft_server_t** out) {
+  int err;
+  weft__worker_t* w = weft__io_task_worker(&err);
+  if (w == NULL)
+    return err;
+  if ((err = check_config(handler, cfg, out)) != 0)
+    return err;
+  if (port > 65535)
+    return WEFT_EINVAL;
+  struct sockaddr_storage addr;
+  size_t n = 0;
+  err =
+      weft_getaddrinfo(host != NULL ? host : "0.0.0.0", port, 0, &addr, 1, &n);
+  if (err != 0)
+    return err;
+  return serve(w, &addr, NULL, handler, arg, cfg, out);
+}
+
+/* A socket file left by an earlier server is replaced (asyncio does the
+ * same); any other file at `path` makes bind fail with UV_EADDRINUSE. */
+static void remove_stale_socket(const char* path) {
+  struct stat st;
+  if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+    unlink(path);
+}
+
+int weft_unix_serve(const char* path, weft_conn_fn handler, void* arg,
+                    const weft_server_config_t* cfg, weft_server_t** out) {
+  int err;
+  weft__worker_t* w = weft__io_task_worker(&err);
+  if (w == NULL)
+    return err;
+  if ((err = check_config(handler, cfg, out)) != 0)
+    return err;
+  struct sockaddr_storage addr = {.ss_family = AF_UNIX};
+  struct sockaddr_un* un = (struct sockaddr_un*)&addr;
+  if (path == NULL || path[0] == '\0' || strlen(path) >= sizeof(un->sun_path) ||
+      (cfg != NULL && (cfg->flags & WEFT_SERVE_REUSEPORT)))
+    return WEFT_EINVAL;
+  memcpy(un->sun_path, path, strlen(path) + 1);
+  remove_stale_socket(path);
+  return serve(w, &addr, path, handler, arg, cfg, out);
 }
 
 unsigned weft_server_port(const weft_server_t* srv) {
