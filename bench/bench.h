@@ -73,6 +73,7 @@ extern const bench_t bench_fetch;
 extern const bench_t bench_soak;
 extern const bench_t bench_stranded;
 extern const bench_t bench_mixed_server;
+extern const bench_t bench_tls_echo_server;
 
 /* Monotonic time in nanoseconds. Integers, so that a difference of two
  * readings keeps every digit. */
@@ -124,6 +125,12 @@ int bench_join(weft_task_t** h, size_t n, uint64_t* sum);
  * finish function appends to it). From the body's task. */
 int bench_serve(const char* name, unsigned port, int reuseport,
                 weft_conn_fn handler, void* arg, bench_result_t* out);
+
+/* bench_serve with a TLS server context (NULL: plain TCP): each
+ * connection's handshake runs before handler (weft_server_config_t.tls). */
+int bench_serve_tls(const char* name, unsigned port, int reuseport,
+                    weft_tls_t* tls, weft_conn_fn handler, void* arg,
+                    bench_result_t* out);
 
 /* Whether a stream error ends a connection in a normal way for a server:
  * the peer reset or went away, or the runtime is shutting down. */

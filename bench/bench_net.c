@@ -133,7 +133,14 @@ int bench_net_benign(ptrdiff_t err) {
 
 int bench_serve(const char* name, unsigned port, int reuseport,
                 weft_conn_fn handler, void* arg, bench_result_t* out) {
-  weft_server_config_t cfg = {.flags = reuseport ? WEFT_SERVE_REUSEPORT : 0};
+  return bench_serve_tls(name, port, reuseport, NULL, handler, arg, out);
+}
+
+int bench_serve_tls(const char* name, unsigned port, int reuseport,
+                    weft_tls_t* tls, weft_conn_fn handler, void* arg,
+                    bench_result_t* out) {
+  weft_server_config_t cfg = {.flags = reuseport ? WEFT_SERVE_REUSEPORT : 0,
+                              .tls = tls};
   weft_server_t* srv = NULL;
   stopper_t st;
   uint64_t accepted = 0;

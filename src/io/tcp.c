@@ -168,13 +168,19 @@ static void conn_unclaimed(void* arg) {
   conn_free(arg);
 }
 
-/* The server's TLS handshake, bounded in time, in the connection's task. */
+/* The server's TLS handshake, bounded in time, in the connection's task.
+ * A connection whose handshake fails is closed here, within the same
+ * deadline: gracefully, so that the alert saying why reaches the peer. */
 static int conn_handshake(weft_stream_t* conn, weft_tls_t* tls, unsigned ms) {
   weft_timeout_t* scope;
   int err = weft_timeout_enter(ms, &scope);
-  if (err != 0)
+  if (err != 0) {
+    weft_stream_abort(conn);
     return err;
+  }
   err = weft_tls_start(conn, tls, NULL);
+  if (err != 0)
+    weft_stream_close(conn);
   int terr = weft_timeout_exit(scope);
   return terr != 0 ? terr : err;
 }
@@ -196,10 +202,8 @@ static int conn_main(void* arg, void** result) {
   if (tls != NULL) {
     status = conn_handshake(conn, tls, handshake_ms);
     weft__tls_release(tls); /* the stream holds its own */
-    if (status != 0) {
-      weft_stream_abort(conn);
-      return status;
-    }
+    if (status != 0)
+      return status; /* conn is closed */
   }
   status = handler(conn, handler_arg);
   if (conn != NULL)
