@@ -6,7 +6,7 @@ set -euo pipefail
 
 WEFT_DEB_PACKAGES=(cmake make gcc libc6-dev libuv1-dev libcmocka-dev
                    pkg-config valgrind binutils clang-format
-                   libssl-dev openssl)
+                   libssl-dev openssl libcurl4-openssl-dev)
 
 weft_ensure_deps() {
   local missing=() p
