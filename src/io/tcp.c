@@ -192,6 +192,10 @@ static int conn_main(void* arg, void** result) {
   weft__io_enter(weft__stream_home(conn)); /* the stream's fields are there */
   weft__stream_on_free(conn, NULL, NULL);
   weft__stream_set_slot(conn, &conn); /* NULL once the handler closes it */
+  /* Give the loop back before the handler (or the handshake) runs: a task
+   * holding one worker's driver must not spin for another's, as a
+   * timeout scope does for its own worker's timers (core/driver.c). */
+  weft__io_leave();
   weft_conn_fn handler = c->handler;
   void* handler_arg = c->arg;
   weft_tls_t* tls = c->tls;
