@@ -859,6 +859,14 @@ static int bad_args_main(void* arg, void** result) {
   WEFT_EXPECT_ERR(weft_tls_verify_error(s), WEFT_EINVAL);
   WEFT_EXPECT_ERR(weft_tls_error(s, NULL, 0), WEFT_EINVAL);
   WEFT_EXPECT_OK(weft_stream_close(s));
+  /* A stream that cannot send: the handshake fails at once. */
+  WEFT_EXPECT_OK(weft_tcp_connect("127.0.0.1", weft_server_port(srv), &s));
+  WEFT_EXPECT_OK(weft_stream_shutdown(s));
+  WEFT_EXPECT_ERR(weft_tls_start(s, client, "localhost"), WEFT_ECLOSED);
+  char why[128];
+  WEFT_EXPECT_OK(weft_tls_error(s, why, sizeof(why)));
+  WEFT_EXPECT(strstr(why, "cannot send") != NULL);
+  WEFT_EXPECT_OK(weft_stream_close(s));
   WEFT_EXPECT_OK(weft_server_close(srv));
   weft_tls_free(client);
   weft_tls_free(server);

@@ -120,6 +120,13 @@ static int flush(weft_stream_t* s, weft__tls_conn_t* c) {
  * failure it announces), then a new failure breaks the stream. */
 static int settle(weft_stream_t* s, weft__tls_conn_t* c) {
   int err = flush(s, c);
+  if (err != 0 && c->state == kHandshaking) {
+    /* Nothing can complete a handshake we cannot send. */
+    char msg[sizeof(c->msg)];
+    snprintf(msg, sizeof(msg), "TLS handshake failed: cannot send: %s",
+             weft_strerror(err));
+    set_failed(c, err, msg);
+  }
   if (c->state == kFailed && !c->reported) {
     c->reported = 1;
     weft__stream_fail(s, c->err);
