@@ -1147,18 +1147,22 @@ WEFT_EXTERN int weft_unix_serve(const char* path, weft_conn_fn handler,
 /* A client that does not check the server's certificate or name: for
  * tests against a throwaway certificate only. */
 #define WEFT_TLS_NO_VERIFY 1u
+/* A server that asks every client for a certificate and checks it against
+ * ca_file / ca_dir (mutual TLS); a client without a valid one fails. */
+#define WEFT_TLS_VERIFY_CLIENT 2u
 
 /* Settings of a TLS context. A zeroed struct (or NULL) means the defaults:
  * a client that verifies the server against the system's CA store, TLS
  * 1.2 and 1.3. */
 typedef struct weft_tls_opts_s {
   /* PEM certificate chain (leaf first) and its private key: required for
-   * a server; a client sends them if asked (client certificates). */
+   * a server; a client sends them to a server that asks (mutual TLS). */
   const char* cert_file;
   const char* key_file;
-  /* Client: verify the server against these PEM CA certificates (a file,
-   * and/or a directory in OpenSSL's hashed layout) instead of the system
-   * store. */
+  /* PEM CA certificates (a file, and/or a directory in OpenSSL's hashed
+   * layout) to verify the peer with: a client's instead of the system
+   * store; a server's for client certificates (WEFT_TLS_VERIFY_CLIENT,
+   * which needs one of them). */
   const char* ca_file;
   const char* ca_dir;
   /* ALPN protocols, comma-separated in order of preference ("h2,http/1.1"):
@@ -1167,7 +1171,7 @@ typedef struct weft_tls_opts_s {
   const char* alpn;
   int min_version; /* WEFT_TLS_1_2 or WEFT_TLS_1_3; 0: 1.2 */
   int max_version; /* 0: the newest OpenSSL speaks */
-  unsigned flags;  /* WEFT_TLS_NO_VERIFY */
+  unsigned flags;  /* WEFT_TLS_NO_VERIFY, WEFT_TLS_VERIFY_CLIENT */
 } weft_tls_opts_t;
 
 /* 1 if weft was built with TLS, 0 if not. Any thread. */
@@ -1176,7 +1180,8 @@ WEFT_EXTERN int weft_tls_available(void);
 /* A context for mode WEFT_TLS_CLIENT or WEFT_TLS_SERVER; opts may be NULL
  * (not for a server). Loads the files now. Returns 0, WEFT_EINVAL (a bad
  * mode, a server without cert_file and key_file, only one of the two, a
- * bad version or ALPN list), a file's read error (UV_ENOENT, UV_EACCES),
+ * bad version or ALPN list, WEFT_TLS_VERIFY_CLIENT without a CA or on a
+ * client), a file's read error (UV_ENOENT, UV_EACCES),
  * WEFT_ETLS (a file OpenSSL cannot use, or a key that does not match the
  * certificate: the reason goes to the log hook, WEFT_LOG_WARN),
  * WEFT_ENOMEM, WEFT_ENOTSUP without TLS. Any thread; need not be in a

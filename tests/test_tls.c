@@ -572,6 +572,104 @@ static void test_tls_plain_client_to_tls_server(void** state) {
   WEFT_ASSERT_OK(weft_test_run_detached(2, plain_client_main, (void*)1, NULL));
 }
 
+/* ---- Client certificates (mutual TLS) ----------------------------------- */
+
+typedef struct {
+  const char* pem; /* the client's certificate and key, or NULL */
+  const char* key;
+  int server_err;     /* what the server's handshake returns */
+  const char* reason; /* in the server's weft_tls_error text */
+} mtls_case_t;
+
+static int mtls_main(void* arg, void** result) {
+  const mtls_case_t* m = arg;
+  (void)result;
+  weft_tls_opts_t so = {.cert_file = cert("server.pem"),
+                        .key_file = cert("server.key"),
+                        .ca_file = cert("ca.pem"),
+                        .flags = WEFT_TLS_VERIFY_CLIENT};
+  weft_tls_t* stls;
+  WEFT_EXPECT_OK(weft_tls_new(WEFT_TLS_SERVER, &so, &stls));
+  hs_server_t h;
+  weft_server_t* srv;
+  WEFT_EXPECT_OK(hs_serve(&h, stls, &srv));
+  weft_tls_opts_t co = {.ca_file = cert("ca.pem"),
+                        .cert_file = m->pem != NULL ? cert(m->pem) : NULL,
+                        .key_file = m->key != NULL ? cert(m->key) : NULL};
+  weft_tls_t* ctls;
+  WEFT_EXPECT_OK(weft_tls_new(WEFT_TLS_CLIENT, &co, &ctls));
+  weft_stream_t* s;
+  WEFT_EXPECT_OK(weft_tcp_connect("127.0.0.1", weft_server_port(srv), &s));
+  /* TLS 1.3: the client is done before the server has checked it, so a
+   * refusal reaches the client as an alert on its first read. */
+  int err = weft_tls_start(s, ctls, "localhost");
+  char b[8];
+  if (err == 0 && m->server_err != 0)
+    err = (int)weft_stream_read(s, b, sizeof(b));
+  WEFT_EXPECT_EQ(err, m->server_err != 0 ? WEFT_ETLS : 0);
+  WEFT_EXPECT_OK(weft_stream_close(s));
+  WEFT_EXPECT_EQ(hs_result(&h, srv), m->server_err);
+  if (m->reason != NULL && !WEFT_EXPECT(strstr(h.msg, m->reason) != NULL))
+    fprintf(stderr, "server said '%s'\n", h.msg);
+  weft_tls_free(ctls);
+  return 0;
+}
+
+static void test_tls_client_certificates(void** state) {
+  (void)state;
+  const mtls_case_t cases[] = {
+      {"client.pem", "client.key", 0, NULL},
+      {NULL, NULL, WEFT_ETLS, "did not return a certificate"},
+      {"self.pem", "self.key", WEFT_ECERT, "certificate verify failed"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    WEFT_ASSERT_OK(
+        weft_test_run_detached(2, mtls_main, (void*)&cases[i], NULL));
+}
+
+/* ---- HTTPS: weft_http_serve with cfg.tcp.tls ---------------------------- */
+
+static int hello(const weft_http_request_t* req, weft_http_response_t* resp,
+                 void* arg) {
+  (void)arg;
+  (void)req;
+  return weft_http_response_set(resp, 200, "text/plain", "secure hello", 12);
+}
+
+static int https_main(void* arg, void** result) {
+  (void)arg;
+  (void)result;
+  weft_http_server_config_t cfg = {0};
+  cfg.tcp.tls = server_ctx("server.pem", "server.key", 0);
+  weft_server_t* srv;
+  WEFT_EXPECT_OK(weft_http_serve("127.0.0.1", 0, hello, NULL, &cfg, &srv));
+  weft_tls_free(cfg.tcp.tls);
+  weft_tls_t* tls = client_ctx(0, NULL);
+  weft_stream_t* s;
+  WEFT_EXPECT_OK(weft_tls_connect("localhost", weft_server_port(srv), tls, &s));
+  const char req[] = "GET / HTTP/1.1\r\nHost: localhost\r\n"
+                     "Connection: close\r\n\r\n";
+  WEFT_EXPECT_OK(weft_stream_write(s, req, sizeof(req) - 1));
+  char resp[512];
+  size_t len = 0;
+  ptrdiff_t n;
+  while ((n = weft_stream_read(s, resp + len, sizeof(resp) - 1 - len)) > 0)
+    len += (size_t)n;
+  WEFT_EXPECT_EQ(n, 0); /* the server's close_notify, not a truncation */
+  resp[len] = '\0';
+  WEFT_EXPECT(strncmp(resp, "HTTP/1.1 200", 12) == 0);
+  WEFT_EXPECT(strstr(resp, "\r\n\r\nsecure hello") != NULL);
+  WEFT_EXPECT_OK(weft_stream_close(s));
+  weft_tls_free(tls);
+  WEFT_EXPECT_OK(weft_server_close(srv));
+  return 0;
+}
+
+static void test_tls_https_server(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run_detached(2, https_main, NULL, NULL));
+}
+
 /* ---- Handshakes given up: cancellation, timeouts ------------------------ */
 
 static int silent(weft_stream_t* c, void* arg) {
@@ -836,6 +934,12 @@ static int bad_args_main(void* arg, void** result) {
   WEFT_EXPECT_ERR(weft_tls_new(WEFT_TLS_CLIENT, &a, &t), WEFT_EINVAL);
   weft_tls_opts_t c = {.ca_file = cert("nothing.pem")};
   WEFT_EXPECT_ERR(weft_tls_new(WEFT_TLS_CLIENT, &c, &t), UV_ENOENT);
+  c.flags = WEFT_TLS_VERIFY_CLIENT; /* a server's flag */
+  WEFT_EXPECT_ERR(weft_tls_new(WEFT_TLS_CLIENT, &c, &t), WEFT_EINVAL);
+  weft_tls_opts_t m = {.cert_file = cert("server.pem"),
+                       .key_file = cert("server.key"),
+                       .flags = WEFT_TLS_VERIFY_CLIENT}; /* and no CA */
+  WEFT_EXPECT_ERR(weft_tls_new(WEFT_TLS_SERVER, &m, &t), WEFT_EINVAL);
   weft_tls_free(NULL);
 
   weft_tls_t* client = client_ctx(0, NULL);
@@ -947,6 +1051,8 @@ int main(void) {
       cmocka_unit_test(test_tls_no_common_version),
       cmocka_unit_test(test_tls_client_to_plain_server),
       cmocka_unit_test(test_tls_plain_client_to_tls_server),
+      cmocka_unit_test(test_tls_client_certificates),
+      cmocka_unit_test(test_tls_https_server),
       cmocka_unit_test(test_tls_handshake_timeout),
       cmocka_unit_test(test_tls_server_handshake_timeout),
       cmocka_unit_test(test_tls_truncation_is_an_error),

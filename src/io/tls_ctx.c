@@ -152,6 +152,9 @@ static int check_opts(int mode, const weft_tls_opts_t* o) {
     return WEFT_EINVAL;
   if (mode == WEFT_TLS_SERVER && o->cert_file == NULL)
     return WEFT_EINVAL;
+  if ((o->flags & WEFT_TLS_VERIFY_CLIENT) &&
+      (mode != WEFT_TLS_SERVER || (o->ca_file == NULL && o->ca_dir == NULL)))
+    return WEFT_EINVAL;
   int lo = o->min_version, hi = o->max_version;
   if ((lo != 0 && lo != WEFT_TLS_1_2 && lo != WEFT_TLS_1_3) ||
       (hi != 0 && hi != WEFT_TLS_1_2 && hi != WEFT_TLS_1_3) ||
@@ -171,10 +174,12 @@ static int configure(weft_tls_t* t, int mode, const weft_tls_opts_t* o) {
     SSL_CTX_set_max_proto_version(t->ctx, o->max_version);
   if (o->cert_file != NULL && (err = load_cert_key(t, o)) != 0)
     return err;
-  if (mode == WEFT_TLS_CLIENT && t->verify && (err = load_verify(t, o)) != 0)
+  if (t->verify && (err = load_verify(t, o)) != 0)
     return err;
-  SSL_CTX_set_verify(t->ctx, t->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
-                     NULL);
+  int how = !t->verify  ? SSL_VERIFY_NONE
+            : t->server ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+                        : SSL_VERIFY_PEER;
+  SSL_CTX_set_verify(t->ctx, how, NULL);
   if (o->alpn != NULL) {
     if ((err = alpn_wire(o->alpn, &t->alpn, &t->alpn_len)) != 0)
       return err;
@@ -200,7 +205,8 @@ int weft_tls_new(int mode, const weft_tls_opts_t* opts, weft_tls_t** out) {
     return WEFT_ENOMEM;
   atomic_init(&t->refs, 1);
   t->server = mode == WEFT_TLS_SERVER;
-  t->verify = !t->server && !(o->flags & WEFT_TLS_NO_VERIFY);
+  t->verify = t->server ? (o->flags & WEFT_TLS_VERIFY_CLIENT) != 0
+                        : !(o->flags & WEFT_TLS_NO_VERIFY);
   ERR_clear_error();
   t->ctx = SSL_CTX_new(t->server ? TLS_server_method() : TLS_client_method());
   err = t->ctx == NULL ? WEFT_ENOMEM : configure(t, mode, o);

@@ -13,7 +13,8 @@ struct weft_tls_s {
   _Atomic unsigned refs; /* creator, streams, servers */
   SSL_CTX* ctx;
   int server;
-  int verify;          /* a client that checks the server's certificate */
+  int verify;          /* checks the peer's certificate (client: the
+                        * server's; server: WEFT_TLS_VERIFY_CLIENT) */
   unsigned char* alpn; /* wire format, ours in preference order; or NULL */
   unsigned alpn_len;
 };

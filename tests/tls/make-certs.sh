@@ -5,6 +5,7 @@
 #   server.pem server.key   localhost and 127.0.0.1, signed by the CA
 #   expired.pem             the same name and key, expired a day ago
 #   self.pem self.key       localhost, self-signed
+#   client.pem client.key  a client certificate, signed by the CA
 # EC P-256 keys: quick to make and to use.
 set -eu
 dir=${1:?usage: make-certs.sh DIR}
@@ -16,6 +17,10 @@ basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth
 subjectAltName = DNS:localhost, IP:127.0.0.1
+[client]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
 CNF
 key ca.key
 openssl req -x509 -new -key ca.key -out ca.pem -days 2 -subj "/CN=weft test CA" \
@@ -30,4 +35,8 @@ openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
 key self.key
 openssl req -x509 -new -key self.key -out self.pem -days 2 -subj "/CN=localhost" \
   -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
-rm -f server.csr ext.cnf ca.srl
+key client.key
+openssl req -new -key client.key -out client.csr -subj "/CN=weft test client" 2>/dev/null
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+  -days 2 -extfile ext.cnf -extensions client -out client.pem 2>/dev/null
+rm -f server.csr client.csr ext.cnf ca.srl
