@@ -77,6 +77,7 @@ extern const bench_t bench_fetch;
 extern const bench_t bench_soak;
 extern const bench_t bench_stranded;
 extern const bench_t bench_mixed_server;
+extern const bench_t bench_tls_echo_server;
 
 /* Monotonic time in nanoseconds. Integers, so that a difference of two
  * readings keeps every digit. */
@@ -142,6 +143,11 @@ typedef struct bench_server_s {
 } bench_server_t;
 int bench_serve_with(const char* name, const bench_server_t* server,
                      bench_result_t* out);
+/* bench_serve with a TLS server context (NULL: plain TCP): each
+ * connection's handshake runs before handler (weft_server_config_t.tls). */
+int bench_serve_tls(const char* name, unsigned port, int reuseport,
+                    weft_tls_t* tls, weft_conn_fn handler, void* arg,
+                    bench_result_t* out);
 
 /* Whether a stream error ends a connection in a normal way for a server:
  * the peer reset or went away, or the runtime is shutting down. */

@@ -172,19 +172,27 @@ int bench_serve_with(const char* name, const bench_server_t* server,
 typedef struct {
   unsigned port;
   int reuseport;
+  weft_tls_t* tls;
   weft_conn_fn handler;
   void* arg;
 } tcp_start_t;
 
 static int start_tcp(void* arg, weft_server_t** out) {
   tcp_start_t* t = arg;
-  weft_server_config_t cfg = {.flags = t->reuseport ? WEFT_SERVE_REUSEPORT : 0};
+  weft_server_config_t cfg = {.flags = t->reuseport ? WEFT_SERVE_REUSEPORT : 0,
+                              .tls = t->tls};
   return weft_tcp_serve("127.0.0.1", t->port, t->handler, t->arg, &cfg, out);
 }
 
 int bench_serve(const char* name, unsigned port, int reuseport,
                 weft_conn_fn handler, void* arg, bench_result_t* out) {
-  tcp_start_t t = {port, reuseport, handler, arg};
+  return bench_serve_tls(name, port, reuseport, NULL, handler, arg, out);
+}
+
+int bench_serve_tls(const char* name, unsigned port, int reuseport,
+                    weft_tls_t* tls, weft_conn_fn handler, void* arg,
+                    bench_result_t* out) {
+  tcp_start_t t = {port, reuseport, tls, handler, arg};
   bench_server_t server = {.start = start_tcp, .arg = &t};
   return bench_serve_with(name, &server, out);
 }

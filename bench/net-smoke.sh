@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# net-smoke.sh echo|http|fetch|echoload SERVER [ARGS...]
+# net-smoke.sh echo|http|fetch|echoload|tls_echo SERVER [ARGS...]
 #
 # The bench-smoke test of a network server (weft-bench echo-server or
 # http-server, or ref_echo). Starts `SERVER ARGS` with no --port, so it
@@ -238,6 +238,81 @@ echoload_test() {
   stop_server
 }
 
+# -- tls_echo ---------------------------------------------------------------
+
+# The server is weft-bench tls-echo-server with the test certificates of
+# tests/tls/make-certs.sh (set up below, before it starts); the clients are
+# `openssl s_client`, which verify the chain and the name "localhost".
+# Each client talks through two FIFOs opened read-write here, so that no
+# open blocks whoever comes first.
+tls_client() { # tls_client N: starts client N; sets w[N], r[N], cpid[N]
+  local n=$1 fdw fdr
+  mkfifo "$tmp/in$n" "$tmp/out$n"
+  exec {fdw}<>"$tmp/in$n" {fdr}<>"$tmp/out$n"
+  openssl s_client -connect "127.0.0.1:$port" -servername localhost \
+    -verify_hostname localhost -CAfile "$tmp/pki/ca.pem" \
+    -verify_return_error -quiet <"$tmp/in$n" >"$tmp/out$n" \
+    2>"$tmp/sclient$n" &
+  cpid[$n]=$!
+  w[$n]=$fdw
+  r[$n]=$fdr
+}
+
+tls_echo_test() {
+  local conns=4 rounds=10 big=300000 sent=0 line c
+  for ((c = 0; c < conns; c++)); do
+    tls_client "$c"
+  done
+  for ((i = 0; i < rounds; i++)); do
+    for ((c = 0; c < conns; c++)); do
+      printf 'tls round %d on connection %d\n' "$i" "$c" >&"${w[$c]}"
+    done
+    for ((c = 0; c < conns; c++)); do
+      read -r -t 30 -u "${r[$c]}" line ||
+        fail "no echo (round $i, conn $c): $(cat "$tmp/sclient$c")"
+      [ "$line" = "tls round $i on connection $c" ] ||
+        fail "echo '$line' for round $i on connection $c"
+      sent=$((sent + ${#line} + 1))
+    done
+  done
+  # 300 KB both ways at once, through the queued writes and drain.
+  head -c "$big" /dev/urandom >"$tmp/big"
+  tls_client big
+  cat "$tmp/big" >&"${w[big]}" &
+  local writer=$!
+  timeout 30 head -c "$big" <&"${r[big]}" >"$tmp/back" ||
+    fail "300 KB TLS echo timed out"
+  wait "$writer"
+  cmp -s "$tmp/big" "$tmp/back" || fail "300 KB TLS echo differs"
+  sent=$((sent + big))
+  # A plain client on the TLS port: its handshake fails, the server goes on.
+  local fd
+  exec {fd}<>"/dev/tcp/127.0.0.1/$port"
+  printf 'GET / HTTP/1.0\r\n\r\n' >&"$fd"
+  timeout 30 cat <&"$fd" >/dev/null || fail "plain client: no close"
+  exec {fd}>&-
+  # The clients stay connected through SIGTERM: the shutdown must be clean.
+  stop_server
+  for c in "${cpid[@]}"; do
+    kill "$c" 2>/dev/null || true
+  done
+  [ "$(member result)" = "$sent" ] ||
+    fail "result $(member result), expected $sent bytes"
+  [ "$(member ops)" = $((conns + 2)) ] ||
+    fail "ops $(member ops), expected $((conns + 2)) connections"
+  [ "$(member handshakes)" = $((conns + 1)) ] ||
+    fail "handshakes $(member handshakes), expected $((conns + 1))"
+}
+
+if [ "$mode" = tls_echo ]; then
+  command -v openssl >/dev/null || fail "no openssl command"
+  mkdir "$tmp/pki"
+  sh "$(dirname "$0")/../tests/tls/make-certs.sh" "$tmp/pki" ||
+    fail "make-certs.sh failed"
+  export WEFT_BENCH_CERT=$tmp/pki/server.pem WEFT_BENCH_KEY=$tmp/pki/server.key
+  declare -A w r cpid
+fi
+
 server_bin=$1
 start_server "$@"
 case $mode in
@@ -245,6 +320,7 @@ echo) echo_test ;;
 http) http_test ;;
 fetch) fetch_test ;;
 echoload) echoload_test ;;
+tls_echo) tls_echo_test ;;
 *) fail "unknown mode '$mode'" ;;
 esac
 echo "net-smoke: $mode: ok"

@@ -66,7 +66,11 @@ extern "C" {
   XX(ELIMIT, -5002, "limit exceeded")                                          \
   XX(EOF, -5003, "end of stream")                                              \
   XX(ENOBUFS, -ENOBUFS, "buffer too small")                                    \
-  XX(EPROTO, -EPROTO, "protocol error")
+  XX(EPROTO, -EPROTO, "protocol error")                                        \
+  XX(ENOTSUP, -ENOTSUP, "operation not supported")                             \
+  XX(ETLS, -5004, "TLS error")                                                 \
+  XX(ECERT, -5005, "TLS certificate verification failed")                      \
+  XX(ETRUNCATED, -5006, "connection closed without TLS close_notify")
 
 typedef enum {
 #define WEFT_XX_(name, value, msg) WEFT_##name = (value),
@@ -1082,7 +1086,9 @@ WEFT_EXTERN void weft_uv_done(weft_uv_op_t* op, int status);
 
 /* -- Streams (asyncio's StreamReader and StreamWriter in one object) -- */
 
-/* A connected byte stream: TCP, or a pipe to a subprocess. */
+/* A connected byte stream: TCP, a Unix domain socket, a pipe to a
+ * subprocess, a descriptor (weft_stream_open_fd), any of them with TLS on
+ * top (weft_tls_start): every call below works the same on each. */
 typedef struct weft_stream_s weft_stream_t;
 
 #define WEFT_STREAM_LIMIT_DEFAULT (64u * 1024u)
@@ -1157,6 +1163,18 @@ WEFT_EXTERN int weft_stream_close(weft_stream_t* s);
  * frees. NULL: no-op. */
 WEFT_EXTERN int weft_stream_abort(weft_stream_t* s);
 
+/* A stream over a descriptor the program already has: a pipe or FIFO
+ * end, a terminal, a connected TCP or Unix socket (asyncio's
+ * connect_read_pipe / connect_write_pipe). The stream takes the descriptor
+ * over (it is made non-blocking; a terminal is reopened by libuv so that
+ * other processes sharing it stay blocking) and closing the stream closes
+ * it, except 0, 1 and 2, which stay open. The stream lives on the calling
+ * task's worker. Returns UV_EBADF for a descriptor that is not open,
+ * WEFT_EINVAL for a negative one or one that is not a byte stream (a
+ * regular file: use weft_file_open; a UDP socket), WEFT_ENOMEM; on failure
+ * the descriptor is left open and unchanged. Never waits. */
+WEFT_EXTERN int weft_stream_open_fd(int fd, weft_stream_t** out);
+
 /* TCP options and addresses (WEFT_EINVAL on a pipe). Never wait, but move
  * to the stream's worker if needed. */
 WEFT_EXTERN int weft_stream_nodelay(weft_stream_t* s, int enable);
@@ -1186,6 +1204,8 @@ typedef struct weft_server_s weft_server_t;
  * ("connection handler (task N) returned EPROTO: ..."). */
 typedef int (*weft_conn_fn)(weft_stream_t* conn, void* arg);
 
+typedef struct weft_tls_s weft_tls_t;
+
 typedef struct weft_server_config_s {
   size_t size; /* sizeof(weft_server_config_t), or 0 (see WEFT_CONFIG_INIT) */
   int backlog; /* listen backlog; 0: 4096 */
@@ -1194,6 +1214,14 @@ typedef struct weft_server_config_s {
    * kernel spreads connections (see docs/design.md for the comparison). */
   unsigned flags;
   size_t stack_size; /* handler tasks' stacks; 0: the runtime's */
+  /* A server TLS context (weft_tls_new, WEFT_TLS_SERVER), or NULL: each
+   * connection's task runs the handshake (weft_tls_start) before the
+   * handler, which gets a TLS stream; a connection whose handshake fails
+   * is closed and the handler is not called. The server holds a reference
+   * on the context until it is closed (weft_tls_free may come first). */
+  weft_tls_t* tls;
+  /* How long a connection's handshake may take, in ms; 0: 10000. */
+  unsigned tls_handshake_timeout_ms;
 } weft_server_config_t;
 
 #define WEFT_SERVE_REUSEPORT 1u
@@ -1217,6 +1245,148 @@ WEFT_EXTERN void weft_server_stats(const weft_server_t* srv, uint64_t* accepted,
 /* Stops accepting, closes the listeners and frees the server. Running
  * handlers go on. NULL: no-op. */
 WEFT_EXTERN int weft_server_close(weft_server_t* srv);
+
+/* -- Unix domain sockets -- */
+
+/* asyncio.open_unix_connection: connects to the stream socket at `path`
+ * (a file system path, shorter than 108 bytes). UV_ENOENT when nothing is
+ * there, UV_ECONNREFUSED when nobody listens; WEFT_EINVAL for a NULL,
+ * empty or long path. */
+WEFT_EXTERN int weft_unix_connect(const char* path, weft_stream_t** out);
+
+/* asyncio.start_unix_server: weft_tcp_serve at a Unix socket path. A
+ * socket file already at `path` (left by an earlier server) is replaced;
+ * any other file there gives UV_EADDRINUSE. The file is removed when the
+ * server closes (if it is still the one the server made). The handler's
+ * streams are pipes: the TCP calls (weft_stream_nodelay, _peername) give
+ * WEFT_EINVAL on them. cfg as for TCP, including TLS; WEFT_SERVE_REUSEPORT
+ * is WEFT_EINVAL here. weft_server_port() is 0. */
+WEFT_EXTERN int weft_unix_serve(const char* path, weft_conn_fn handler,
+                                void* arg, const weft_server_config_t* cfg,
+                                weft_server_t** out);
+
+/* -- TLS (OpenSSL) --
+ *
+ * A TLS context holds the settings (certificates, what to verify, ALPN);
+ * weft_tls_start turns a connected stream into a TLS stream, in place, as
+ * asyncio's start_tls: afterwards every weft_stream_* call reads and writes
+ * plaintext over TLS, with the same limits, backpressure, cancellation and
+ * timeouts, so code written for a plain stream (an HTTP client, a line
+ * protocol) runs over TLS unchanged. Differences from a plain stream:
+ *  - weft_stream_read and friends return 0 (end of stream) only after the
+ *    peer's close_notify. A connection that ends without one gives
+ *    WEFT_ETRUNCATED once the bytes before it are read (a truncation
+ *    attack cannot pass for a complete message).
+ *  - weft_stream_shutdown sends close_notify, then ends the TCP side;
+ *    weft_stream_close sends close_notify before closing (neither waits
+ *    for the peer's); weft_stream_abort sends nothing.
+ *  - A fatal TLS error (a bad record, an alert) fails the stream with
+ *    WEFT_ETLS: reads return it after what was already decrypted, writes
+ *    and drains at once. weft_tls_error() says what happened.
+ *  - weft_stream_write_buffer_size counts encrypted bytes.
+ *  - Renegotiation (TLS 1.2) is refused, whichever side asks.
+ * In a build without OpenSSL (-DWEFT_TLS=OFF) these functions exist and
+ * return WEFT_ENOTSUP. */
+
+#define WEFT_TLS_CLIENT 0
+#define WEFT_TLS_SERVER 1
+#define WEFT_TLS_1_2 0x0303 /* protocol versions, as on the wire */
+#define WEFT_TLS_1_3 0x0304
+/* A client that does not check the server's certificate or name: for
+ * tests against a throwaway certificate only. */
+#define WEFT_TLS_NO_VERIFY 1u
+/* A server that asks every client for a certificate and checks it against
+ * ca_file / ca_dir (mutual TLS); a client without a valid one fails. */
+#define WEFT_TLS_VERIFY_CLIENT 2u
+
+/* Settings of a TLS context. A zeroed struct (or NULL) means the defaults:
+ * a client that verifies the server against the system's CA store, TLS
+ * 1.2 and 1.3. */
+typedef struct weft_tls_opts_s {
+  /* PEM certificate chain (leaf first) and its private key: required for
+   * a server; a client sends them to a server that asks (mutual TLS). */
+  const char* cert_file;
+  const char* key_file;
+  /* PEM CA certificates (a file, and/or a directory in OpenSSL's hashed
+   * layout) to verify the peer with: a client's instead of the system
+   * store; a server's for client certificates (WEFT_TLS_VERIFY_CLIENT,
+   * which needs one of them). */
+  const char* ca_file;
+  const char* ca_dir;
+  /* ALPN protocols, comma-separated in order of preference ("h2,http/1.1"):
+   * offered by a client; chosen from by a server (its first that the
+   * client offers; none in common: no ALPN, the handshake goes on). */
+  const char* alpn;
+  int min_version; /* WEFT_TLS_1_2 or WEFT_TLS_1_3; 0: 1.2 */
+  int max_version; /* 0: the newest OpenSSL speaks */
+  unsigned flags;  /* WEFT_TLS_NO_VERIFY, WEFT_TLS_VERIFY_CLIENT */
+} weft_tls_opts_t;
+
+/* 1 if weft was built with TLS, 0 if not. Any thread. */
+WEFT_EXTERN int weft_tls_available(void);
+
+/* A context for mode WEFT_TLS_CLIENT or WEFT_TLS_SERVER; opts may be NULL
+ * (not for a server). Loads the files now. Returns 0, WEFT_EINVAL (a bad
+ * mode, a server without cert_file and key_file, only one of the two, a
+ * bad version or ALPN list, WEFT_TLS_VERIFY_CLIENT without a CA or on a
+ * client), a file's read error (UV_ENOENT, UV_EACCES),
+ * WEFT_ETLS (a file OpenSSL cannot use, or a key that does not match the
+ * certificate: the reason goes to the log hook, WEFT_LOG_WARN),
+ * WEFT_ENOMEM, WEFT_ENOTSUP without TLS. Any thread; need not be in a
+ * task. The context may be shared by any number of streams, servers,
+ * tasks and workers at once. */
+WEFT_EXTERN int weft_tls_new(int mode, const weft_tls_opts_t* opts,
+                             weft_tls_t** out);
+
+/* Drops the creator's reference: streams and servers using the context
+ * keep it alive until they are closed. NULL: no-op. Any thread. */
+WEFT_EXTERN void weft_tls_free(weft_tls_t* tls);
+
+/* Runs the TLS handshake on the connected stream `s` (client or server,
+ * as the context says) and returns 0 once it is done: `s` is then a TLS
+ * stream. A client names the server in `server_name`: sent as SNI (unless
+ * an address literal) and checked against the certificate; required
+ * unless WEFT_TLS_NO_VERIFY. A server passes NULL. Bytes `s` read ahead
+ * before the call count as handshake input (STARTTLS protocols work).
+ * No other call should use `s` during the handshake (a write gets
+ * WEFT_EBUSY). Returns WEFT_ECERT if the server's certificate does not
+ * verify (weft_tls_verify_error and weft_tls_error say why: self-signed,
+ * expired, host name mismatch, ...), WEFT_ETLS for any other TLS failure
+ * (no common version or cipher, an alert, not TLS at all: see
+ * weft_tls_error), the socket's error (UV_ECONNRESET) or WEFT_ETLS if the
+ * peer closes during the handshake, WEFT_EBUSY if `s` is TLS already,
+ * WEFT_EINVAL, WEFT_ENOMEM, WEFT_ECANCELED. After a failure, a
+ * cancellation or a timeout the stream is of no further use: close it
+ * (weft_tls_error first, for the reason). Awaits. */
+WEFT_EXTERN int weft_tls_start(weft_stream_t* s, weft_tls_t* tls,
+                               const char* server_name);
+
+/* weft_tcp_connect then weft_tls_start with `host` as the server name; on
+ * a handshake failure the stream is closed and the code returned (for the
+ * reason, connect and start yourself). A server context: WEFT_EINVAL. */
+WEFT_EXTERN int weft_tls_connect(const char* host, unsigned port,
+                                 weft_tls_t* tls, weft_stream_t** out);
+
+/* What failed on TLS stream `s`, in words, into buf (NUL-terminated, cut
+ * to fit); "" if nothing did: "certificate verify failed: certificate has
+ * expired", "TLS handshake failed: wrong version number", "the peer closed
+ * the connection without a TLS close_notify", ... WEFT_EINVAL for a stream
+ * without TLS. Never waits. */
+WEFT_EXTERN int weft_tls_error(weft_stream_t* s, char* buf, size_t cap);
+
+/* Why the peer's certificate did not verify: OpenSSL's X509_V_ERR_* code
+ * (X509_V_ERR_HOSTNAME_MISMATCH, ..._CERT_HAS_EXPIRED,
+ * ..._DEPTH_ZERO_SELF_SIGNED_CERT, ...), 0 if it did or was not checked,
+ * WEFT_EINVAL for a stream without TLS. Never waits. */
+WEFT_EXTERN int weft_tls_verify_error(weft_stream_t* s);
+
+/* The protocol ALPN chose ("h2"), "" if none; WEFT_ENOBUFS if it does not
+ * fit. Never waits. */
+WEFT_EXTERN int weft_tls_alpn(weft_stream_t* s, char* buf, size_t cap);
+
+/* The TLS version in use ("TLSv1.3"), "" before the handshake ends.
+ * Never waits. */
+WEFT_EXTERN int weft_tls_version(weft_stream_t* s, char* buf, size_t cap);
 
 /* -- DNS -- */
 

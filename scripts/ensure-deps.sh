@@ -10,11 +10,13 @@ set -euo pipefail
 
 # What building the library, its tests and its benchmarks needs (demo.sh).
 WEFT_DEB_BUILD_PACKAGES=(cmake make gcc libc6-dev libuv1-dev libcmocka-dev
-                         pkg-config)
+                         pkg-config libssl-dev)
 # Everything test-all.sh runs: clang for the fuzz targets (scripts/fuzz.sh),
-# Valgrind for the memcheck pass, clang-format for ctest `format`.
+# Valgrind for the memcheck pass, clang-format for ctest `format`, openssl
+# for the TLS tests' certificates, libcurl for examples/curl_multi.c.
 WEFT_DEB_PACKAGES=(cmake make gcc clang libc6-dev libuv1-dev libcmocka-dev
-                   pkg-config valgrind binutils clang-format)
+                   pkg-config valgrind binutils clang-format
+                   libssl-dev openssl libcurl4-openssl-dev)
 
 # weft_as_root COMMAND...: runs the command as root, through sudo if needed.
 weft_as_root() {
