@@ -17,7 +17,10 @@ int weft__opts_read(void* dst, size_t dst_size, const void* src,
 
 /* weft__opts_read for a struct whose 0.1 layout ended with field `last`:
  * the 0.1 size is computed from the field, so appending fields later keeps
- * it right. Never change `last` at a call site once a version ships. */
+ * it right. Never change `last` at a call site once a version ships.
+ * 0.1.0 is not released yet: until it is, `last` is each struct's last
+ * field, so a zero size reads every field this header has (a TLS context
+ * in a {.tls = ...} server config must never be silently dropped). */
 #define WEFT__OPTS_READ(dst, src, last)                                        \
   weft__opts_read((dst), sizeof(*(dst)), (src),                                \
                   offsetof(__typeof__(*(dst)), last) + sizeof((dst)->last))

@@ -464,7 +464,7 @@ static uint64_t deadline(uint64_t ms, uint64_t dflt) {
 int weft_http_client_new(const weft_http_client_config_t* cfg,
                          weft_http_client_t** out) {
   weft_http_client_config_t copy; /* the caller's, as this version reads it */
-  if (out == NULL || WEFT__OPTS_READ(&copy, cfg, max_body_bytes) != 0)
+  if (out == NULL || WEFT__OPTS_READ(&copy, cfg, head_timeout_ms) != 0)
     return WEFT_EINVAL;
   cfg = cfg != NULL ? &copy : NULL;
   weft_http_client_t* c = weft__calloc(1, sizeof(*c));

@@ -488,7 +488,7 @@ int weft_http_serve(const char* host, unsigned port,
     return err;
   weft_http_server_config_t copy; /* the caller's, as this version reads it */
   if (handler == NULL || out == NULL ||
-      WEFT__OPTS_READ(&copy, cfg, idle_timeout_ms) != 0)
+      WEFT__OPTS_READ(&copy, cfg, max_conns) != 0)
     return WEFT_EINVAL;
   cfg = cfg != NULL ? &copy : NULL;
   weft__http_srv_t* srv = weft__calloc(1, sizeof(*srv));

@@ -489,23 +489,23 @@ int weft_stream_at_eof(weft_stream_t* s) {
 }
 
 int weft__stream_trim(weft_stream_t* s) {
-  int err = enter(s);
+  int err = weft__stream_enter(s);
   if (err != 0)
     return err;
   /* libuv holds the buffer only between on_alloc and on_read, within one
    * callback: never while a task runs here. */
   if (s->rlen == 0 && s->rcap > kReadMin)
     release_buf(s);
-  leave(s);
+  weft__stream_leave(s);
   return 0;
 }
 
 ptrdiff_t weft__stream_buffered(weft_stream_t* s) {
-  int err = enter(s);
+  int err = weft__stream_enter(s);
   if (err != 0)
     return err;
   ptrdiff_t n = (ptrdiff_t)s->rlen;
-  leave(s);
+  weft__stream_leave(s);
   return n;
 }
 

@@ -506,7 +506,7 @@ static int read_config(const weft_server_config_t** cfg,
                        weft_server_config_t* copy) {
   if (*cfg == NULL)
     return 0;
-  if (WEFT__OPTS_READ(copy, *cfg, stack_size) != 0)
+  if (WEFT__OPTS_READ(copy, *cfg, tls_handshake_timeout_ms) != 0)
     return WEFT_EINVAL;
   *cfg = copy;
   return 0;
