@@ -233,10 +233,16 @@ WEFT_EXTERN void weft_task_release(weft_task_t* task);
 
 /* Requests cancellation: the task receives WEFT_ECANCELED at its current or
  * next await; a task never started is not started and ends with
- * WEFT_ECANCELED. Repeated requests before delivery count once. Returns 0,
- * WEFT_EINVAL for NULL, WEFT_EBUSY if the task has already finished.
- * Any thread. */
+ * WEFT_ECANCELED. Repeated requests before delivery are delivered once,
+ * but each is counted (weft_task_cancelling), so a timeout scope can tell
+ * its own request from others. Returns 0, WEFT_EINVAL for NULL,
+ * WEFT_EBUSY if the task has already finished. Any thread. */
 WEFT_EXTERN int weft_cancel(weft_task_t* task);
+
+/* asyncio's Task.cancelling(): how many weft_cancel requests the task has
+ * received and not had taken back (a timeout scope takes back the one its
+ * deadline made, at its exit). 0 for NULL. A snapshot. Any thread. */
+WEFT_EXTERN uint32_t weft_task_cancelling(weft_task_t* task);
 
 /* The task running the caller; NULL outside tasks. Borrowed: retain it to
  * keep it past the task's end. Any thread. */
@@ -392,11 +398,20 @@ typedef struct weft_timeout_s weft_timeout_t;
  * task only (WEFT_ENOTTASK). WEFT_ENOMEM. Scopes nest. */
 WEFT_EXTERN int weft_timeout_enter(uint64_t ms, weft_timeout_t** out);
 
-/* Ends the scope and frees it. Returns WEFT_ETIMEDOUT if the deadline
- * passed (the cancellation it caused, if any, is taken back, so it reaches
- * no later await), 0 otherwise. Call it on every path out of the scope.
- * Deadlines act at awaits: a task that computes without awaiting is not
- * interrupted (there is no preemption). */
+/* Ends the scope and frees it. Returns:
+ *  - WEFT_ETIMEDOUT if the deadline passed and nobody else cancelled the
+ *    task meanwhile: the cancellation the deadline caused, if any, is
+ *    taken back (only that one), so it reaches no later await;
+ *  - WEFT_ECANCELED if the deadline fired but the task was also cancelled
+ *    by someone else since the scope began (weft_cancel, an outer scope):
+ *    that cancellation is never swallowed; if it was not yet delivered
+ *    it stays pending for the next await (asyncio 3.11 counts requests
+ *    with uncancel() for the same reason; see weft_task_cancelling);
+ *  - 0 otherwise (an outside cancellation is then left as it is).
+ * Call it on every path out of the scope. Deadlines act at awaits: a task
+ * that computes without awaiting is not interrupted (there is no
+ * preemption); a deadline that passed while the task computed is reported
+ * as WEFT_ETIMEDOUT with nothing to take back. */
 WEFT_EXTERN int weft_timeout_exit(weft_timeout_t* timeout);
 
 /* asyncio.wait_for(task, timeout): awaits `task` for at most timeout_ms;

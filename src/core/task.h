@@ -62,6 +62,11 @@ struct weft_task_s {
    * weft_cancel(); cleared by whoever delivers it (under `lock`). */
   _Atomic uint8_t cancel;
   uint8_t cancel_msg_pending; /* cancel_msg is in an inbox; under `lock` */
+  /* Requests made by weft_cancel() while the task was unfinished, less
+   * those a timeout scope took back (asyncio's cancelling()/uncancel()):
+   * how a scope tells its own cancellation from someone else's. Under
+   * `lock`. */
+  uint32_t cancel_requests;
   /* Handles + 1 while the task has not finished (the scheduler's). */
   _Atomic uint32_t refs;
   int wake_status; /* what the wait returns; under `lock` */
