@@ -554,19 +554,25 @@ typedef struct weft_cond_s weft_cond_t;
 typedef struct weft_sem_s weft_sem_t;
 typedef struct weft_barrier_s weft_barrier_t;
 
-/* A mutual-exclusion lock for tasks, handed over FIFO. Not reentrant; as
- * asyncio.Lock, it has no owner: any caller may release it. */
+/* A mutual-exclusion lock for tasks, handed over FIFO. Unlike
+ * asyncio.Lock it has an owner: the task that acquired it, wherever that
+ * task runs next (a task moves between threads, ownership stays with the
+ * task); for a plain thread outside the runtime, that thread. Only the
+ * owner may release it or wait on and notify a condition bound to it. Not
+ * reentrant: the owner acquiring it again gets WEFT_EDEADLK. */
 /* A free lock in *out. 0, WEFT_EINVAL, WEFT_ENOMEM. Any thread. */
 WEFT_EXTERN int weft_lock_new(weft_lock_t** out);
 /* 0 (NULL too), WEFT_EBUSY with waiters (nothing freed). */
 WEFT_EXTERN int weft_lock_free(weft_lock_t* lock);
 /* Acquires; awaits while held. 0, WEFT_ECANCELED (nothing acquired),
- * WEFT_EINVAL, WEFT_ENOMEM. Awaits. */
+ * WEFT_EDEADLK (the caller holds it already), WEFT_EINVAL, WEFT_ENOMEM.
+ * Awaits. */
 WEFT_EXTERN int weft_lock_acquire(weft_lock_t* lock);
 /* 0 if acquired, WEFT_EAGAIN if held (or others wait). Never waits. */
 WEFT_EXTERN int weft_lock_try_acquire(weft_lock_t* lock);
-/* Releases (to the longest waiter, if any). 0, WEFT_EPERM if not held,
- * WEFT_EINVAL. Any thread. */
+/* Releases (to the longest waiter, if any). 0, WEFT_EPERM if the caller
+ * does not hold it (free, or held by another task or thread: nothing
+ * changes), WEFT_EINVAL. The owner only. */
 WEFT_EXTERN int weft_lock_release(weft_lock_t* lock);
 /* 1 while held, 0 when free (or NULL). A snapshot. */
 WEFT_EXTERN int weft_lock_locked(const weft_lock_t* lock);
@@ -592,17 +598,18 @@ WEFT_EXTERN int weft_event_wait(weft_event_t* event);
 WEFT_EXTERN int weft_cond_new(weft_lock_t* lock, weft_cond_t** out);
 /* 0 (NULL too), WEFT_EBUSY with waiters (nothing freed). */
 WEFT_EXTERN int weft_cond_free(weft_cond_t* cond);
-/* With the lock held: releases it, waits for a notify, re-acquires it
- * (also when cancelled, before returning WEFT_ECANCELED; a notify that
- * reached a cancelled waiter passes to the next one). 0, WEFT_ECANCELED,
- * WEFT_EPERM if the lock is not held, WEFT_EINVAL, WEFT_ENOMEM. Awaits. */
+/* With the lock held by the caller: releases it, waits for a notify,
+ * re-acquires it (also when cancelled, before returning WEFT_ECANCELED; a
+ * notify that reached a cancelled waiter passes to the next one). 0,
+ * WEFT_ECANCELED, WEFT_EPERM if the caller does not hold the lock,
+ * WEFT_EINVAL, WEFT_ENOMEM. Awaits. */
 WEFT_EXTERN int weft_cond_wait(weft_cond_t* cond);
 /* weft_cond_wait until pred(arg) is true (checked with the lock held).
  * 0, or the first failing weft_cond_wait's code. Awaits. */
 WEFT_EXTERN int weft_cond_wait_for(weft_cond_t* cond, int (*pred)(void* arg),
                                    void* arg);
-/* Wakes up to n waiters, oldest first. The lock must be held: WEFT_EPERM
- * if it is not. 0, WEFT_EINVAL. */
+/* Wakes up to n waiters, oldest first. The caller must hold the lock:
+ * WEFT_EPERM if it does not. 0, WEFT_EINVAL. */
 WEFT_EXTERN int weft_cond_notify(weft_cond_t* cond, size_t n);
 /* Wakes every waiter; as weft_cond_notify. */
 WEFT_EXTERN int weft_cond_notify_all(weft_cond_t* cond);

@@ -118,4 +118,8 @@ size_t weft__permits_value(const weft__permits_t* p);
 /* 1 while someone waits (a snapshot). */
 int weft__permits_waiting(const weft__permits_t* p);
 
+/* 1 when the caller (the running task, or the plain thread) holds `lock`
+ * (lock.c). Any thread. */
+int weft__lock_owned(const weft_lock_t* lock);
+
 #endif /* WEFT_SYNC_H_ */
