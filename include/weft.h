@@ -663,9 +663,12 @@ WEFT_EXTERN int weft_ratelimit_new(size_t max_per_period, uint64_t period_ms,
 /* 0 (NULL too), WEFT_EBUSY with waiters (nothing freed). */
 WEFT_EXTERN int weft_ratelimit_free(weft_ratelimit_t* rl);
 /* Awaits until a slot in the sliding window is free, behind every earlier
- * waiter, and takes it. 0, WEFT_ECANCELED (nothing taken; if it was first
- * in line, the next waiter goes ahead), WEFT_EINVAL, WEFT_ENOMEM.
- * From a task only (WEFT_ENOTTASK). Awaits. */
+ * waiter, and takes it. A grant counts from the moment acquire returns
+ * (the time is read by the acquirer after it resumed, as its last step),
+ * so no max_per_period + 1 returns of acquire lie within one period. 0,
+ * WEFT_ECANCELED (nothing taken; if it was first in line, the next waiter goes
+ * ahead), WEFT_EINVAL, WEFT_ENOMEM. From a task only (WEFT_ENOTTASK). Awaits.
+ */
 WEFT_EXTERN int weft_ratelimit_acquire(weft_ratelimit_t* rl);
 
 /* ------------------------------------------------------------------------
