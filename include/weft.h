@@ -750,6 +750,113 @@ WEFT_EXTERN int weft_chan_try_recv(weft_chan_t* ch, void** item);
 WEFT_EXTERN int weft_chan_close(weft_chan_t* ch);
 
 /* ------------------------------------------------------------------------
+ * Cancellation tokens (tokio's CancellationToken)
+ * ------------------------------------------------------------------------
+ * A token is a flag that is set once and never cleared: "stop". Tokens
+ * form a tree: cancelling one cancels every token made under it, at any
+ * depth, but never its parent. Tasks wait for a token (weft_token_wait),
+ * watch it in weft_select beside other events, or are tied to it
+ * (weft_token_tie: cancelling the token cancels them). Every call is
+ * thread-safe (any thread). A token is reference counted: weft_token_new
+ * gives the caller one reference; a child token holds one on its parent,
+ * and a tie holds one until its task ends. */
+typedef struct weft_token_s weft_token_t;
+
+/* A token, not cancelled, under `parent` (NULL: a root). Under a parent
+ * that is already cancelled the new token starts cancelled. 0,
+ * WEFT_EINVAL (NULL out), WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_token_new(weft_token_t* parent, weft_token_t** out);
+
+/* One more reference. Returns `tok`. Any thread. */
+WEFT_EXTERN weft_token_t* weft_token_retain(weft_token_t* tok);
+
+/* Gives back one reference; the last frees the token (it leaves its
+ * parent's tree; its flag's state does not matter). NULL is a no-op. */
+WEFT_EXTERN void weft_token_release(weft_token_t* tok);
+
+/* Cancels the token and every descendant: sets their flags, wakes their
+ * waiters and selects, and cancels (weft_cancel) the tasks tied to them.
+ * Cancelling again does nothing. Never waits. 0, WEFT_EINVAL. Any thread,
+ * also from a future callback or a signal-handling task. */
+WEFT_EXTERN int weft_token_cancel(weft_token_t* tok);
+
+/* 1 once the token (or an ancestor, which cancels it) was cancelled, 0
+ * otherwise or for NULL. Any thread. */
+WEFT_EXTERN int weft_token_cancelled(const weft_token_t* tok);
+
+/* Waits until the token is cancelled (returns at once if it is). 0,
+ * WEFT_ECANCELED if the caller itself is cancelled meanwhile (only its
+ * wait is withdrawn; the token is untouched), WEFT_EINVAL. In a task:
+ * awaits; from a thread outside the runtime: blocks it. */
+WEFT_EXTERN int weft_token_wait(weft_token_t* tok);
+
+/* Ties `task` to the token: once the token is cancelled (now or later,
+ * directly or through an ancestor), the task is cancelled with
+ * weft_cancel. The tie ends by itself when the task ends, so a long-lived
+ * token does not keep finished tasks. Tying to a cancelled token cancels
+ * the task at once. 0, WEFT_EINVAL, WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_token_tie(weft_token_t* tok, weft_task_t* task);
+
+/* ------------------------------------------------------------------------
+ * select (Go's select, tokio's select!, libdill's choose)
+ * ------------------------------------------------------------------------
+ * Waits for the first of several events and takes exactly one: receive
+ * from a channel, send to a channel, a future or a task finishing, a token
+ * being cancelled, with a timeout. The cases not chosen are withdrawn and
+ * nothing of theirs is consumed: no item is taken from a channel, no item
+ * is put into one, a future or task is only looked at. */
+
+typedef enum {
+  WEFT_SELECT_OFF = 0,    /* an unused case: never chosen (Go's nil channel) */
+  WEFT_SELECT_RECV = 1,   /* receive from a channel */
+  WEFT_SELECT_SEND = 2,   /* send to a channel */
+  WEFT_SELECT_FUTURE = 3, /* a future is done */
+  WEFT_SELECT_TASK = 4,   /* a task has ended */
+  WEFT_SELECT_TOKEN = 5   /* a cancellation token is cancelled */
+} weft_select_kind_t;
+
+/* One case. Build it with the weft_select_* helpers below (or by hand);
+ * weft_select writes `status` (and *out) of the chosen case only. */
+typedef struct weft_select_case_s {
+  weft_select_kind_t kind;
+  void* obj;  /* the channel, future, task or token */
+  void* item; /* SEND: the item to send */
+  void** out; /* RECV: the item received; FUTURE, TASK: the result (on
+                 status 0); may be NULL for FUTURE and TASK */
+  int status; /* chosen case: RECV, SEND: 0 or WEFT_ECLOSED (closed and,
+                 for RECV, drained); FUTURE, TASK: the future's or task's
+                 status; TOKEN: 0 */
+} weft_select_case_t;
+
+/* Case builders. */
+WEFT_EXTERN weft_select_case_t weft_select_recv(weft_chan_t* ch, void** out);
+WEFT_EXTERN weft_select_case_t weft_select_send(weft_chan_t* ch, void* item);
+WEFT_EXTERN weft_select_case_t weft_select_future(weft_future_t* f,
+                                                  void** result);
+WEFT_EXTERN weft_select_case_t weft_select_task(weft_task_t* task,
+                                                void** result);
+WEFT_EXTERN weft_select_case_t weft_select_token(weft_token_t* tok);
+
+/* Waits until one of the n cases is ready and takes it; returns its index
+ * (>= 0), with cases[index].status (and *out) set. If several are ready
+ * at the call, the first in array order is taken (put the case that must
+ * win first; rotate the array for fairness). A channel closed (and, to
+ * receive, drained) makes its case ready with status WEFT_ECLOSED: turn
+ * it WEFT_SELECT_OFF to stop watching it.
+ *
+ * timeout_ms < 0: no timeout; 0: only what is ready now; otherwise returns
+ * WEFT_ETIMEDOUT once that passes with nothing chosen. Returns
+ * WEFT_ECANCELED if the caller is cancelled before a case is chosen, or
+ * while a chosen channel operation is being finished: then that operation
+ * is given back (the item goes to the next receiver, the slot to the next
+ * sender), so a cancelled select has consumed nothing. WEFT_EINVAL (NULL
+ * cases, n 0, a case with an unknown kind or a NULL object, RECV with NULL
+ * out), WEFT_ENOMEM, WEFT_EPERM from a worker thread outside a task.
+ * In a task: awaits; from a thread outside the runtime: blocks it. */
+WEFT_EXTERN int weft_select(weft_select_case_t* cases, size_t n,
+                            int64_t timeout_ms);
+
+/* ------------------------------------------------------------------------
  * Metrics and logging
  * ------------------------------------------------------------------------
  * A snapshot of what the runtime is doing, and a hook for the messages

@@ -43,6 +43,10 @@ typedef struct weft__waiter_s {
   pthread_cond_t* cv;
   int* done;
   int withdrawn; /* set (under the list's lock) by a cancellation */
+  /* A watcher (sync/select.c) instead of a waiter: the completion calls
+   * notify(node) in place of waking anyone, outside the list's lock, and
+   * never touches the node again. NULL for fibers and threads. */
+  void (*notify)(struct weft__waiter_s* node);
 } weft__waiter_t;
 
 struct weft_task_s {

@@ -82,6 +82,10 @@ void weft__wait_set(weft_task_t* t, const weft__wait_kind_t* kind) {
 /* ---- Waking ------------------------------------------------------------- */
 
 void weft__waiter_wake(weft__waiter_t* wt) {
+  if (wt->notify != NULL) {
+    wt->notify(wt); /* a watcher: it owns what happens next */
+    return;
+  }
   if (wt->fiber != NULL) {
     weft__wake_fiber(wt->fiber);
     return;

@@ -122,4 +122,7 @@ int weft__permits_waiting(const weft__permits_t* p);
  * (lock.c). Any thread. */
 int weft__lock_owned(const weft_lock_t* lock);
 
+/* The future a token completes when cancelled (token.c). Borrowed. */
+weft_future_t* weft__token_future(weft_token_t* tok);
+
 #endif /* WEFT_SYNC_H_ */
