@@ -29,6 +29,7 @@ typedef struct {
   weft_future_t* never;
   _Atomic int counts[kTotal];
   _Atomic int producers_left;
+  _Atomic int started; /* tasks past their first line: chaos waits for all */
   weft_task_t* victims[kProducers + kConsumers];
   pthread_mutex_t tokens_mu; /* guards tokens[] (swapped by consumers) */
   weft_token_t* tokens[kConsumers];
@@ -52,6 +53,7 @@ static int64_t some_timeout(unsigned* seed) {
 static int producer(void* arg, void** result) {
   unsigned p = (unsigned)(uintptr_t)arg, seed = p + 1;
   (void)result;
+  atomic_fetch_add(&ctx.started, 1);
   for (int i = 0; i < kItems;) {
     intptr_t id = (intptr_t)p * kItems + i;
     weft_select_case_t c[kChans];
@@ -112,6 +114,7 @@ static void consume(unsigned seed, int me) {
 static int consumer(void* arg, void** result) {
   int me = (int)(uintptr_t)arg;
   (void)result;
+  atomic_fetch_add(&ctx.started, 1);
   consume((unsigned)me + 50, me);
   return 0;
 }
@@ -127,6 +130,10 @@ static int chaos(void* arg, void** result) {
   unsigned seed = 7;
   (void)arg;
   (void)result;
+  /* A task cancelled before it starts never runs: let them all start. */
+  if (WEFT_YIELD_UNTIL(atomic_load(&ctx.started) == kProducers + kConsumers) !=
+      0)
+    return 0;
   while (atomic_load(&ctx.producers_left) > 0) {
     int v = rand_r(&seed) % (kProducers + kConsumers);
     weft_cancel(ctx.victims[v]); /* WEFT_EBUSY once it ended: fine */
@@ -153,6 +160,7 @@ static int main_stress(void* arg, void** result) {
   for (int i = 0; i < kTotal; i++)
     atomic_init(&ctx.counts[i], 0);
   atomic_store(&ctx.producers_left, kProducers);
+  atomic_store(&ctx.started, 0);
   for (int i = 0; i < kConsumers; i++) {
     weft_token_t* tok;
     WEFT_EXPECT_OK(weft_token_new(NULL, &tok));
