@@ -507,6 +507,86 @@ WEFT_EXTERN int weft_group_wait(weft_group_t* group);
  * first. NULL is a no-op. */
 WEFT_EXTERN void weft_group_free(weft_group_t* group);
 
+/* A task set that supervises (tokio's JoinSet): children are spawned into
+ * it (or adopt it: a connection handler adds itself), finished children
+ * are handed out in the order they finish with their status and result,
+ * and then leave the set. The owner, or anyone, can cancel them all, and
+ * a shutdown gives them a grace period before cancelling them. Every call
+ * is thread-safe. By default the first child to fail (a negative status
+ * other than WEFT_ECANCELED) closes the set and cancels the others. */
+typedef struct weft_taskset_s weft_taskset_t;
+
+/* weft_taskset_new flags. KEEP_GOING: a failed child cancels nothing (a
+ * server's handlers). DISCARD: a finished child leaves the set at once and
+ * its status is dropped (weft_taskset_failed still tells the first
+ * failure), so a set nobody joins does not grow; join_next then only
+ * waits for the set to empty. */
+#define WEFT_TASKSET_KEEP_GOING 1u
+#define WEFT_TASKSET_DISCARD 2u
+
+/* An empty, open set. 0, WEFT_EINVAL (NULL out, unknown flags),
+ * WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_taskset_new(unsigned flags, weft_taskset_t** out);
+
+/* Spawns a child into the set (arguments as weft_spawn; `out` optional, a
+ * new reference). WEFT_ECLOSED once the set is closed (by
+ * weft_taskset_close, a shutdown, or a first failure without KEEP_GOING);
+ * if it closes while the spawn is under way, the new task is cancelled.
+ * Any thread. */
+WEFT_EXTERN int weft_taskset_spawn(weft_taskset_t* set, weft_task_fn fn,
+                                   void* arg, const weft_spawn_opts_t* opts,
+                                   weft_task_t** out);
+
+/* Adopts a task spawned elsewhere (the set takes a reference of its own):
+ * a connection handler adds itself with weft_taskset_add(set,
+ * weft_current_task()), so the set owns the server's handlers. A task that
+ * already finished is added as finished. 0, WEFT_ECLOSED (closed: the
+ * task was not added), WEFT_EINVAL, WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_taskset_add(weft_taskset_t* set, weft_task_t* task);
+
+/* The next child to finish, which leaves the set: waits for one if none
+ * has finished yet. Returns 0 with *status (the child's status), *result
+ * (its result, when *status is 0) and *task (a new reference to it), each
+ * optional (NULL); WEFT_ECLOSED when the set is empty (no child running or
+ * unjoined); WEFT_ETIMEDOUT once timeout_ms passes (< 0: none);
+ * WEFT_ECANCELED if the caller is cancelled (only its wait ends: the
+ * children are untouched and nothing leaves the set); WEFT_ENOMEM.
+ * Awaits in a task; blocks a plain thread. */
+WEFT_EXTERN int weft_taskset_join_next(weft_taskset_t* set, int64_t timeout_ms,
+                                       weft_task_t** task, int* status,
+                                       void** result);
+
+/* Cancels every running child (weft_cancel); the set stays open. 0,
+ * WEFT_EINVAL. Never waits. Any thread. */
+WEFT_EXTERN int weft_taskset_cancel_all(weft_taskset_t* set);
+
+/* Closes the set: later spawns and adds get WEFT_ECLOSED; children already
+ * in it go on. 0, WEFT_EINVAL. Any thread. */
+WEFT_EXTERN int weft_taskset_close(weft_taskset_t* set);
+
+/* A graceful stop: closes the set, lets the running children finish for
+ * up to grace_ms (< 0: as long as they take; 0: no grace), then cancels
+ * those still running and waits for them. Finished children stay for
+ * join_next (unless DISCARD). Returns 0, or WEFT_ECANCELED if the caller
+ * was cancelled meanwhile (the grace ends: the children are cancelled, and
+ * still waited for), WEFT_EINVAL, WEFT_ENOMEM. Awaits in a task; blocks a
+ * plain thread. */
+WEFT_EXTERN int weft_taskset_shutdown(weft_taskset_t* set, int64_t grace_ms);
+
+/* Children in the set: running, or finished and not yet joined. A
+ * snapshot; 0 for NULL. Any thread. */
+WEFT_EXTERN size_t weft_taskset_size(const weft_taskset_t* set);
+
+/* The status of the first child that failed (negative, not
+ * WEFT_ECANCELED), or 0. WEFT_EINVAL for NULL. Any thread. */
+WEFT_EXTERN int weft_taskset_failed(const weft_taskset_t* set);
+
+/* Frees the set: closes it, cancels the children still running and waits
+ * for them (a cancellation of the caller meanwhile is requested again
+ * afterwards, so its next await sees it); children not joined are dropped.
+ * NULL is a no-op. Awaits in a task; blocks a plain thread. */
+WEFT_EXTERN void weft_taskset_free(weft_taskset_t* set);
+
 /* ------------------------------------------------------------------------
  * Blocking calls
  * ------------------------------------------------------------------------ */
