@@ -414,6 +414,29 @@ WEFT_EXTERN int weft_timeout_enter(uint64_t ms, weft_timeout_t** out);
  * as WEFT_ETIMEDOUT with nothing to take back. */
 WEFT_EXTERN int weft_timeout_exit(weft_timeout_t* timeout);
 
+/* A periodic timer that does not drift (tokio's interval): tick k is due
+ * at start + k * period, whatever the task does between ticks. A tick that
+ * is late by more than a period skips the ticks it missed instead of
+ * firing them in a burst. One task ticks it at a time. */
+typedef struct weft_interval_s weft_interval_t;
+
+/* An interval whose first tick is due period_ms from now. 0, WEFT_EINVAL
+ * (period 0, NULL out), WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_interval_new(uint64_t period_ms, weft_interval_t** out);
+
+/* Awaits the next due tick (returns at once if it is already due). On 0,
+ * *periods (optional) is how many periods passed since the previous tick:
+ * 1 when on time, more when ticks were skipped. WEFT_ECANCELED (the
+ * schedule is unchanged), WEFT_EINVAL, WEFT_ENOTTASK. From a task only.
+ * Awaits. */
+WEFT_EXTERN int weft_interval_tick(weft_interval_t* iv, uint64_t* periods);
+
+/* When the next tick is due (weft_now_ns's clock). 0 for NULL. */
+WEFT_EXTERN uint64_t weft_interval_next_ns(const weft_interval_t* iv);
+
+/* Frees it. NULL is a no-op. */
+WEFT_EXTERN void weft_interval_free(weft_interval_t* iv);
+
 /* asyncio.wait_for(task, timeout): awaits `task` for at most timeout_ms;
  * when that passes, cancels it, waits for it to end, and returns
  * WEFT_ETIMEDOUT. Otherwise as weft_await. Awaits. */
@@ -656,6 +679,36 @@ WEFT_EXTERN int weft_lock_try_acquire(weft_lock_t* lock);
 WEFT_EXTERN int weft_lock_release(weft_lock_t* lock);
 /* 1 while held, 0 when free (or NULL). A snapshot. */
 WEFT_EXTERN int weft_lock_locked(const weft_lock_t* lock);
+
+/* A read-write lock (tokio's RwLock): many readers or one writer. Granted
+ * in arrival order: a writer waits only for those who came before it, and
+ * readers that come after a waiting writer wait behind it, so neither side
+ * starves. The writer has an owner as weft_lock_t has (the task, or the
+ * plain thread): only it may release, and its own read or write acquire
+ * gets WEFT_EDEADLK. Readers are counted, not named. */
+typedef struct weft_rwlock_s weft_rwlock_t;
+/* A free lock in *out. 0, WEFT_EINVAL, WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_rwlock_new(weft_rwlock_t** out);
+/* 0 (NULL too), WEFT_EBUSY with waiters (nothing freed). */
+WEFT_EXTERN int weft_rwlock_free(weft_rwlock_t* rw);
+/* Shared access; awaits while a writer holds it or waits before us. 0,
+ * WEFT_ECANCELED (nothing acquired; a grant that came meanwhile passes
+ * on), WEFT_EDEADLK (the caller is the writer), WEFT_EINVAL, WEFT_ENOMEM.
+ * Awaits. */
+WEFT_EXTERN int weft_rwlock_read_acquire(weft_rwlock_t* rw);
+/* Exclusive access; awaits while anyone holds it or waits before us.
+ * Errors as weft_rwlock_read_acquire. Awaits. */
+WEFT_EXTERN int weft_rwlock_write_acquire(weft_rwlock_t* rw);
+/* Never wait: 0, or WEFT_EAGAIN if it cannot be had now (or others
+ * wait). */
+WEFT_EXTERN int weft_rwlock_try_read(weft_rwlock_t* rw);
+WEFT_EXTERN int weft_rwlock_try_write(weft_rwlock_t* rw);
+/* Ends one reader's access. 0, WEFT_EPERM if no reader holds it,
+ * WEFT_EINVAL. */
+WEFT_EXTERN int weft_rwlock_read_release(weft_rwlock_t* rw);
+/* Ends the writer's access. 0, WEFT_EPERM if the caller is not the
+ * writer, WEFT_EINVAL. The writer only. */
+WEFT_EXTERN int weft_rwlock_write_release(weft_rwlock_t* rw);
 
 /* A flag tasks wait for (asyncio.Event). */
 /* A clear event in *out. 0, WEFT_EINVAL, WEFT_ENOMEM. */

@@ -19,7 +19,7 @@ enum {
   kChans = 3,
   kCap = 2,
   kProducers = 4,
-  kItems = 400, /* per producer */
+  kItems = 1500, /* per producer */
   kConsumers = 5,
   kTotal = kProducers * kItems
 };
@@ -199,7 +199,7 @@ static int main_stress(void* arg, void** result) {
 
 static void test_select_exactly_once_under_cancellation(void** state) {
   (void)state;
-  for (int run = 0; run < 3; run++)
+  for (int run = 0; run < 5; run++)
     WEFT_ASSERT_OK(weft_test_run(4, main_stress, NULL, NULL));
 }
 

@@ -18,8 +18,8 @@ enum {
   kWaiters = 64,
   kSleepers = 32,
   kChurners = 4,
-  kChurnRounds = 300,
-  kCancels = 12
+  kChurnRounds = 2000,
+  kCancels = 40
 };
 
 static weft_token_t* nodes[kNodes];
@@ -160,7 +160,7 @@ static int main_stress(void* arg, void** result) {
 
 static void test_token_tree_stress(void** state) {
   (void)state;
-  for (int run = 0; run < 3; run++)
+  for (int run = 0; run < 5; run++)
     WEFT_ASSERT_OK(weft_test_run(4, main_stress, NULL, NULL));
 }
 
