@@ -320,10 +320,16 @@ WEFT_EXTERN void weft_task_release(weft_task_t* task);
 
 /* Requests cancellation: the task receives WEFT_ECANCELED at its current or
  * next await; a task never started is not started and ends with
- * WEFT_ECANCELED. Repeated requests before delivery count once. Returns 0,
- * WEFT_EINVAL for NULL, WEFT_EBUSY if the task has already finished.
- * Any thread. */
+ * WEFT_ECANCELED. Repeated requests before delivery are delivered once,
+ * but each is counted (weft_task_cancelling), so a timeout scope can tell
+ * its own request from others. Returns 0, WEFT_EINVAL for NULL,
+ * WEFT_EBUSY if the task has already finished. Any thread. */
 WEFT_EXTERN int weft_cancel(weft_task_t* task);
+
+/* asyncio's Task.cancelling(): how many weft_cancel requests the task has
+ * received and not had taken back (a timeout scope takes back the one its
+ * deadline made, at its exit). 0 for NULL. A snapshot. Any thread. */
+WEFT_EXTERN uint32_t weft_task_cancelling(weft_task_t* task);
 
 /* The task running the caller; NULL outside tasks. Borrowed: retain it to
  * keep it past the task's end. Any thread. */
@@ -531,12 +537,44 @@ typedef struct weft_timeout_s weft_timeout_t;
  * task only (WEFT_ENOTTASK). WEFT_ENOMEM. Scopes nest. */
 WEFT_EXTERN int weft_timeout_enter(uint64_t ms, weft_timeout_t** out);
 
-/* Ends the scope and frees it. Returns WEFT_ETIMEDOUT if the deadline
- * passed (the cancellation it caused, if any, is taken back, so it reaches
- * no later await), 0 otherwise. Call it on every path out of the scope.
- * Deadlines act at awaits: a task that computes without awaiting is not
- * interrupted (there is no preemption). */
+/* Ends the scope and frees it. Returns:
+ *  - WEFT_ETIMEDOUT if the deadline passed and nobody else cancelled the
+ *    task meanwhile: the cancellation the deadline caused, if any, is
+ *    taken back (only that one), so it reaches no later await;
+ *  - WEFT_ECANCELED if the deadline fired but the task was also cancelled
+ *    by someone else since the scope began (weft_cancel, an outer scope):
+ *    that cancellation is never swallowed; if it was not yet delivered
+ *    it stays pending for the next await (asyncio 3.11 counts requests
+ *    with uncancel() for the same reason; see weft_task_cancelling);
+ *  - 0 otherwise (an outside cancellation is then left as it is).
+ * Call it on every path out of the scope. Deadlines act at awaits: a task
+ * that computes without awaiting is not interrupted (there is no
+ * preemption); a deadline that passed while the task computed is reported
+ * as WEFT_ETIMEDOUT with nothing to take back. */
 WEFT_EXTERN int weft_timeout_exit(weft_timeout_t* timeout);
+
+/* A periodic timer that does not drift (tokio's interval): tick k is due
+ * at start + k * period, whatever the task does between ticks. A tick that
+ * is late by more than a period skips the ticks it missed instead of
+ * firing them in a burst. One task ticks it at a time. */
+typedef struct weft_interval_s weft_interval_t;
+
+/* An interval whose first tick is due period_ms from now. 0, WEFT_EINVAL
+ * (period 0, NULL out), WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_interval_new(uint64_t period_ms, weft_interval_t** out);
+
+/* Awaits the next due tick (returns at once if it is already due). On 0,
+ * *periods (optional) is how many periods passed since the previous tick:
+ * 1 when on time, more when ticks were skipped. WEFT_ECANCELED (the
+ * schedule is unchanged), WEFT_EINVAL, WEFT_ENOTTASK. From a task only.
+ * Awaits. */
+WEFT_EXTERN int weft_interval_tick(weft_interval_t* iv, uint64_t* periods);
+
+/* When the next tick is due (weft_now_ns's clock). 0 for NULL. */
+WEFT_EXTERN uint64_t weft_interval_next_ns(const weft_interval_t* iv);
+
+/* Frees it. NULL is a no-op. */
+WEFT_EXTERN void weft_interval_free(weft_interval_t* iv);
 
 /* asyncio.wait_for(task, timeout): awaits `task` for at most timeout_ms;
  * when that passes, cancels it, waits for it to end, and returns
@@ -631,6 +669,86 @@ WEFT_EXTERN int weft_group_wait(weft_group_t* group);
  * first. NULL is a no-op. */
 WEFT_EXTERN void weft_group_free(weft_group_t* group);
 
+/* A task set that supervises (tokio's JoinSet): children are spawned into
+ * it (or adopt it: a connection handler adds itself), finished children
+ * are handed out in the order they finish with their status and result,
+ * and then leave the set. The owner, or anyone, can cancel them all, and
+ * a shutdown gives them a grace period before cancelling them. Every call
+ * is thread-safe. By default the first child to fail (a negative status
+ * other than WEFT_ECANCELED) closes the set and cancels the others. */
+typedef struct weft_taskset_s weft_taskset_t;
+
+/* weft_taskset_new flags. KEEP_GOING: a failed child cancels nothing (a
+ * server's handlers). DISCARD: a finished child leaves the set at once and
+ * its status is dropped (weft_taskset_failed still tells the first
+ * failure), so a set nobody joins does not grow; join_next then only
+ * waits for the set to empty. */
+#define WEFT_TASKSET_KEEP_GOING 1u
+#define WEFT_TASKSET_DISCARD 2u
+
+/* An empty, open set. 0, WEFT_EINVAL (NULL out, unknown flags),
+ * WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_taskset_new(unsigned flags, weft_taskset_t** out);
+
+/* Spawns a child into the set (arguments as weft_spawn; `out` optional, a
+ * new reference). WEFT_ECLOSED once the set is closed (by
+ * weft_taskset_close, a shutdown, or a first failure without KEEP_GOING);
+ * if it closes while the spawn is under way, the new task is cancelled.
+ * Any thread. */
+WEFT_EXTERN int weft_taskset_spawn(weft_taskset_t* set, weft_task_fn fn,
+                                   void* arg, const weft_spawn_opts_t* opts,
+                                   weft_task_t** out);
+
+/* Adopts a task spawned elsewhere (the set takes a reference of its own):
+ * a connection handler adds itself with weft_taskset_add(set,
+ * weft_current_task()), so the set owns the server's handlers. A task that
+ * already finished is added as finished. 0, WEFT_ECLOSED (closed: the
+ * task was not added), WEFT_EINVAL, WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_taskset_add(weft_taskset_t* set, weft_task_t* task);
+
+/* The next child to finish, which leaves the set: waits for one if none
+ * has finished yet. Returns 0 with *status (the child's status), *result
+ * (its result, when *status is 0) and *task (a new reference to it), each
+ * optional (NULL); WEFT_ECLOSED when the set is empty (no child running or
+ * unjoined); WEFT_ETIMEDOUT once timeout_ms passes (< 0: none);
+ * WEFT_ECANCELED if the caller is cancelled (only its wait ends: the
+ * children are untouched and nothing leaves the set); WEFT_ENOMEM.
+ * Awaits in a task; blocks a plain thread. */
+WEFT_EXTERN int weft_taskset_join_next(weft_taskset_t* set, int64_t timeout_ms,
+                                       weft_task_t** task, int* status,
+                                       void** result);
+
+/* Cancels every running child (weft_cancel); the set stays open. 0,
+ * WEFT_EINVAL. Never waits. Any thread. */
+WEFT_EXTERN int weft_taskset_cancel_all(weft_taskset_t* set);
+
+/* Closes the set: later spawns and adds get WEFT_ECLOSED; children already
+ * in it go on. 0, WEFT_EINVAL. Any thread. */
+WEFT_EXTERN int weft_taskset_close(weft_taskset_t* set);
+
+/* A graceful stop: closes the set, lets the running children finish for
+ * up to grace_ms (< 0: as long as they take; 0: no grace), then cancels
+ * those still running and waits for them. Finished children stay for
+ * join_next (unless DISCARD). Returns 0, or WEFT_ECANCELED if the caller
+ * was cancelled meanwhile (the grace ends: the children are cancelled, and
+ * still waited for), WEFT_EINVAL, WEFT_ENOMEM. Awaits in a task; blocks a
+ * plain thread. */
+WEFT_EXTERN int weft_taskset_shutdown(weft_taskset_t* set, int64_t grace_ms);
+
+/* Children in the set: running, or finished and not yet joined. A
+ * snapshot; 0 for NULL. Any thread. */
+WEFT_EXTERN size_t weft_taskset_size(const weft_taskset_t* set);
+
+/* The status of the first child that failed (negative, not
+ * WEFT_ECANCELED), or 0. WEFT_EINVAL for NULL. Any thread. */
+WEFT_EXTERN int weft_taskset_failed(const weft_taskset_t* set);
+
+/* Frees the set: closes it, cancels the children still running and waits
+ * for them (a cancellation of the caller meanwhile is requested again
+ * afterwards, so its next await sees it); children not joined are dropped.
+ * NULL is a no-op. Awaits in a task; blocks a plain thread. */
+WEFT_EXTERN void weft_taskset_free(weft_taskset_t* set);
+
 /* ------------------------------------------------------------------------
  * Blocking calls
  * ------------------------------------------------------------------------ */
@@ -678,22 +796,58 @@ typedef struct weft_cond_s weft_cond_t;
 typedef struct weft_sem_s weft_sem_t;
 typedef struct weft_barrier_s weft_barrier_t;
 
-/* A mutual-exclusion lock for tasks, handed over FIFO. Not reentrant; as
- * asyncio.Lock, it has no owner: any caller may release it. */
+/* A mutual-exclusion lock for tasks, handed over FIFO. Unlike
+ * asyncio.Lock it has an owner: the task that acquired it, wherever that
+ * task runs next (a task moves between threads, ownership stays with the
+ * task); for a plain thread outside the runtime, that thread. Only the
+ * owner may release it or wait on and notify a condition bound to it. Not
+ * reentrant: the owner acquiring it again gets WEFT_EDEADLK. */
 /* A free lock in *out. 0, WEFT_EINVAL, WEFT_ENOMEM. Any thread. */
 WEFT_EXTERN int weft_lock_new(weft_lock_t** out);
 /* 0 (NULL too), WEFT_EBUSY with waiters (nothing freed). */
 WEFT_EXTERN int weft_lock_free(weft_lock_t* lock);
 /* Acquires; awaits while held. 0, WEFT_ECANCELED (nothing acquired),
- * WEFT_EINVAL, WEFT_ENOMEM. Awaits. */
+ * WEFT_EDEADLK (the caller holds it already), WEFT_EINVAL, WEFT_ENOMEM.
+ * Awaits. */
 WEFT_EXTERN int weft_lock_acquire(weft_lock_t* lock);
 /* 0 if acquired, WEFT_EAGAIN if held (or others wait). Never waits. */
 WEFT_EXTERN int weft_lock_try_acquire(weft_lock_t* lock);
-/* Releases (to the longest waiter, if any). 0, WEFT_EPERM if not held,
- * WEFT_EINVAL. Any thread. */
+/* Releases (to the longest waiter, if any). 0, WEFT_EPERM if the caller
+ * does not hold it (free, or held by another task or thread: nothing
+ * changes), WEFT_EINVAL. The owner only. */
 WEFT_EXTERN int weft_lock_release(weft_lock_t* lock);
 /* 1 while held, 0 when free (or NULL). A snapshot. */
 WEFT_EXTERN int weft_lock_locked(const weft_lock_t* lock);
+
+/* A read-write lock (tokio's RwLock): many readers or one writer. Granted
+ * in arrival order: a writer waits only for those who came before it, and
+ * readers that come after a waiting writer wait behind it, so neither side
+ * starves. The writer has an owner as weft_lock_t has (the task, or the
+ * plain thread): only it may release, and its own read or write acquire
+ * gets WEFT_EDEADLK. Readers are counted, not named. */
+typedef struct weft_rwlock_s weft_rwlock_t;
+/* A free lock in *out. 0, WEFT_EINVAL, WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_rwlock_new(weft_rwlock_t** out);
+/* 0 (NULL too), WEFT_EBUSY with waiters (nothing freed). */
+WEFT_EXTERN int weft_rwlock_free(weft_rwlock_t* rw);
+/* Shared access; awaits while a writer holds it or waits before us. 0,
+ * WEFT_ECANCELED (nothing acquired; a grant that came meanwhile passes
+ * on), WEFT_EDEADLK (the caller is the writer), WEFT_EINVAL, WEFT_ENOMEM.
+ * Awaits. */
+WEFT_EXTERN int weft_rwlock_read_acquire(weft_rwlock_t* rw);
+/* Exclusive access; awaits while anyone holds it or waits before us.
+ * Errors as weft_rwlock_read_acquire. Awaits. */
+WEFT_EXTERN int weft_rwlock_write_acquire(weft_rwlock_t* rw);
+/* Never wait: 0, or WEFT_EAGAIN if it cannot be had now (or others
+ * wait). */
+WEFT_EXTERN int weft_rwlock_try_read(weft_rwlock_t* rw);
+WEFT_EXTERN int weft_rwlock_try_write(weft_rwlock_t* rw);
+/* Ends one reader's access. 0, WEFT_EPERM if no reader holds it,
+ * WEFT_EINVAL. */
+WEFT_EXTERN int weft_rwlock_read_release(weft_rwlock_t* rw);
+/* Ends the writer's access. 0, WEFT_EPERM if the caller is not the
+ * writer, WEFT_EINVAL. The writer only. */
+WEFT_EXTERN int weft_rwlock_write_release(weft_rwlock_t* rw);
 
 /* A flag tasks wait for (asyncio.Event). */
 /* A clear event in *out. 0, WEFT_EINVAL, WEFT_ENOMEM. */
@@ -716,17 +870,18 @@ WEFT_EXTERN int weft_event_wait(weft_event_t* event);
 WEFT_EXTERN int weft_cond_new(weft_lock_t* lock, weft_cond_t** out);
 /* 0 (NULL too), WEFT_EBUSY with waiters (nothing freed). */
 WEFT_EXTERN int weft_cond_free(weft_cond_t* cond);
-/* With the lock held: releases it, waits for a notify, re-acquires it
- * (also when cancelled, before returning WEFT_ECANCELED; a notify that
- * reached a cancelled waiter passes to the next one). 0, WEFT_ECANCELED,
- * WEFT_EPERM if the lock is not held, WEFT_EINVAL, WEFT_ENOMEM. Awaits. */
+/* With the lock held by the caller: releases it, waits for a notify,
+ * re-acquires it (also when cancelled, before returning WEFT_ECANCELED; a
+ * notify that reached a cancelled waiter passes to the next one). 0,
+ * WEFT_ECANCELED, WEFT_EPERM if the caller does not hold the lock,
+ * WEFT_EINVAL, WEFT_ENOMEM. Awaits. */
 WEFT_EXTERN int weft_cond_wait(weft_cond_t* cond);
 /* weft_cond_wait until pred(arg) is true (checked with the lock held).
  * 0, or the first failing weft_cond_wait's code. Awaits. */
 WEFT_EXTERN int weft_cond_wait_for(weft_cond_t* cond, int (*pred)(void* arg),
                                    void* arg);
-/* Wakes up to n waiters, oldest first. The lock must be held: WEFT_EPERM
- * if it is not. 0, WEFT_EINVAL. */
+/* Wakes up to n waiters, oldest first. The caller must hold the lock:
+ * WEFT_EPERM if it does not. 0, WEFT_EINVAL. */
 WEFT_EXTERN int weft_cond_notify(weft_cond_t* cond, size_t n);
 /* Wakes every waiter; as weft_cond_notify. */
 WEFT_EXTERN int weft_cond_notify_all(weft_cond_t* cond);
@@ -780,9 +935,12 @@ WEFT_EXTERN int weft_ratelimit_new(size_t max_per_period, uint64_t period_ms,
 /* 0 (NULL too), WEFT_EBUSY with waiters (nothing freed). */
 WEFT_EXTERN int weft_ratelimit_free(weft_ratelimit_t* rl);
 /* Awaits until a slot in the sliding window is free, behind every earlier
- * waiter, and takes it. 0, WEFT_ECANCELED (nothing taken; if it was first
- * in line, the next waiter goes ahead), WEFT_EINVAL, WEFT_ENOMEM.
- * From a task only (WEFT_ENOTTASK). Awaits. */
+ * waiter, and takes it. A grant counts from the moment acquire returns
+ * (the time is read by the acquirer after it resumed, as its last step),
+ * so no max_per_period + 1 returns of acquire lie within one period. 0,
+ * WEFT_ECANCELED (nothing taken; if it was first in line, the next waiter goes
+ * ahead), WEFT_EINVAL, WEFT_ENOMEM. From a task only (WEFT_ENOTTASK). Awaits.
+ */
 WEFT_EXTERN int weft_ratelimit_acquire(weft_ratelimit_t* rl);
 
 /* ------------------------------------------------------------------------
@@ -862,6 +1020,113 @@ WEFT_EXTERN int weft_chan_try_recv(weft_chan_t* ch, void** item);
 /* Closes: senders (waiting or later) get WEFT_ECLOSED; receivers drain.
  * Closing again is harmless. */
 WEFT_EXTERN int weft_chan_close(weft_chan_t* ch);
+
+/* ------------------------------------------------------------------------
+ * Cancellation tokens (tokio's CancellationToken)
+ * ------------------------------------------------------------------------
+ * A token is a flag that is set once and never cleared: "stop". Tokens
+ * form a tree: cancelling one cancels every token made under it, at any
+ * depth, but never its parent. Tasks wait for a token (weft_token_wait),
+ * watch it in weft_select beside other events, or are tied to it
+ * (weft_token_tie: cancelling the token cancels them). Every call is
+ * thread-safe (any thread). A token is reference counted: weft_token_new
+ * gives the caller one reference; a child token holds one on its parent,
+ * and a tie holds one until its task ends. */
+typedef struct weft_token_s weft_token_t;
+
+/* A token, not cancelled, under `parent` (NULL: a root). Under a parent
+ * that is already cancelled the new token starts cancelled. 0,
+ * WEFT_EINVAL (NULL out), WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_token_new(weft_token_t* parent, weft_token_t** out);
+
+/* One more reference. Returns `tok`. Any thread. */
+WEFT_EXTERN weft_token_t* weft_token_retain(weft_token_t* tok);
+
+/* Gives back one reference; the last frees the token (it leaves its
+ * parent's tree; its flag's state does not matter). NULL is a no-op. */
+WEFT_EXTERN void weft_token_release(weft_token_t* tok);
+
+/* Cancels the token and every descendant: sets their flags, wakes their
+ * waiters and selects, and cancels (weft_cancel) the tasks tied to them.
+ * Cancelling again does nothing. Never waits. 0, WEFT_EINVAL. Any thread,
+ * also from a future callback or a signal-handling task. */
+WEFT_EXTERN int weft_token_cancel(weft_token_t* tok);
+
+/* 1 once the token (or an ancestor, which cancels it) was cancelled, 0
+ * otherwise or for NULL. Any thread. */
+WEFT_EXTERN int weft_token_cancelled(const weft_token_t* tok);
+
+/* Waits until the token is cancelled (returns at once if it is). 0,
+ * WEFT_ECANCELED if the caller itself is cancelled meanwhile (only its
+ * wait is withdrawn; the token is untouched), WEFT_EINVAL. In a task:
+ * awaits; from a thread outside the runtime: blocks it. */
+WEFT_EXTERN int weft_token_wait(weft_token_t* tok);
+
+/* Ties `task` to the token: once the token is cancelled (now or later,
+ * directly or through an ancestor), the task is cancelled with
+ * weft_cancel. The tie ends by itself when the task ends, so a long-lived
+ * token does not keep finished tasks. Tying to a cancelled token cancels
+ * the task at once. 0, WEFT_EINVAL, WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_token_tie(weft_token_t* tok, weft_task_t* task);
+
+/* ------------------------------------------------------------------------
+ * select (Go's select, tokio's select!, libdill's choose)
+ * ------------------------------------------------------------------------
+ * Waits for the first of several events and takes exactly one: receive
+ * from a channel, send to a channel, a future or a task finishing, a token
+ * being cancelled, with a timeout. The cases not chosen are withdrawn and
+ * nothing of theirs is consumed: no item is taken from a channel, no item
+ * is put into one, a future or task is only looked at. */
+
+typedef enum {
+  WEFT_SELECT_OFF = 0,    /* an unused case: never chosen (Go's nil channel) */
+  WEFT_SELECT_RECV = 1,   /* receive from a channel */
+  WEFT_SELECT_SEND = 2,   /* send to a channel */
+  WEFT_SELECT_FUTURE = 3, /* a future is done */
+  WEFT_SELECT_TASK = 4,   /* a task has ended */
+  WEFT_SELECT_TOKEN = 5   /* a cancellation token is cancelled */
+} weft_select_kind_t;
+
+/* One case. Build it with the weft_select_* helpers below (or by hand);
+ * weft_select writes `status` (and *out) of the chosen case only. */
+typedef struct weft_select_case_s {
+  weft_select_kind_t kind;
+  void* obj;  /* the channel, future, task or token */
+  void* item; /* SEND: the item to send */
+  void** out; /* RECV: the item received; FUTURE, TASK: the result (on
+                 status 0); may be NULL for FUTURE and TASK */
+  int status; /* chosen case: RECV, SEND: 0 or WEFT_ECLOSED (closed and,
+                 for RECV, drained); FUTURE, TASK: the future's or task's
+                 status; TOKEN: 0 */
+} weft_select_case_t;
+
+/* Case builders. */
+WEFT_EXTERN weft_select_case_t weft_select_recv(weft_chan_t* ch, void** out);
+WEFT_EXTERN weft_select_case_t weft_select_send(weft_chan_t* ch, void* item);
+WEFT_EXTERN weft_select_case_t weft_select_future(weft_future_t* f,
+                                                  void** result);
+WEFT_EXTERN weft_select_case_t weft_select_task(weft_task_t* task,
+                                                void** result);
+WEFT_EXTERN weft_select_case_t weft_select_token(weft_token_t* tok);
+
+/* Waits until one of the n cases is ready and takes it; returns its index
+ * (>= 0), with cases[index].status (and *out) set. If several are ready
+ * at the call, the first in array order is taken (put the case that must
+ * win first; rotate the array for fairness). A channel closed (and, to
+ * receive, drained) makes its case ready with status WEFT_ECLOSED: turn
+ * it WEFT_SELECT_OFF to stop watching it.
+ *
+ * timeout_ms < 0: no timeout; 0: only what is ready now; otherwise returns
+ * WEFT_ETIMEDOUT once that passes with nothing chosen. Returns
+ * WEFT_ECANCELED if the caller is cancelled before a case is chosen, or
+ * while a chosen channel operation is being finished: then that operation
+ * is given back (the item goes to the next receiver, the slot to the next
+ * sender), so a cancelled select has consumed nothing. WEFT_EINVAL (NULL
+ * cases, n 0, a case with an unknown kind or a NULL object, RECV with NULL
+ * out), WEFT_ENOMEM, WEFT_EPERM from a worker thread outside a task.
+ * In a task: awaits; from a thread outside the runtime: blocks it. */
+WEFT_EXTERN int weft_select(weft_select_case_t* cases, size_t n,
+                            int64_t timeout_ms);
 
 /* ------------------------------------------------------------------------
  * Metrics and logging

@@ -233,10 +233,76 @@ static void test_timeout_scope_bounds_wait(void** state) {
   WEFT_ASSERT_OK(weft_test_run(2, main_timeout, NULL, NULL));
 }
 
+/* --- As callers see it, on the virtual clock -----------------------------*/
+
+/* Deterministic mode: time moves only when nothing can run, so what a
+ * caller reads right after acquire returns is exactly when it returned.
+ * Then the promise can be checked with no slack: among the return times,
+ * any D_MAX + 1 consecutive ones span at least a period, and (the limiter
+ * wastes nothing) grant k + D_MAX comes exactly one period after grant k.
+ * Seeds vary the order the takers run in. Issue 16: seen from the callers,
+ * 5 per 200 ms gave 6 within 199.9 ms. */
+#define D_MAX 5
+#define D_PERIOD_MS 200
+#define D_TASKS 6
+#define D_EACH 4
+
+typedef struct {
+  weft_ratelimit_t* rl;
+  uint64_t seen[D_TASKS * D_EACH];
+  size_t n;
+} det_ctx_t;
+
+static int det_taker(void* arg, void** result) {
+  det_ctx_t* c = arg;
+  (void)result;
+  for (int i = 0; i < D_EACH; i++) {
+    int rc = weft_ratelimit_acquire(c->rl);
+    if (rc != 0)
+      return rc;
+    c->seen[c->n++] = weft_now_ns(); /* one worker: no lock needed */
+    if (i % 2 == 0)
+      WEFT_EXPECT_OK(weft_yield()); /* let others queue in between */
+  }
+  return 0;
+}
+
+static int main_det(void* arg, void** result) {
+  det_ctx_t c = {0};
+  weft_task_t* t[D_TASKS];
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT_OK(weft_ratelimit_new(D_MAX, D_PERIOD_MS, &c.rl));
+  for (int i = 0; i < D_TASKS; i++)
+    t[i] = spawn(det_taker, &c);
+  for (int i = 0; i < D_TASKS; i++)
+    WEFT_EXPECT_OK(finish(t[i]));
+  WEFT_EXPECT_EQ(c.n, D_TASKS * D_EACH);
+  for (size_t i = 1; i < c.n; i++)
+    WEFT_EXPECT(c.seen[i] >= c.seen[i - 1]);
+  for (size_t i = 0; i + D_MAX < c.n; i++) {
+    uint64_t span = c.seen[i + D_MAX] - c.seen[i];
+    if (!WEFT_EXPECT_EQ(span, D_PERIOD_MS * NS_PER_MS))
+      break;
+  }
+  WEFT_EXPECT_OK(weft_ratelimit_free(c.rl));
+  return 0;
+}
+
+static void test_window_holds_as_callers_see_it(void** state) {
+  (void)state;
+  for (uint64_t seed = 1; seed <= 8; seed++) {
+    weft_config_t cfg = {.deterministic = 1, .seed = seed};
+    WEFT_ASSERT_OK(weft_run(main_det, NULL, &cfg, NULL));
+    WEFT_ASSERT_NO_FAILURES();
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_window_never_exceeded),
+      cmocka_unit_test(test_window_holds_as_callers_see_it),
       cmocka_unit_test(test_fifo_order),
       cmocka_unit_test(test_cancelled_waiter_lets_next_go),
       cmocka_unit_test(test_timeout_scope_bounds_wait),

@@ -157,6 +157,86 @@ static void test_timeout_outside_task(void** state) {
   WEFT_ASSERT_ERR(weft_await_shielded(NULL, NULL), WEFT_EINVAL);
 }
 
+/* Issue 16: a scope's exit took back any pending cancellation. Here the
+ * deadline fires (delivered to the sleep), then someone else cancels the
+ * task (the task itself, which is as outside as any other canceller, and
+ * keeps the order fixed): exit must report WEFT_ECANCELED and leave that
+ * request for the next await, not swallow it as WEFT_ETIMEDOUT. */
+static int outside_cancel_after_deadline(void* arg, void** result) {
+  weft_timeout_t* tm;
+  weft_task_t* self = weft_current_task();
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT_EQ(weft_task_cancelling(self), 0);
+  WEFT_EXPECT_OK(weft_timeout_enter(5, &tm));
+  WEFT_EXPECT_ERR(weft_sleep_ms(3600 * 1000), WEFT_ECANCELED);
+  WEFT_EXPECT_EQ(weft_task_cancelling(self), 1);
+  WEFT_EXPECT_OK(weft_cancel(self));
+  WEFT_EXPECT_EQ(weft_task_cancelling(self), 2);
+  WEFT_EXPECT_ERR(weft_timeout_exit(tm), WEFT_ECANCELED);
+  WEFT_EXPECT_EQ(weft_task_cancelling(self), 1);
+  WEFT_EXPECT_ERR(weft_yield(), WEFT_ECANCELED); /* still delivered */
+  WEFT_EXPECT_OK(weft_yield());
+  return 0;
+}
+
+static void test_timeout_keeps_an_outside_cancel(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(1, outside_cancel_after_deadline, NULL, NULL));
+  WEFT_ASSERT_OK(weft_test_run(2, outside_cancel_after_deadline, NULL, NULL));
+}
+
+/* The outside request lands first and both are delivered by one await:
+ * the deadline's is taken back, the other is reported by exit. */
+static int outside_cancel_with_deadline(void* arg, void** result) {
+  weft_timeout_t* tm;
+  weft_task_t* self = weft_current_task();
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT_OK(weft_timeout_enter(1, &tm));
+  WEFT_EXPECT_OK(weft_cancel(self)); /* pending, not yet delivered */
+  /* Compute past the deadline, so that it fires (or is found passed at
+   * exit) with the outside request still pending. */
+  uint64_t until = weft_now_ns() + 3 * 1000 * 1000;
+  while (weft_now_ns() < until) {
+  }
+  int rc = weft_timeout_exit(tm);
+  /* Fired (another worker's driver ran the timer): the other request is
+   * reported. Not fired: the deadline is reported with nothing taken. In
+   * both cases the outside request is still pending. */
+  WEFT_EXPECT(rc == WEFT_ECANCELED || rc == WEFT_ETIMEDOUT);
+  WEFT_EXPECT_ERR(weft_yield(), WEFT_ECANCELED);
+  WEFT_EXPECT_OK(weft_yield());
+  return 0;
+}
+
+static void test_timeout_coalesced_outside_cancel_survives(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(1, outside_cancel_with_deadline, NULL, NULL));
+  WEFT_ASSERT_OK(weft_test_run(2, outside_cancel_with_deadline, NULL, NULL));
+}
+
+/* Nested: the outer deadline cancels while the inner scope is open; the
+ * inner scope reports the outer's request as WEFT_ECANCELED (it did not
+ * cause it) and the outer reports WEFT_ETIMEDOUT (asyncio's nesting). */
+static int outer_fires_inside_inner(void* arg, void** result) {
+  weft_timeout_t *outer, *inner;
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT_OK(weft_timeout_enter(5, &outer));
+  WEFT_EXPECT_OK(weft_timeout_enter(3600 * 1000, &inner));
+  WEFT_EXPECT_ERR(weft_sleep_ms(3600 * 1000), WEFT_ECANCELED);
+  WEFT_EXPECT_OK(weft_timeout_exit(inner));
+  WEFT_EXPECT_ERR(weft_timeout_exit(outer), WEFT_ETIMEDOUT);
+  WEFT_EXPECT_OK(weft_yield());
+  return 0;
+}
+
+static void test_timeout_outer_fires_inside_inner(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(2, outer_fires_inside_inner, NULL, NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_timeout_scope_cuts_an_await),
@@ -166,6 +246,9 @@ int main(void) {
       cmocka_unit_test(test_timeout_wait_for),
       cmocka_unit_test(test_timeout_shield_keeps_the_inner_task),
       cmocka_unit_test(test_timeout_outside_task),
+      cmocka_unit_test(test_timeout_keeps_an_outside_cancel),
+      cmocka_unit_test(test_timeout_coalesced_outside_cancel_survives),
+      cmocka_unit_test(test_timeout_outer_fires_inside_inner),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -240,6 +240,32 @@ weft_task_t* weft__future_withdraw(weft_future_t* f, weft_task_t* task) {
   return fiber;
 }
 
+int weft__future_watch(weft_future_t* f, weft__waiter_t* node) {
+  weft__spin_lock(&f->lock);
+  /* relaxed: under the lock, which every writer of `done` holds. */
+  int done = atomic_load_explicit(&f->done, memory_order_relaxed);
+  if (!done) {
+    node->next = f->waiters;
+    f->waiters = node;
+  }
+  weft__spin_unlock(&f->lock);
+  return done;
+}
+
+int weft__future_unwatch(weft_future_t* f, weft__waiter_t* node) {
+  int found = 0;
+  weft__spin_lock(&f->lock);
+  for (weft__waiter_t** p = &f->waiters; *p != NULL; p = &(*p)->next) {
+    if (*p == node) {
+      *p = node->next;
+      found = 1;
+      break;
+    }
+  }
+  weft__spin_unlock(&f->lock);
+  return found;
+}
+
 /* ---- Waiting ----------------------------------------------------------- */
 
 static int future_done(const void* obj) {

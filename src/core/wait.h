@@ -89,6 +89,17 @@ void weft__wait_post_message(weft_task_t* t, void* worker);
  * one. */
 int weft__cancel_take_locked(weft_task_t* t);
 
+/* Requests made and not taken back (asyncio's Task.cancelling()). Takes
+ * t's lock. Any thread. */
+uint32_t weft__cancel_requests(weft_task_t* t);
+
+/* asyncio's Task.uncancel() for a scope that made one request: takes it
+ * back, and returns 1 when more than `base` requests (the count when the
+ * scope began) remain, i.e. someone else cancelled the task too; then a
+ * pending delivery is left alone. Returns 0 otherwise, with the pending
+ * delivery (the scope's own) taken back. Takes t's lock. Any thread. */
+int weft__cancel_uncancel(weft_task_t* t, uint32_t base);
+
 /* The kind of a task sleeping on a timer (await.c); the timer heap checks
  * entries against it. */
 extern const weft__wait_kind_t weft__wait_sleep;

@@ -27,16 +27,16 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "sync/select.h"
 #include "weft.h"
 
-enum { W_WAITING = 0, W_GRANTED = 1, W_CLOSED = 2 };
+enum {
+  W_WAITING = WEFT__QW_WAITING,
+  W_GRANTED = WEFT__QW_GRANTED,
+  W_CLOSED = WEFT__QW_CLOSED
+};
 
-typedef struct waiter_s {
-  struct waiter_s* prev;
-  struct waiter_s* next;
-  weft_future_t* fut; /* the waiter's own reference */
-  int state;          /* W_*; written under the queue's mutex */
-} waiter_t;
+typedef weft__qwaiter_t waiter_t;
 
 typedef struct {
   waiter_t* head;
@@ -66,6 +66,7 @@ struct weft_queue_s {
 /* ---- Wait lists ---------------------------------------------------------- */
 
 static void wl_append(wlist_t* l, waiter_t* w) {
+  w->linked = 1;
   w->next = NULL;
   w->prev = l->tail;
   if (l->tail != NULL)
@@ -85,15 +86,22 @@ static void wl_remove(wlist_t* l, waiter_t* w) {
   else
     l->tail = w->prev;
   w->prev = w->next = NULL;
+  w->linked = 0;
 }
 
 /* Unlists the first waiter and completes its future with `state`. Runs
- * under the mutex: the waiter cannot free its future before it relocks. */
-static void wl_wake_first(wlist_t* l, int state) {
+ * under the mutex: the waiter cannot free its future before it relocks.
+ * A select's case is only handed something if it claims its select; one
+ * whose select chose another case is dropped instead (its selector
+ * disarms it later and finds it unlisted). Returns 1 if handed. */
+static int wl_wake_first(wlist_t* l, int state) {
   waiter_t* w = l->head;
   wl_remove(l, w);
+  if (w->sel != NULL && !weft__sel_claim(w->sel, w->index))
+    return 0;
   w->state = state;
   weft_future_set_result(w->fut, NULL);
+  return 1;
 }
 
 static void wl_wake_all(wlist_t* l, int state) {
@@ -197,16 +205,16 @@ static int has_free_item(const weft_queue_t* q) {
 /* Sets unreserved items aside for the longest-waiting getters. */
 static void grant_getters(weft_queue_t* q) {
   while (q->getters.head != NULL && has_free_item(q)) {
-    q->get_reserved++;
-    wl_wake_first(&q->getters, W_GRANTED);
+    if (wl_wake_first(&q->getters, W_GRANTED))
+      q->get_reserved++;
   }
 }
 
 /* Sets free slots aside for the longest-waiting putters. */
 static void grant_putters(weft_queue_t* q) {
   while (q->putters.head != NULL && has_free_slot(q)) {
-    q->put_reserved++;
-    wl_wake_first(&q->putters, W_GRANTED);
+    if (wl_wake_first(&q->putters, W_GRANTED))
+      q->put_reserved++;
   }
 }
 
@@ -217,6 +225,8 @@ static void grant_putters(weft_queue_t* q) {
  * still W_WAITING (it is unlisted here) only when the await failed. */
 static int park(weft_queue_t* q, wlist_t* l, waiter_t* w) {
   w->state = W_WAITING; /* also when the future cannot be had */
+  w->sel = NULL;
+  w->linked = 0;
   int err = weft_future_new(&w->fut);
   if (err != 0)
     return err;
@@ -433,4 +443,67 @@ int weft_queue_shutdown(weft_queue_t* q, int immediate) {
   wl_wake_all(&q->putters, W_CLOSED);
   pthread_mutex_unlock(&q->mu);
   return 0;
+}
+
+/* ---- select's cases (select.c) ------------------------------------------ */
+
+int weft__queue_sel_arm(weft_queue_t* q, int put, weft__qwaiter_t* w,
+                        void* item, void** got, int* status) {
+  int rc = WEFT__SEL_ARMED;
+  pthread_mutex_lock(&q->mu);
+  int ready =
+      put ? (q->closed || has_free_slot(q)) : (has_free_item(q) || q->closed);
+  if (ready) {
+    rc = weft__sel_claim(w->sel, w->index) ? WEFT__SEL_WON : WEFT__SEL_LOST;
+    if (rc == WEFT__SEL_WON) {
+      if (put)
+        *status = q->closed ? WEFT_ECLOSED : put_locked(q, item, 0);
+      else if (has_free_item(q))
+        *status = 0, *got = get_locked(q);
+      else
+        *status = WEFT_ECLOSED;
+    }
+  } else {
+    w->state = W_WAITING;
+    wl_append(put ? &q->putters : &q->getters, w);
+  }
+  pthread_mutex_unlock(&q->mu);
+  return rc;
+}
+
+/* The chosen case's grant: finished (keep) or passed on. Under the mutex.
+ * As put_after_park and get_after_park, with the await's status replaced
+ * by `keep`. */
+static void sel_finish(weft_queue_t* q, int put, weft__qwaiter_t* w, int keep,
+                       void* item, void** got, int* status) {
+  if (w->state == W_CLOSED) {
+    *status = WEFT_ECLOSED;
+  } else if (put) {
+    q->put_reserved--;
+    if (keep && !q->closed && (*status = put_locked(q, item, 0)) == 0)
+      return;
+    if (keep && q->closed)
+      *status = WEFT_ECLOSED;
+    grant_putters(q); /* not used: the slot goes to the next putter */
+  } else {
+    q->get_reserved--;
+    if (keep && q->count > 0) {
+      *got = get_locked(q);
+      *status = 0;
+      return;
+    }
+    *status = WEFT_ECLOSED; /* emptied by an immediate shutdown */
+    grant_getters(q);       /* not taken: the item goes to the next getter */
+  }
+}
+
+void weft__queue_sel_disarm(weft_queue_t* q, int put, weft__qwaiter_t* w,
+                            int keep, void* item, void** got, int* status) {
+  pthread_mutex_lock(&q->mu);
+  if (w->linked)
+    wl_remove(put ? &q->putters : &q->getters, w); /* never handed anything */
+  else if (w->state != W_WAITING)
+    sel_finish(q, put, w, keep, item, got, status);
+  /* else: dropped by a grant because another case was chosen. */
+  pthread_mutex_unlock(&q->mu);
 }
