@@ -1614,13 +1614,17 @@ WEFT_EXTERN void weft_tls_free(weft_tls_t* tls);
  * unless WEFT_TLS_NO_VERIFY. A server passes NULL. Bytes `s` read ahead
  * before the call count as handshake input (STARTTLS protocols work).
  * No other call should use `s` during the handshake (a write gets
- * WEFT_EBUSY). Returns WEFT_ECERT if the server's certificate does not
+ * WEFT_EBUSY). Returns WEFT_ECERT if the peer's certificate does not
  * verify (weft_tls_verify_error and weft_tls_error say why: self-signed,
  * expired, host name mismatch, ...), WEFT_ETLS for any other TLS failure
  * (no common version or cipher, an alert, not TLS at all: see
  * weft_tls_error), the socket's error (UV_ECONNRESET) or WEFT_ETLS if the
  * peer closes during the handshake, WEFT_EBUSY if `s` is TLS already,
- * WEFT_EINVAL, WEFT_ENOMEM, WEFT_ECANCELED. After a failure, a
+ * the stream's write error if the handshake cannot be sent (WEFT_ECLOSED
+ * after weft_stream_shutdown), WEFT_EINVAL, WEFT_ENOMEM, WEFT_ECANCELED.
+ * With TLS 1.3 a client is done before the server has checked a client
+ * certificate: a refusal comes as WEFT_ETLS on its first read. After a
+ * failure, a
  * cancellation or a timeout the stream is of no further use: close it
  * (weft_tls_error first, for the reason). Awaits. */
 WEFT_EXTERN int weft_tls_start(weft_stream_t* s, weft_tls_t* tls,

@@ -748,6 +748,7 @@ typedef enum {
   kMidRecord,    /* writes half a record, closes */
   kRenegotiate,  /* TLS 1.2 client: asks to renegotiate */
   kCleanGoodbye, /* writes a line, close_notify, closes */
+  kServerReneg,  /* TLS 1.2 server: a line, a HelloRequest, a line, bye */
 } peer_mode_t;
 
 typedef struct {
@@ -763,9 +764,8 @@ static SSL_CTX* peer_ctx(int server) {
   if (server) {
     SSL_CTX_use_certificate_chain_file(ctx, cert("server.pem"));
     SSL_CTX_use_PrivateKey_file(ctx, cert("server.key"), SSL_FILETYPE_PEM);
-  } else {
-    SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
   }
+  SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION); /* renegotiation */
   return ctx;
 }
 
@@ -781,6 +781,12 @@ static void* peer_main(void* arg) {
     SSL_write(ssl, "last words\n", 11);
     if (p->mode == kCleanGoodbye)
       SSL_shutdown(ssl);
+  } else if (p->mode == kServerReneg) {
+    SSL_write(ssl, "last words\n", 11);
+    /* Sends a HelloRequest; the client should answer no_renegotiation. */
+    p->reneg = SSL_renegotiate(ssl) == 1 ? SSL_do_handshake(ssl) : -2;
+    SSL_write(ssl, "after it\n", 9);
+    SSL_shutdown(ssl);
   } else if (p->mode == kMidRecord) {
     BIO* mem = BIO_new(BIO_s_mem());
     SSL_set0_wbio(ssl, mem); /* records go to memory from here on */
@@ -836,6 +842,8 @@ static int peer_server_main(void* arg, void** result) {
     expect_msg(s, "without a TLS close_notify, in the middle of a record");
   } else {
     WEFT_EXPECT_EQ(weft_stream_readline(s, line, sizeof(line)), 11);
+    if (p->mode == kServerReneg) /* refused, and the stream goes on */
+      WEFT_EXPECT_EQ(weft_stream_readline(s, line, sizeof(line)), 9);
     if (p->mode == kTruncate) {
       WEFT_EXPECT_ERR(weft_stream_read(s, line, sizeof(line)), WEFT_ETRUNCATED);
       expect_msg(s, "without a TLS close_notify");
@@ -856,7 +864,7 @@ static void test_tls_truncation_is_an_error(void** state) {
   peer_t modes[] = {{.mode = kTruncate},
                     {.mode = kMidRecord},
                     {.mode = kCleanGoodbye}};
-  for (size_t i = 0; i < 3; i++)
+  for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
     WEFT_ASSERT_OK(
         weft_test_run_detached(1, peer_server_main, &modes[i], NULL));
 }
@@ -907,6 +915,11 @@ static int reneg_main(void* arg, void** result) {
 static void test_tls_renegotiation_refused(void** state) {
   (void)state;
   WEFT_ASSERT_OK(weft_test_run_detached(2, reneg_main, NULL, NULL));
+  /* A server asking a weft client to renegotiate: refused, and the data
+   * around the request arrives whole. */
+  peer_t p = {.mode = kServerReneg};
+  WEFT_ASSERT_OK(weft_test_run_detached(1, peer_server_main, &p, NULL));
+  assert_int_equal(p.reneg, 1); /* the HelloRequest went out */
 }
 
 /* ---- Bad arguments, contexts, shutdown ---------------------------------- */
