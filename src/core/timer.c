@@ -154,8 +154,14 @@ int weft__timers_add_entry(weft__worker_t* w, uint64_t deadline,
                            const weft__timer_ops_t* ops, void* obj) {
   /* From a task on w: the heap is under w's driver (driver.c). */
   int had = w->held == w;
-  if (!had)
+  if (!had) {
+    /* Nobody spins for a driver while holding another (driver.c): two
+     * tasks each holding the other's worker loop would wait for ever. A
+     * loop this task borrowed goes back first (calls end holding none, so
+     * this only guards the rule). */
+    weft__driver_leave(w);
     weft__driver_lock(w);
+  }
   int err = add(w, (weft__timer_entry_t){deadline, ops, obj, 0});
   if (!had)
     weft__driver_release(w);
