@@ -24,6 +24,11 @@ int weft__future_watch(weft_future_t* f, weft__waiter_t* node);
  * thread. */
 int weft__future_unwatch(weft_future_t* f, weft__waiter_t* node);
 
+/* weft_future_await() for a caller that holds a reference to `f` until
+ * the call returns (a sync primitive's own future): the wait takes no
+ * reference of its own, two locked instructions less. */
+int weft__future_await_owned(weft_future_t* f, void** result);
+
 /* A plain thread waits for `f` until `deadline_ns` (weft__now_ns's clock):
  * its status and result, or WEFT_ETIMEDOUT. */
 int weft__future_await_until(weft_future_t* f, uint64_t deadline_ns,
