@@ -1821,8 +1821,9 @@ WEFT_EXTERN weft_stream_t* weft_process_stdin(weft_process_t* p);
 WEFT_EXTERN weft_stream_t* weft_process_stdout(weft_process_t* p);
 WEFT_EXTERN weft_stream_t* weft_process_stderr(weft_process_t* p);
 WEFT_EXTERN int weft_process_pid(const weft_process_t* p);
-/* Waits for the exit: *exit_status the exit code, or 128 + the signal
- * number for a child killed by a signal (either may be NULL). Several
+/* Waits for the exit: *exit_status the exit code, or minus the signal
+ * number for a child killed by a signal (-15 for SIGTERM, as asyncio's
+ * returncode; either may be NULL). Several
  * tasks may wait at once, from any worker; once the child has exited it
  * returns at once, as often as asked. A cancelled wait can be retried. */
 WEFT_EXTERN int weft_process_wait(weft_process_t* p, int* exit_status);
