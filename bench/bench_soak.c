@@ -288,6 +288,7 @@ static const uint64_t kMargin[kSamples] = {16384, 64, 256};
 typedef struct {
   uint64_t early_max[kSamples];
   uint64_t late_min[kSamples];
+  int early_seen;
   int late_seen;
 } growth_t;
 
@@ -300,8 +301,12 @@ static void sample(uint64_t v[kValues]) {
 
 static void note_growth(growth_t* g, const uint64_t v[kValues], double elapsed,
                         double secs) {
+  /* The first sample is always early: a slow first round (a sanitizer
+   * build, a short run) must not leave the warm-up empty. */
+  int early = elapsed <= secs / 4 || !g->early_seen;
+  g->early_seen = 1;
   for (int i = 0; i < kSamples; i++) {
-    if (elapsed <= secs / 4 && v[i] > g->early_max[i])
+    if (early && v[i] > g->early_max[i])
       g->early_max[i] = v[i];
     if (elapsed >= secs * 3 / 4 && (!g->late_seen || v[i] < g->late_min[i]))
       g->late_min[i] = v[i];
