@@ -16,7 +16,7 @@
 
 #include "weft.h"
 
-#define BENCH_MAX_PARAMS 4
+#define BENCH_MAX_PARAMS 6
 
 typedef struct bench_param_s {
   const char* name; /* the option without "--", and its key in "params" */

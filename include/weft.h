@@ -1908,9 +1908,9 @@ typedef struct weft_http_client_s weft_http_client_t;
 #define WEFT_HTTP_NO_TIMEOUT WEFT_HTTP_OFF
 
 /* Deadlines end a request with WEFT_ETIMEDOUT (and close its connection):
- * connecting (DNS included); from sending the request until the final
- * response head (1xx heads included); and the whole request, waiting for
- * a pooled connection and reading the body included. */
+ * connecting (DNS included); from the request sent (its body too) until
+ * the final response head (1xx heads included); and the whole request,
+ * waiting for a pooled connection, sending and reading bodies included. */
 typedef struct weft_http_client_config_s {
   size_t size; /* sizeof(weft_http_client_config_t), or 0 (WEFT_CONFIG_INIT) */
   unsigned max_conns_per_host; /* pooled keep-alive connections; 0: 64 */

@@ -1127,6 +1127,82 @@ static void test_fs_cancelled_fifo_read_returns_and_keeps_bytes(void** state) {
   WEFT_ASSERT_OK(weft_test_run(1, main_cancel_blocked_read, NULL, NULL));
 }
 
+typedef struct {
+  weft_file_t* f;
+  const char* data;
+  size_t len;
+  atomic_int started;
+  ptrdiff_t got;
+} writer_t;
+
+static int fifo_writer(void* arg, void** result) {
+  writer_t* w = arg;
+  (void)result;
+  atomic_store(&w->started, 1);
+  w->got = weft_file_write(w->f, w->data, w->len);
+  return 0;
+}
+
+/* A write to a FIFO whose buffer is full blocks a pool thread in
+ * write(2). Cancelled, it returns at once (with what it wrote so far, the
+ * cancellation then pending, as write(2) reports a short write); the
+ * blocked piece goes on in the background from its own copy of the data,
+ * holding the file's gate, so a later write waits for it and the bytes
+ * stay in order. Reading everything out of the FIFO lets it finish. */
+static int main_cancel_blocked_write(void* arg, void** result) {
+  char p[PATH_MAX];
+  weft_task_t* t;
+  (void)arg;
+  (void)result;
+  size_t big = 1u << 20; /* far more than a pipe holds */
+  char* data = malloc(big);
+  for (size_t i = 0; i < big; i++)
+    data[i] = (char)('a' + i % 26);
+  WEFT_EXPECT(mkfifo(path_of(p, "fifo"), 0600) == 0);
+  writer_t w = {.f = open_or_null("fifo", O_RDWR), .data = data, .len = big};
+  weft_file_t* r = open_or_null("fifo", O_RDWR);
+  WEFT_EXPECT_OK(weft_spawn(NULL, fifo_writer, &w, NULL, &t));
+  WEFT_YIELD_UNTIL(atomic_load(&w.started) && thread_in_syscall(SYS_write));
+  WEFT_EXPECT_OK(weft_cancel(t));
+  int st = weft_await(t, NULL);
+  weft_task_release(t);
+  /* Short (the cancellation then pending, so the task ends cancelled),
+   * or nothing written at all. */
+  WEFT_EXPECT(w.got == WEFT_ECANCELED || (w.got > 0 && (size_t)w.got < big));
+  WEFT_EXPECT(st == WEFT_ECANCELED || st == 0);
+  /* A write after it goes out after the background piece, in order. */
+  weft_task_t* t2;
+  writer_t w2 = {.f = w.f, .data = "END", .len = 3};
+  WEFT_EXPECT_OK(weft_spawn(NULL, fifo_writer, &w2, NULL, &t2));
+  /* Drain: every byte read is data in order, ending in "END". */
+  char* got = malloc(big + 3);
+  size_t n = 0;
+  int bad = 0;
+  while (n < 3 || memcmp(got + n - 3, "END", 3) != 0) {
+    ptrdiff_t k = weft_file_read(r, got + n, big + 3 - n);
+    if (!WEFT_EXPECT(k > 0))
+      break;
+    n += (size_t)k;
+  }
+  for (size_t i = 0; i + 3 < n; i++)
+    bad |= got[i] != (char)('a' + i % 26);
+  WEFT_EXPECT(!bad);
+  WEFT_EXPECT(n >= 3 + (w.got > 0 ? (size_t)w.got : 0));
+  WEFT_EXPECT_OK(weft_await(t2, NULL));
+  weft_task_release(t2);
+  WEFT_EXPECT_EQ(w2.got, 3);
+  WEFT_EXPECT_OK(weft_file_close(w.f));
+  WEFT_EXPECT_OK(weft_file_close(r));
+  free(got);
+  free(data);
+  return 0;
+}
+
+static void test_fs_cancelled_fifo_write_returns_and_keeps_order(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(1, main_cancel_blocked_write, NULL, NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup_dir, teardown_dir)
@@ -1150,6 +1226,7 @@ int main(void) {
       T(test_fs_cancelled_open_returns_and_free_is_bounded),
       T(test_fs_cancelled_open_finishes_in_background),
       T(test_fs_cancelled_fifo_read_returns_and_keeps_bytes),
+      T(test_fs_cancelled_fifo_write_returns_and_keeps_order),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,10 +23,10 @@
  * user reading what was meant for another. The check is made again when a
  * connection is taken from the pool, for bytes that came while it idled.
  *
- * Deadlines (all on by default): connecting, the time from the request's
- * first byte until the final response head (1xx heads included, so an
- * endless stream of 100 Continue ends too), and the whole request; each is
- * a weft_timeout_enter scope, the inner ones nested in the outer.
+ * Deadlines (all on by default): connecting, the time from the request
+ * sent until the final response head (1xx heads included, so an endless
+ * stream of 100 Continue ends too), and the whole request; each is a
+ * weft_timeout_enter scope, the inner ones nested in the outer.
  * A pooled connection the server has closed meanwhile is seen at the next
  * use: either at_eof already says so (dropped, no harm done), or the
  * request fails before any byte of the response came back; for idempotent
@@ -295,18 +295,19 @@ static int fill_response(weft__http_xchg_t* x, weft_http_response_t* resp) {
   return 0;
 }
 
-/* Sends the request and reads heads up to the final one, within the head
+/* Sends the request (bounded by the whole-request deadline: a large body
+ * may take long), then reads heads up to the final one within the head
  * deadline. */
 static int send_and_read_head(weft__http_xchg_t* x, weft_stream_t* s) {
   weft_timeout_t* t;
-  int err = scope_enter(x->c->head_timeout_ms, &t);
-  if (err != 0)
-    return err;
-  err = weft_stream_write(s, x->req->p, x->req->len);
+  int err = weft_stream_write(s, x->req->p, x->req->len);
   if (err == 0)
     err = weft_stream_drain(s);
   if (err == 0)
-    err = read_head(x, s);
+    err = scope_enter(x->c->head_timeout_ms, &t);
+  if (err != 0)
+    return err;
+  err = read_head(x, s);
   return scope_exit(t, err);
 }
 

@@ -8,7 +8,9 @@
  *      idle_timeout_ms, listed as idle in the connection table
  *      (http_conns.c), which may evict it for a new connection when the
  *      server is full. The stream's read buffer is released first
- *      (weft__stream_trim), so an idle connection holds a few KiB.
+ *      (weft__stream_trim), and the head buffer is freed after each
+ *      request, so an idle connection holds its task and a few hundred
+ *      bytes of heap.
  *   2. Head: readuntil "\r\n\r\n" within head_timeout_ms of that first
  *      byte (408 after it; Go's ReadHeaderTimeout), the stream's limit
  *      set to max_header_bytes (431 past it). The head buffer starts at
@@ -58,7 +60,7 @@ enum { kDefaultIdleMs = 60000u };
 enum { kDefaultHeadMs = 10000u };
 enum { kDefaultRate = 1024u };
 enum { kDefaultBodyBuffer = (1024u * 1024u) };
-enum { kHeadStart = (4u * 1024u) }; /* the head buffer, for most heads */
+enum { kHeadStart = (2u * 1024u) }; /* the head buffer, for most heads */
 enum { kDrainMax = (64u * 1024u) }; /* unread body dropped to keep alive */
 enum { kLingerMs = 1000u };
 enum { kLingerBytes = (256u * 1024u) };
@@ -225,17 +227,21 @@ static int head_reserve(weft__http_conn_t* c, size_t cap) {
  * idle meanwhile. 0, or a negative code to close quietly. */
 static int wait_request(weft__http_conn_t* c) {
   weft_timeout_t* t;
+  char first;
   weft__stream_trim(c->s);
-  int err = head_reserve(c, kHeadStart);
-  if (err == 0)
-    err = scope_enter(c->srv->idle_ms, &t);
+  int err = scope_enter(c->srv->idle_ms, &t);
   if (err != 0)
     return err;
   weft__http_conns_idle(&c->srv->conns, &c->idle);
-  err = weft_stream_readexactly(c->s, c->head, 1, NULL);
+  err = weft_stream_readexactly(c->s, &first, 1, NULL);
   int evicted = weft__http_conns_busy(&c->srv->conns, &c->idle);
   err = scope_exit(t, err);
-  c->first = 1;
+  if (err == 0 && !evicted)
+    err = head_reserve(c, kHeadStart); /* not held while idle */
+  if (err == 0 && !evicted) {
+    c->head[0] = first;
+    c->first = 1;
+  }
   return evicted ? WEFT_ECANCELED : err;
 }
 
@@ -416,11 +422,9 @@ static int serve_one(weft__http_conn_t* c) {
     err = send_response(c, &resp, keep);
   weft_http_response_free(&resp);
   free_request(&rq);
-  if (c->headcap > kHeadStart) { /* a large head: back to a small buffer */
-    free(c->head);
-    c->head = NULL;
-    c->headcap = 0;
-  }
+  free(c->head); /* idle connections hold no head buffer */
+  c->head = NULL;
+  c->headcap = 0;
   return err;
 }
 
