@@ -2,6 +2,10 @@
  * cancellations, reported as WEFT_ETIMEDOUT at the scope's exit, and never
  * leak into later awaits. Deadlines here are short and the sleeps they cut
  * are an hour long, so outcomes do not depend on the machine's speed. */
+#include <uv.h>
+
+#include "core/runtime.h"
+#include "core/worker.h"
 #include "helpers.h"
 
 static int scope_cuts_a_long_sleep(void* arg, void** result) {
@@ -237,6 +241,37 @@ static void test_timeout_outer_fires_inside_inner(void** state) {
   WEFT_ASSERT_OK(weft_test_run(2, outer_fires_inside_inner, NULL, NULL));
 }
 
+/* Scopes that end long before their deadline, on another worker than
+ * their timer's, leave their entries behind uncounted; the heap must not
+ * keep them all until their deadlines (a client's 300 s default deadline
+ * per request grew it without bound). weft_uv_enter moves the task
+ * between the two workers, so every scope starts on worker 0 and ends on
+ * worker 1. */
+static int scopes_ended_elsewhere(void* arg, void** result) {
+  (void)arg;
+  (void)result;
+  weft_runtime_t* rt = weft_current_runtime();
+  uv_loop_t* home = &rt->workers[0]->loop;
+  uv_loop_t* away = &rt->workers[1]->loop;
+  for (int i = 0; i < 20000; i++) {
+    weft_timeout_t* tm;
+    if (!WEFT_EXPECT_OK(weft_uv_enter(home)) ||
+        !WEFT_EXPECT_OK(weft_timeout_enter(3600 * 1000, &tm)))
+      return WEFT_EINVAL;
+    WEFT_EXPECT_OK(weft_uv_enter(away));
+    WEFT_EXPECT_OK(weft_timeout_exit(tm));
+  }
+  /* Holding worker 0's loop: its heap is ours to read. */
+  WEFT_EXPECT_OK(weft_uv_enter(home));
+  WEFT_EXPECT(rt->workers[0]->timers.len <= 4096); /* 20000 unswept */
+  return 0;
+}
+
+static void test_timeout_dead_entries_swept(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(2, scopes_ended_elsewhere, NULL, NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_timeout_scope_cuts_an_await),
@@ -244,6 +279,7 @@ int main(void) {
       cmocka_unit_test(test_timeout_nested_inner_fires),
       cmocka_unit_test(test_timeout_deadline_passed_without_await),
       cmocka_unit_test(test_timeout_wait_for),
+      cmocka_unit_test(test_timeout_dead_entries_swept),
       cmocka_unit_test(test_timeout_shield_keeps_the_inner_task),
       cmocka_unit_test(test_timeout_outside_task),
       cmocka_unit_test(test_timeout_keeps_an_outside_cancel),
