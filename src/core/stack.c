@@ -62,6 +62,9 @@ enum {
   kMprotectBudget = 16384,
   kCanaryBytes = 64,
   kColours = 32, /* at most 31 cache lines of a 4 KiB page left unused */
+  /* Spare stacks kept resident: past this, stacks handed back by full
+   * pools give their pages to the kernel (16 MiB of top pages at most). */
+  kResidentSpares = 4096,
   kCacheLine = 64
 };
 static const uint64_t kCanary = 0x77656674c0ffee11ull;
@@ -286,6 +289,31 @@ static void unmap_custom(weft__stacks_t* st, weft__stack_t* s) {
   free(s);
 }
 
+/* Gives the pages of the first n stacks of `list` back to the kernel
+ * (after a burst of tasks, RSS comes back down): one process_madvise for
+ * them all where the kernel takes it (6.13+), else one madvise each. A
+ * canary stack keeps its lowest page, where the canary lives. */
+static void release_pages(weft__stacks_t* st, weft__stack_t* list, size_t n) {
+  struct iovec iov[kPoolMax / 2 + 1];
+  size_t k = 0;
+  for (weft__stack_t* s = list; s != NULL && k < n && k <= kPoolMax / 2;
+       s = s->next) {
+    size_t keep = s->guard == WEFT_GUARD_CANARY ? st->page : 0;
+    iov[k++] = (struct iovec){s->lo + keep, s->size - keep};
+  }
+#if defined(SYS_pidfd_open) && defined(SYS_process_madvise)
+  int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+  if (pidfd >= 0) {
+    long done = syscall(SYS_process_madvise, pidfd, iov, k, MADV_DONTNEED, 0u);
+    close(pidfd);
+    if (done >= 0)
+      return;
+  }
+#endif
+  for (size_t i = 0; i < k; i++)
+    madvise(iov[i].iov_base, iov[i].iov_len, MADV_DONTNEED);
+}
+
 void weft__stack_put(weft__stacks_t* st, weft__stack_pool_t* pool,
                      weft__stack_t* s) {
   if (!s->pooled) {
@@ -296,10 +324,22 @@ void weft__stack_put(weft__stacks_t* st, weft__stack_pool_t* pool,
   pool->free = s;
   if (++pool->nfree <= kPoolMax)
     return;
-  /* Hand the colder half to the runtime for other workers. */
+  /* Hand the colder half (the list's tail: the pool is LIFO) to the
+   * runtime for other workers; past the resident cap, without its pages. */
+  weft__stack_t* last_kept = pool->free;
+  for (size_t i = 1; i < kPoolMax / 2; i++)
+    last_kept = last_kept->next;
+  weft__stack_t* cold = last_kept->next;
+  size_t ncold = pool->nfree - kPoolMax / 2;
+  last_kept->next = NULL;
+  pool->nfree = kPoolMax / 2;
   pthread_mutex_lock(&st->lock);
-  move_stacks(&pool->free, &pool->nfree, kPoolMax / 2, &st->spare, &st->nspare,
-              SIZE_MAX);
+  int over = st->nspare + ncold > kResidentSpares;
+  pthread_mutex_unlock(&st->lock);
+  if (over)
+    release_pages(st, cold, ncold);
+  pthread_mutex_lock(&st->lock);
+  move_stacks(&cold, &ncold, 0, &st->spare, &st->nspare, SIZE_MAX);
   pthread_mutex_unlock(&st->lock);
 }
 
