@@ -494,10 +494,12 @@ WEFT_EXTERN int weft_future_cancel(weft_future_t* future);
  * outside a task. */
 WEFT_EXTERN int weft_future_await(weft_future_t* future, void** result);
 
-/* weft_future_await() bounded by `timeout_ms`: WEFT_ETIMEDOUT when it
- * passes first (the future is left pending). Awaits in a task. */
-WEFT_EXTERN int weft_future_wait(weft_future_t* future, uint64_t timeout_ms,
-                                 void** result);
+/* asyncio.wait_for(future, timeout): weft_future_await() bounded by
+ * `timeout_ms` (< 0: no bound, as every timeout_ms in this header):
+ * WEFT_ETIMEDOUT when it passes first (the future is left pending).
+ * Awaits in a task; blocks a plain thread. */
+WEFT_EXTERN int weft_future_wait_for(weft_future_t* future, int64_t timeout_ms,
+                                     void** result);
 
 /* The status without waiting: WEFT_EAGAIN while pending. Any thread. */
 WEFT_EXTERN int weft_future_result(const weft_future_t* future, void** result);
@@ -573,13 +575,13 @@ WEFT_EXTERN int weft_interval_tick(weft_interval_t* iv, uint64_t* periods);
 /* When the next tick is due (weft_now_ns's clock). 0 for NULL. */
 WEFT_EXTERN uint64_t weft_interval_next_ns(const weft_interval_t* iv);
 
-/* Frees it. NULL is a no-op. */
-WEFT_EXTERN void weft_interval_free(weft_interval_t* iv);
+/* Frees it. NULL is a no-op. Returns 0 (every *_free returns an int). */
+WEFT_EXTERN int weft_interval_free(weft_interval_t* iv);
 
-/* asyncio.wait_for(task, timeout): awaits `task` for at most timeout_ms;
- * when that passes, cancels it, waits for it to end, and returns
- * WEFT_ETIMEDOUT. Otherwise as weft_await. Awaits. */
-WEFT_EXTERN int weft_wait_for(weft_task_t* task, uint64_t timeout_ms,
+/* asyncio.wait_for(task, timeout): awaits `task` for at most timeout_ms
+ * (< 0: no bound); when that passes, cancels it, waits for it to end, and
+ * returns WEFT_ETIMEDOUT. Otherwise as weft_await. Awaits. */
+WEFT_EXTERN int weft_wait_for(weft_task_t* task, int64_t timeout_ms,
                               void** result);
 
 /* asyncio.shield(task): awaits `task`, but a cancellation of the caller
@@ -641,7 +643,7 @@ WEFT_EXTERN int weft_as_completed_next(weft_as_completed_t* it,
                                        weft_task_t** task);
 
 /* Frees the iterator; the tasks are untouched. NULL is a no-op. */
-WEFT_EXTERN void weft_as_completed_free(weft_as_completed_t* it);
+WEFT_EXTERN int weft_as_completed_free(weft_as_completed_t* it);
 
 /* asyncio.TaskGroup: structured concurrency. Tasks spawned into a group
  * are waited for by weft_group_wait; the first one to fail cancels the
@@ -667,7 +669,7 @@ WEFT_EXTERN int weft_group_wait(weft_group_t* group);
 
 /* Frees the group. Tasks still running are cancelled and waited for
  * first. NULL is a no-op. */
-WEFT_EXTERN void weft_group_free(weft_group_t* group);
+WEFT_EXTERN int weft_group_free(weft_group_t* group);
 
 /* A task set that supervises (tokio's JoinSet): children are spawned into
  * it (or adopt it: a connection handler adds itself), finished children
@@ -747,7 +749,7 @@ WEFT_EXTERN int weft_taskset_failed(const weft_taskset_t* set);
  * for them (a cancellation of the caller meanwhile is requested again
  * afterwards, so its next await sees it); children not joined are dropped.
  * NULL is a no-op. Awaits in a task; blocks a plain thread. */
-WEFT_EXTERN void weft_taskset_free(weft_taskset_t* set);
+WEFT_EXTERN int weft_taskset_free(weft_taskset_t* set);
 
 /* ------------------------------------------------------------------------
  * Blocking calls
@@ -1605,7 +1607,7 @@ WEFT_EXTERN int weft_tls_new(int mode, const weft_tls_opts_t* opts,
 
 /* Drops the creator's reference: streams and servers using the context
  * keep it alive until they are closed. NULL: no-op. Any thread. */
-WEFT_EXTERN void weft_tls_free(weft_tls_t* tls);
+WEFT_EXTERN int weft_tls_free(weft_tls_t* tls);
 
 /* Runs the TLS handshake on the connected stream `s` (client or server,
  * as the context says) and returns 0 once it is done: `s` is then a TLS
@@ -1884,7 +1886,7 @@ typedef struct weft_http_response_s {
 } weft_http_response_t;
 
 /* Frees what the response owns and zeroes it. NULL: no-op. Any thread. */
-WEFT_EXTERN void weft_http_response_free(weft_http_response_t* resp);
+WEFT_EXTERN int weft_http_response_free(weft_http_response_t* resp);
 /* The first header called `name` (case-insensitive), or NULL. Any thread. */
 WEFT_EXTERN const char*
 weft_http_response_header(const weft_http_response_t* resp, const char* name);

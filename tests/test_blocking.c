@@ -463,7 +463,7 @@ static void* plain_thread(void* arg) {
   WEFT_EXPECT_EQ((intptr_t)res, 11);
   weft_future_release(f);
   WEFT_EXPECT_OK(weft_submit_blocking(rt, call_ret_arg, (void*)12, &f));
-  WEFT_EXPECT_OK(weft_future_wait(f, 60000, &res));
+  WEFT_EXPECT_OK(weft_future_wait_for(f, 60000, &res));
   WEFT_EXPECT_EQ((intptr_t)res, 12);
   weft_future_release(f);
   /* weft_run_blocking from a thread outside any runtime: fn runs here. */

@@ -219,8 +219,9 @@ int weft_tls_new(int mode, const weft_tls_opts_t* opts, weft_tls_t** out) {
   return 0;
 }
 
-void weft_tls_free(weft_tls_t* t) {
+int weft_tls_free(weft_tls_t* t) {
   weft__tls_release(t);
+  return 0;
 }
 
 int weft__tls_mode(const weft_tls_t* t) {

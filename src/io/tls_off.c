@@ -28,8 +28,9 @@ int weft_tls_new(int mode, const weft_tls_opts_t* opts, weft_tls_t** out) {
   return WEFT_ENOTSUP;
 }
 
-void weft_tls_free(weft_tls_t* t) {
+int weft_tls_free(weft_tls_t* t) {
   (void)t;
+  return 0;
 }
 
 int weft_tls_start(weft_stream_t* s, weft_tls_t* tls, const char* name) {

@@ -37,8 +37,9 @@ int weft_interval_new(uint64_t period_ms, weft_interval_t** out) {
   return 0;
 }
 
-void weft_interval_free(weft_interval_t* iv) {
+int weft_interval_free(weft_interval_t* iv) {
   free(iv);
+  return 0;
 }
 
 /* The due time of tick k, saturating. */

@@ -287,7 +287,7 @@ static void disarm_case(weft__sel_t* s, weft_select_case_t* c, size_t i,
 static int wait_chosen(weft__sel_t* s, int64_t timeout_ms) {
   if (timeout_ms < 0)
     return weft_future_await(s->fut, NULL);
-  return weft_future_wait(s->fut, (uint64_t)timeout_ms, NULL);
+  return weft_future_wait_for(s->fut, timeout_ms, NULL);
 }
 
 /* Steps 2 to 5; returns the chosen index or a negative code. */

@@ -251,7 +251,7 @@ static int wait_until(weft_future_t* f, uint64_t deadline) {
     uint64_t now = weft_now_ns();
     uint64_t left_ms =
         now >= deadline ? 0 : (deadline - now + 999999) / 1000000;
-    rc = left_ms == 0 ? WEFT_ETIMEDOUT : weft_future_wait(f, left_ms, NULL);
+    rc = left_ms == 0 ? WEFT_ETIMEDOUT : weft_future_wait_for(f, left_ms, NULL);
   }
   weft_future_release(f);
   return rc;
@@ -382,9 +382,9 @@ int weft_taskset_shutdown(weft_taskset_t* set, int64_t grace_ms) {
   return cancelled ? WEFT_ECANCELED : 0;
 }
 
-void weft_taskset_free(weft_taskset_t* set) {
+int weft_taskset_free(weft_taskset_t* set) {
   if (set == NULL)
-    return;
+    return 0;
   weft_taskset_close(set);
   if (cancel_and_reap(set) && weft_current_task() != NULL)
     weft_cancel(weft_current_task()); /* spent here: asked again */
@@ -393,4 +393,5 @@ void weft_taskset_free(weft_taskset_t* set) {
   pthread_mutex_unlock(&set->mu);
   if (last)
     set_destroy(set);
+  return 0;
 }

@@ -142,11 +142,13 @@ static const weft__timer_ops_t kScopeTimer = {scope_fire, scope_live,
 
 /* ---- Awaits with a deadline: a scope around the plain await ------------- */
 
-int weft_wait_for(weft_task_t* t, uint64_t timeout_ms, void** result) {
+int weft_wait_for(weft_task_t* t, int64_t timeout_ms, void** result) {
   weft_timeout_t* tm;
   if (t == NULL)
     return WEFT_EINVAL;
-  int err = weft_timeout_enter(timeout_ms, &tm);
+  if (timeout_ms < 0)
+    return weft_await(t, result); /* no timeout, as everywhere */
+  int err = weft_timeout_enter((uint64_t)timeout_ms, &tm);
   if (err != 0)
     return err;
   /* On timeout the scope cancels us; weft_await forwards that to t and
@@ -156,18 +158,21 @@ int weft_wait_for(weft_task_t* t, uint64_t timeout_ms, void** result) {
   return ended != 0 ? ended : status;
 }
 
-int weft_future_wait(weft_future_t* f, uint64_t timeout_ms, void** result) {
+int weft_future_wait_for(weft_future_t* f, int64_t timeout_ms, void** result) {
   if (f == NULL)
     return WEFT_EINVAL;
   if (weft_future_done(f))
     return weft_future_result(f, result);
+  if (timeout_ms < 0)
+    return weft_future_await(f, result); /* no timeout, as everywhere */
   weft__worker_t* w = weft__worker_self();
   if (w == NULL)
-    return weft__future_await_until(f, deadline_after_ms(timeout_ms), result);
+    return weft__future_await_until(f, deadline_after_ms((uint64_t)timeout_ms),
+                                    result);
   if (w->current == NULL)
     return WEFT_EPERM;
   weft_timeout_t* tm;
-  int err = weft_timeout_enter(timeout_ms, &tm);
+  int err = weft_timeout_enter((uint64_t)timeout_ms, &tm);
   if (err != 0)
     return err;
   int status = weft_future_await(f, result);
