@@ -234,12 +234,23 @@ WEFT_EXTERN int weft_runtime_new(const weft_config_t* config,
  * cancelled; it waits for every one already running to return, with no
  * time limit: a call that never returns (a read nobody
  * answers) keeps weft_runtime_free from returning. Make such calls
- * interruptible (a timeout, a descriptor you close) before freeing. Task
+ * interruptible (a timeout, a descriptor you close) before freeing, or
+ * bound the wait with weft_runtime_shutdown. Task
  * handles die with the runtime: release them before. NULL is a no-op that
  * returns 0. Returns WEFT_EPERM when
  * called from one of the runtime's own workers (or its tasks) or from a
  * blocking call running on its executor: it would wait for itself. */
 WEFT_EXTERN int weft_runtime_free(weft_runtime_t* rt);
+
+/* weft_runtime_free() with a bound on the wait for blocking calls still
+ * running: after blocking_grace_ms (< 0: no bound, as weft_runtime_free)
+ * it returns WEFT_ETIMEDOUT with the runtime freed all the same; each call
+ * still running finishes on its own thread, its result is dropped (its
+ * future, if someone holds it, completes), and the thread exits. Such a
+ * call must not use the runtime any more (it is gone). In deterministic
+ * mode the bound is ignored. Otherwise as weft_runtime_free. */
+WEFT_EXTERN int weft_runtime_shutdown(weft_runtime_t* rt,
+                                      int64_t blocking_grace_ms);
 
 /* Number of workers. 0 for NULL. Any thread. */
 WEFT_EXTERN unsigned weft_runtime_workers(const weft_runtime_t* rt);

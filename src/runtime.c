@@ -90,7 +90,7 @@ static void runtime_destroy(weft_runtime_t* rt) {
   weft__dump_signal_stop(rt);
   weft__debug_stop(rt);
   if (rt->blocking != NULL)
-    weft__blocking_free(rt->blocking);
+    weft__blocking_free(rt->blocking, -1);
   for (unsigned i = 0; i < rt->nworkers; i++)
     if (rt->workers[i] != NULL)
       weft__worker_join(rt->workers[i]);
@@ -234,8 +234,16 @@ static int cancel_one(weft_task_t* t, void* arg) {
 }
 
 int weft_runtime_free(weft_runtime_t* rt) {
+  return weft_runtime_shutdown(rt, -1);
+}
+
+int weft_runtime_shutdown(weft_runtime_t* rt, int64_t blocking_grace_ms) {
   if (rt == NULL)
     return 0;
+  /* Hooked executor calls (deterministic mode) name the runtime: never
+   * leave them running past it. */
+  if (rt->hooks.call_begin != NULL)
+    blocking_grace_ms = -1;
   if (weft__worker_self() != NULL || weft__blocking_on_executor(rt->blocking))
     return WEFT_EPERM;
   /* seq_cst: ordered before the task scan and the checks (file comment). */
@@ -252,14 +260,14 @@ int weft_runtime_free(weft_runtime_t* rt) {
   pthread_mutex_unlock(&rt->done_lock);
   /* Every task is done, so no task awaits a blocking call any more; calls
    * still running finish, and their futures go with their last reference. */
-  weft__blocking_free(rt->blocking);
+  int left = weft__blocking_free(rt->blocking, blocking_grace_ms);
   rt->blocking = NULL;
   weft__dump_signal_stop(rt);
   weft__debug_stop(rt);
   for (unsigned i = 0; i < rt->nworkers; i++)
     weft__inbox_post(rt->workers[i], &rt->workers[i]->stop_msg);
   runtime_destroy(rt);
-  return 0;
+  return left;
 }
 
 unsigned weft_runtime_workers(const weft_runtime_t* rt) {
