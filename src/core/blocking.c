@@ -577,8 +577,8 @@ int weft__blocking_free(weft__blocking_t* b, int64_t grace_ms) {
   }
   struct timespec deadline;
   if (grace_ms >= 0)
-    deadline = deadline_after(grace_ms > UINT32_MAX ? UINT32_MAX
-                                                    : (unsigned)grace_ms);
+    deadline =
+        deadline_after(grace_ms > UINT32_MAX ? UINT32_MAX : (unsigned)grace_ms);
   pthread_mutex_lock(&b->lock);
   if (!wait_gone(b, grace_ms >= 0 ? &deadline : NULL)) {
     /* Calls still run: the last of their threads frees the executor. */
