@@ -2057,6 +2057,18 @@ typedef struct weft_http_server_stats_s {
   uint64_t slow_bodies;   /* bodies below min_body_rate */
 } weft_http_server_stats_t;
 
+/* A graceful stop: stops accepting (the server is closed and freed, as by
+ * weft_server_close), closes idle keep-alive connections at once, lets
+ * requests in progress finish and answers them with "Connection: close",
+ * for up to grace_ms (< 0: as long as they take); then cancels the
+ * handlers still running and waits for them to end. Returns 0 when every
+ * connection ended within the grace, WEFT_ETIMEDOUT when some handlers
+ * were cancelled, WEFT_EINVAL for NULL or a server not made by
+ * weft_http_serve (or already shut down), WEFT_ECANCELED when the caller
+ * is cancelled while it waits (the connections go on closing), WEFT_ENOMEM.
+ * From a task only; awaits. */
+WEFT_EXTERN int weft_http_server_shutdown(weft_server_t* srv, int64_t grace_ms);
+
 /* The stats of a server made by weft_http_serve and not closed yet:
  * 0, or WEFT_EINVAL for NULL or another server. Any thread. */
 WEFT_EXTERN int weft_http_server_stats(const weft_server_t* srv,

@@ -73,6 +73,9 @@ typedef struct weft__http_idle_s {
 typedef struct weft__http_conns_s {
   pthread_mutex_t lock;
   weft__http_idle_t idle;         /* list head: oldest first; under lock */
+  weft__http_idle_t live;         /* every open connection; under lock */
+  int draining;                   /* a shutdown runs; under lock */
+  weft_event_t* drained;          /* set when the last one leaves; lock */
   uint64_t max;                   /* read-only; WEFT_HTTP_OFF: no cap */
   weft_http_server_stats_t stats; /* under lock */
   const weft_server_t* srv;       /* read-only once registered */
@@ -88,8 +91,15 @@ void weft__http_conns_destroy(weft__http_conns_t* t);
  * nothing idles (refuse it). When full, evicts the longest idle. */
 int weft__http_conns_enter(weft__http_conns_t* t);
 void weft__http_conns_leave(weft__http_conns_t* t);
-/* The calling connection task waits for a request: it may be evicted. */
-void weft__http_conns_idle(weft__http_conns_t* t, weft__http_idle_t* n);
+/* The calling connection task is open / closing: `n` (its own) on the
+ * table's list of every open connection, which a shutdown cancels. */
+void weft__http_conns_live(weft__http_conns_t* t, weft__http_idle_t* n);
+void weft__http_conns_gone(weft__http_conns_t* t, weft__http_idle_t* n);
+/* 1 once a shutdown began: finish the request, then close. */
+int weft__http_conns_draining(weft__http_conns_t* t);
+/* The calling connection task waits for a request: it may be evicted.
+ * WEFT_ECLOSED (not listed) once a shutdown began: close instead. */
+int weft__http_conns_idle(weft__http_conns_t* t, weft__http_idle_t* n);
 /* The wait is over: 1 if the connection was evicted meanwhile (close it;
  * the cancellation it may have seen was the eviction), else 0. */
 int weft__http_conns_busy(weft__http_conns_t* t, weft__http_idle_t* n);

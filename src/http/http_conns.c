@@ -52,6 +52,7 @@ int weft__http_conns_init(weft__http_conns_t* t, uint64_t max) {
   if (pthread_mutex_init(&t->lock, NULL) != 0)
     return WEFT_ENOMEM;
   t->idle.prev = t->idle.next = &t->idle;
+  t->live.prev = t->live.next = &t->live;
   t->max = max == 0 ? default_max() : max;
   return 0;
 }
@@ -106,18 +107,133 @@ int weft__http_conns_enter(weft__http_conns_t* t) {
 void weft__http_conns_leave(weft__http_conns_t* t) {
   pthread_mutex_lock(&t->lock);
   t->stats.conns--;
+  /* Under the lock: the shutdown frees the event only after taking it. */
+  if (t->stats.conns == 0 && t->drained != NULL)
+    weft_event_set(t->drained);
   pthread_mutex_unlock(&t->lock);
 }
 
-void weft__http_conns_idle(weft__http_conns_t* t, weft__http_idle_t* n) {
+static void link_tail(weft__http_idle_t* head, weft__http_idle_t* n) {
+  n->prev = head->prev;
+  n->next = head;
+  head->prev->next = n;
+  head->prev = n;
+}
+
+void weft__http_conns_live(weft__http_conns_t* t, weft__http_idle_t* n) {
+  n->task = weft_current_task();
+  pthread_mutex_lock(&t->lock);
+  link_tail(&t->live, n);
+  pthread_mutex_unlock(&t->lock);
+}
+
+void weft__http_conns_gone(weft__http_conns_t* t, weft__http_idle_t* n) {
+  pthread_mutex_lock(&t->lock);
+  unlink_idle(n);
+  pthread_mutex_unlock(&t->lock);
+}
+
+int weft__http_conns_draining(weft__http_conns_t* t) {
+  pthread_mutex_lock(&t->lock);
+  int d = t->draining;
+  pthread_mutex_unlock(&t->lock);
+  return d;
+}
+
+/* Cancels the tasks on list `head` (idle ones: marked evicted). Lock held:
+ * a task takes its node off before it ends, so every one is alive. */
+static void cancel_list(weft__http_idle_t* head, int evict) {
+  for (weft__http_idle_t* n = head->next; n != head;) {
+    weft__http_idle_t* next = n->next;
+    if (evict) {
+      unlink_idle(n);
+      n->evicted = 1;
+    }
+    weft_cancel(n->task);
+    n = next;
+  }
+}
+
+static weft__http_conns_t* find_table(const weft_server_t* srv) {
+  pthread_mutex_lock(&g_servers_lock);
+  weft__http_conns_t* t = g_servers;
+  while (t != NULL && t->srv != srv)
+    t = t->next_server;
+  if (t != NULL)
+    t->srv = NULL; /* the server goes: a second shutdown finds nothing */
+  pthread_mutex_unlock(&g_servers_lock);
+  return t;
+}
+
+/* Waits until every connection left, within `ms` (< 0: no bound). */
+static int wait_drained(weft__http_conns_t* t, weft_event_t* ev, int64_t ms) {
+  pthread_mutex_lock(&t->lock);
+  int empty = t->stats.conns == 0;
+  pthread_mutex_unlock(&t->lock);
+  if (empty || ms == 0)
+    return empty ? 0 : WEFT_ETIMEDOUT;
+  if (ms < 0)
+    return weft_event_wait(ev);
+  weft_timeout_t* tm;
+  int err = weft_timeout_enter((uint64_t)ms, &tm);
+  if (err != 0)
+    return err;
+  err = weft_event_wait(ev);
+  int ended = weft_timeout_exit(tm);
+  return ended != 0 ? ended : err;
+}
+
+int weft_http_server_shutdown(weft_server_t* srv, int64_t grace_ms) {
+  if (srv == NULL)
+    return WEFT_EINVAL;
+  if (weft_current_task() == NULL)
+    return WEFT_ENOTTASK;
+  weft_event_t* ev;
+  int err = weft_event_new(&ev);
+  if (err != 0)
+    return err;
+  weft__http_conns_t* t = find_table(srv);
+  if (t == NULL) {
+    weft_event_free(ev);
+    return WEFT_EINVAL;
+  }
+  weft_server_close(srv); /* no new connection from here on */
+  pthread_mutex_lock(&t->lock);
+  t->draining = 1;
+  t->drained = ev;
+  cancel_list(&t->idle, 1); /* idle keep-alive connections close now */
+  pthread_mutex_unlock(&t->lock);
+  int rc = wait_drained(t, ev, grace_ms);
+  if (rc == WEFT_ETIMEDOUT) {
+    pthread_mutex_lock(&t->lock);
+    cancel_list(&t->live, 0); /* the grace is over: handlers are cancelled */
+    pthread_mutex_unlock(&t->lock);
+    err = wait_drained(t, ev, -1);
+    if (err != 0)
+      rc = err;
+  }
+  pthread_mutex_lock(&t->lock);
+  t->drained = NULL;
+  pthread_mutex_unlock(&t->lock);
+  weft_event_free(ev);
+  return rc;
+}
+
+int weft__http_conns_idle(weft__http_conns_t* t, weft__http_idle_t* n) {
   n->task = weft_current_task();
   n->evicted = 0;
   pthread_mutex_lock(&t->lock);
-  n->prev = t->idle.prev;
-  n->next = &t->idle;
-  t->idle.prev->next = n;
-  t->idle.prev = n;
+  /* Checked under the lock a shutdown sets it under: no connection goes
+   * idle after the shutdown evicted the idle ones. */
+  int draining = t->draining;
+  if (!draining) {
+    n->prev = t->idle.prev;
+    n->next = &t->idle;
+    t->idle.prev->next = n;
+    t->idle.prev = n;
+  }
   pthread_mutex_unlock(&t->lock);
+  return draining ? WEFT_ECLOSED : 0;
 }
 
 int weft__http_conns_busy(weft__http_conns_t* t, weft__http_idle_t* n) {

@@ -90,6 +90,7 @@ typedef struct {
   size_t first; /* bytes of head read before the head's readuntil */
   weft__http_head_t h;
   weft__http_idle_t idle;
+  weft__http_idle_t live; /* on the table's list while the task runs */
   weft_http_header_t headers[WEFT__HTTP_MAX_FIELDS];
 } weft__http_conn_t;
 
@@ -228,11 +229,18 @@ static int head_reserve(weft__http_conn_t* c, size_t cap) {
 static int wait_request(weft__http_conn_t* c) {
   weft_timeout_t* t;
   char first;
+  /* A shutdown closes keep-alive connections once their request is done
+   * (one idle when it began was evicted: cancelled). */
+  if (weft__http_conns_draining(&c->srv->conns))
+    return WEFT_ECLOSED;
   weft__stream_trim(c->s);
   int err = scope_enter(c->srv->idle_ms, &t);
   if (err != 0)
     return err;
-  weft__http_conns_idle(&c->srv->conns, &c->idle);
+  if ((err = weft__http_conns_idle(&c->srv->conns, &c->idle)) != 0) {
+    scope_exit(t, 0);
+    return err;
+  }
   err = weft_stream_readexactly(c->s, &first, 1, NULL);
   int evicted = weft__http_conns_busy(&c->srv->conns, &c->idle);
   err = scope_exit(t, err);
@@ -415,7 +423,8 @@ static int serve_one(weft__http_conn_t* c) {
   weft__http_conns_count(&c->srv->conns, &c->srv->conns.stats.requests);
   weft_http_response_t resp;
   int err = call_handler(c, &rq.req, &resp);
-  int keep = c->h.keep_alive && finish_body(&rq);
+  int keep = c->h.keep_alive && finish_body(&rq) &&
+             !weft__http_conns_draining(&c->srv->conns);
   if (rq.reader.slow)
     weft__http_conns_count(&c->srv->conns, &c->srv->conns.stats.slow_bodies);
   if (err == 0)
@@ -447,8 +456,10 @@ static int serve_conn(weft_stream_t* s, void* arg) {
     c->s = s;
     c->srv = srv;
     weft_stream_nodelay(s, 1);
+    weft__http_conns_live(&srv->conns, &c->live);
     while (serve_one(c) == 0) {
     }
+    weft__http_conns_gone(&srv->conns, &c->live);
     free(c->head);
   }
   free(c);
