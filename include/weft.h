@@ -919,8 +919,9 @@ WEFT_EXTERN int weft_token_cancelled(const weft_token_t* tok);
 
 /* Waits until the token is cancelled (returns at once if it is). 0,
  * WEFT_ECANCELED if the caller itself is cancelled meanwhile (only its
- * wait is withdrawn; the token is untouched), WEFT_EINVAL. In a task:
- * awaits; from a thread outside the runtime: blocks it. */
+ * wait is withdrawn; the token is untouched), WEFT_EINVAL, WEFT_EPERM from
+ * a worker thread outside a task. In a task: awaits; from a thread
+ * outside the runtime: blocks it. */
 WEFT_EXTERN int weft_token_wait(weft_token_t* tok);
 
 /* Ties `task` to the token: once the token is cancelled (now or later,
@@ -983,8 +984,10 @@ WEFT_EXTERN weft_select_case_t weft_select_token(weft_token_t* tok);
  * while a chosen channel operation is being finished: then that operation
  * is given back (the item goes to the next receiver, the slot to the next
  * sender), so a cancelled select has consumed nothing. WEFT_EINVAL (NULL
- * cases, n 0, a case with an unknown kind or a NULL object, RECV with NULL
- * out), WEFT_ENOMEM, WEFT_EPERM from a worker thread outside a task.
+ * cases, n 0 or over INT_MAX, a case with an unknown kind or a NULL
+ * object, RECV with NULL out), WEFT_ENOMEM, WEFT_EPERM from a worker
+ * thread outside a task. Cases all WEFT_SELECT_OFF with no timeout wait
+ * for the caller's cancellation (Go's empty select).
  * In a task: awaits; from a thread outside the runtime: blocks it. */
 WEFT_EXTERN int weft_select(weft_select_case_t* cases, size_t n,
                             int64_t timeout_ms);
