@@ -931,6 +931,27 @@ WEFT_EXTERN int weft_token_wait(weft_token_t* tok);
  * the task at once. 0, WEFT_EINVAL, WEFT_ENOMEM. Any thread. */
 WEFT_EXTERN int weft_token_tie(weft_token_t* tok, weft_task_t* task);
 
+/* Called once when a token is cancelled, on the thread that cancelled it
+ * (or at once, by weft_token_on_cancel, if it already was). Must be short
+ * and must not await; it may cancel tasks, cancel task sets
+ * (weft_taskset_cancel_all), close servers or channels, set events. */
+typedef void (*weft_token_cb)(weft_token_t* tok, void* arg);
+typedef struct weft_token_hook_s weft_token_hook_t;
+
+/* Registers cb(tok, arg) to run when `tok` is cancelled: how task sets,
+ * groups, servers and anything else are tied to a token. *out is the
+ * registration: give it back with weft_token_hook_remove (also after the
+ * callback ran). 0, WEFT_EINVAL, WEFT_ENOMEM (then cb never runs). Any
+ * thread. */
+WEFT_EXTERN int weft_token_on_cancel(weft_token_t* tok, weft_token_cb cb,
+                                     void* arg, weft_token_hook_t** out);
+
+/* Removes and frees a registration. Returns 1 if its callback ran (or was
+ * running: then this waits until it has returned, so `arg` may be freed
+ * right after), 0 if it had not run and now never will. NULL: 0. From
+ * inside its own callback it does not wait. Any thread. */
+WEFT_EXTERN int weft_token_hook_remove(weft_token_hook_t* hook);
+
 /* ------------------------------------------------------------------------
  * select (Go's select, tokio's select!, libdill's choose)
  * ------------------------------------------------------------------------
