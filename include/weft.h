@@ -1071,8 +1071,9 @@ WEFT_EXTERN int weft_token_cancelled(const weft_token_t* tok);
 
 /* Waits until the token is cancelled (returns at once if it is). 0,
  * WEFT_ECANCELED if the caller itself is cancelled meanwhile (only its
- * wait is withdrawn; the token is untouched), WEFT_EINVAL. In a task:
- * awaits; from a thread outside the runtime: blocks it. */
+ * wait is withdrawn; the token is untouched), WEFT_EINVAL, WEFT_EPERM from
+ * a worker thread outside a task. In a task: awaits; from a thread
+ * outside the runtime: blocks it. */
 WEFT_EXTERN int weft_token_wait(weft_token_t* tok);
 
 /* Ties `task` to the token: once the token is cancelled (now or later,
@@ -1081,6 +1082,27 @@ WEFT_EXTERN int weft_token_wait(weft_token_t* tok);
  * token does not keep finished tasks. Tying to a cancelled token cancels
  * the task at once. 0, WEFT_EINVAL, WEFT_ENOMEM. Any thread. */
 WEFT_EXTERN int weft_token_tie(weft_token_t* tok, weft_task_t* task);
+
+/* Called once when a token is cancelled, on the thread that cancelled it
+ * (or at once, by weft_token_on_cancel, if it already was). Must be short
+ * and must not await; it may cancel tasks, cancel task sets
+ * (weft_taskset_cancel_all), close servers or channels, set events. */
+typedef void (*weft_token_cb)(weft_token_t* tok, void* arg);
+typedef struct weft_token_hook_s weft_token_hook_t;
+
+/* Registers cb(tok, arg) to run when `tok` is cancelled: how task sets,
+ * groups, servers and anything else are tied to a token. *out is the
+ * registration: give it back with weft_token_hook_remove (also after the
+ * callback ran). 0, WEFT_EINVAL, WEFT_ENOMEM (then cb never runs). Any
+ * thread. */
+WEFT_EXTERN int weft_token_on_cancel(weft_token_t* tok, weft_token_cb cb,
+                                     void* arg, weft_token_hook_t** out);
+
+/* Removes and frees a registration. Returns 1 if its callback ran (or was
+ * running: then this waits until it has returned, so `arg` may be freed
+ * right after), 0 if it had not run and now never will. NULL: 0. From
+ * inside its own callback it does not wait. Any thread. */
+WEFT_EXTERN int weft_token_hook_remove(weft_token_hook_t* hook);
 
 /* ------------------------------------------------------------------------
  * select (Go's select, tokio's select!, libdill's choose)
@@ -1135,8 +1157,10 @@ WEFT_EXTERN weft_select_case_t weft_select_token(weft_token_t* tok);
  * while a chosen channel operation is being finished: then that operation
  * is given back (the item goes to the next receiver, the slot to the next
  * sender), so a cancelled select has consumed nothing. WEFT_EINVAL (NULL
- * cases, n 0, a case with an unknown kind or a NULL object, RECV with NULL
- * out), WEFT_ENOMEM, WEFT_EPERM from a worker thread outside a task.
+ * cases, n 0 or over INT_MAX, a case with an unknown kind or a NULL
+ * object, RECV with NULL out), WEFT_ENOMEM, WEFT_EPERM from a worker
+ * thread outside a task. Cases all WEFT_SELECT_OFF with no timeout wait
+ * for the caller's cancellation (Go's empty select).
  * In a task: awaits; from a thread outside the runtime: blocks it. */
 WEFT_EXTERN int weft_select(weft_select_case_t* cases, size_t n,
                             int64_t timeout_ms);

@@ -211,6 +211,101 @@ static void test_token_tie_outlives_handle(void** state) {
   WEFT_ASSERT_OK(weft_test_run(2, main_tie_outlives_handle, NULL, NULL));
 }
 
+/* --- Hooks ---------------------------------------------------------------*/
+
+typedef struct {
+  int order[4];
+  int n;
+  weft_token_hook_t* self; /* removed from inside its own callback */
+} hook_ctx_t;
+
+static void note_1(weft_token_t* tok, void* arg) {
+  hook_ctx_t* h = arg;
+  (void)tok;
+  h->order[h->n++] = 1;
+}
+
+static void note_2(weft_token_t* tok, void* arg) {
+  hook_ctx_t* h = arg;
+  (void)tok;
+  h->order[h->n++] = 2;
+}
+
+static void remove_self(weft_token_t* tok, void* arg) {
+  hook_ctx_t* h = arg;
+  (void)tok;
+  h->order[h->n++] = 3;
+  assert_int_equal(weft_token_hook_remove(h->self), 1); /* no self-wait */
+}
+
+static void test_token_hooks(void** state) {
+  weft_token_t *root, *child;
+  weft_token_hook_t *a, *b, *gone, *late;
+  hook_ctx_t h = {0};
+  (void)state;
+  WEFT_ASSERT_ERR(weft_token_on_cancel(NULL, note_1, &h, &a), WEFT_EINVAL);
+  WEFT_ASSERT_OK(weft_token_new(NULL, &root));
+  WEFT_ASSERT_OK(weft_token_new(root, &child));
+  WEFT_ASSERT_ERR(weft_token_on_cancel(child, NULL, &h, &a), WEFT_EINVAL);
+  WEFT_ASSERT_ERR(weft_token_on_cancel(child, note_1, &h, NULL), WEFT_EINVAL);
+  assert_int_equal(weft_token_hook_remove(NULL), 0);
+  WEFT_ASSERT_OK(weft_token_on_cancel(child, note_1, &h, &a));
+  WEFT_ASSERT_OK(weft_token_on_cancel(child, note_2, &h, &b));
+  WEFT_ASSERT_OK(weft_token_on_cancel(child, note_2, &h, &gone));
+  WEFT_ASSERT_OK(weft_token_on_cancel(child, remove_self, &h, &h.self));
+  assert_int_equal(weft_token_hook_remove(gone), 0); /* never runs */
+  WEFT_ASSERT_OK(weft_token_cancel(root));           /* through the parent */
+  assert_int_equal(h.n, 3);
+  assert_int_equal(h.order[0], 1); /* in the order they were added */
+  assert_int_equal(h.order[1], 2);
+  assert_int_equal(h.order[2], 3);
+  WEFT_ASSERT_OK(weft_token_cancel(child)); /* again: nothing */
+  assert_int_equal(h.n, 3);
+  /* On a cancelled token: runs at once. */
+  WEFT_ASSERT_OK(weft_token_on_cancel(child, note_1, &h, &late));
+  assert_int_equal(h.n, 4);
+  assert_int_equal(weft_token_hook_remove(late), 1);
+  assert_int_equal(weft_token_hook_remove(a), 1);
+  assert_int_equal(weft_token_hook_remove(b), 1);
+  weft_token_release(child);
+  weft_token_release(root);
+}
+
+/* A task set tied to a token: the hook cancels every child. */
+static void cancel_set(weft_token_t* tok, void* arg) {
+  (void)tok;
+  weft_taskset_cancel_all(arg);
+}
+
+static int main_hook_taskset(void* arg, void** result) {
+  weft_token_t* tok;
+  weft_taskset_t* set;
+  weft_token_hook_t* hook;
+  int status;
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT_OK(weft_token_new(NULL, &tok));
+  WEFT_EXPECT_OK(weft_taskset_new(0, &set));
+  WEFT_EXPECT_OK(weft_token_on_cancel(tok, cancel_set, set, &hook));
+  for (int i = 0; i < 3; i++)
+    WEFT_EXPECT_OK(
+        weft_taskset_spawn(set, weft_test_sleep_hour, NULL, NULL, NULL));
+  WEFT_EXPECT_OK(weft_spawn(NULL, canceller, tok, NULL, NULL));
+  for (int i = 0; i < 3; i++) {
+    WEFT_EXPECT_OK(weft_taskset_join_next(set, -1, NULL, &status, NULL));
+    WEFT_EXPECT_EQ(status, WEFT_ECANCELED);
+  }
+  WEFT_EXPECT_EQ(weft_token_hook_remove(hook), 1); /* before the set goes */
+  weft_taskset_free(set);
+  weft_token_release(tok);
+  return 0;
+}
+
+static void test_token_hook_ties_a_taskset(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run_detached(2, main_hook_taskset, NULL, NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_token_errors),
@@ -219,6 +314,8 @@ int main(void) {
       cmocka_unit_test(test_token_wait_plain_thread),
       cmocka_unit_test(test_token_ties),
       cmocka_unit_test(test_token_tie_outlives_handle),
+      cmocka_unit_test(test_token_hooks),
+      cmocka_unit_test(test_token_hook_ties_a_taskset),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,10 +3,13 @@
  * tasks wait on random nodes, tasks tied to random nodes sleep, and
  * churners create, tie and release children under random nodes. Checked:
  * when weft_token_cancel returns, every descendant is cancelled; a child
- * made under a cancelled token is cancelled; every waiter wakes; every tied
- * sleeper is cancelled; the sanitizers find no race and no leak. Seeded,
- * so the choices repeat (the interleaving does not). */
+ * made under a cancelled token is cancelled; a cancel hook runs once, and
+ * only on a cancelled token, and has returned when its removal says it ran;
+ * every waiter wakes; every tied sleeper is cancelled; the sanitizers find
+ * no race and no leak. Seeded, so the choices repeat (the interleaving does
+ * not). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -71,6 +74,11 @@ static int quick(void* arg, void** result) {
   return weft_yield();
 }
 
+static void note_hook(weft_token_t* tok, void* arg) {
+  WEFT_EXPECT(weft_token_cancelled(tok));
+  atomic_fetch_add((_Atomic int*)arg, 1);
+}
+
 static int churner(void* arg, void** result) {
   unsigned seed = (unsigned)(uintptr_t)arg;
   (void)result;
@@ -82,6 +90,11 @@ static int churner(void* arg, void** result) {
     if (parent_was)
       WEFT_EXPECT(weft_token_cancelled(child));
     WEFT_EXPECT_OK(weft_token_new(child, &grandchild));
+    /* A hook that runs iff the grandchild is cancelled before removal. */
+    _Atomic int hook_ran = 0;
+    weft_token_hook_t* hook;
+    WEFT_EXPECT_OK(
+        weft_token_on_cancel(grandchild, note_hook, &hook_ran, &hook));
     if (r % 8 == 0) {
       weft_task_t* q = NULL;
       WEFT_EXPECT_OK(weft_spawn(NULL, quick, NULL, NULL, &q));
@@ -90,6 +103,10 @@ static int churner(void* arg, void** result) {
       WEFT_EXPECT(st == 0 || st == WEFT_ECANCELED);
       weft_task_release(q);
     }
+    int ran = weft_token_hook_remove(hook);
+    WEFT_EXPECT_EQ(ran, atomic_load(&hook_ran)); /* it returned already */
+    if (ran)
+      WEFT_EXPECT(weft_token_cancelled(grandchild));
     if (rand_r(&seed) % 2) {
       weft_token_release(child); /* the parent first */
       weft_token_release(grandchild);

@@ -46,6 +46,7 @@
  * case that became ready before it was armed is seen ready while arming,
  * under the same lock.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,7 +137,7 @@ static int is_channel(const weft_select_case_t* c) {
 }
 
 static int check_cases(const weft_select_case_t* cases, size_t n) {
-  if (cases == NULL || n == 0 || n > (size_t)INTPTR_MAX)
+  if (cases == NULL || n == 0 || n > (size_t)INT_MAX)
     return WEFT_EINVAL;
   for (size_t i = 0; i < n; i++) {
     const weft_select_case_t* c = &cases[i];

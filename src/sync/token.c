@@ -27,12 +27,18 @@
  *    cancellation (which then cancels the task), or the task's end (so a
  *    long-lived token does not collect finished tasks). A tie has two
  *    references, one per side.
+ *  - Hooks: callbacks (weft_token_on_cancel) on a list under the mutex. The
+ *    cancellation takes the list and runs them after unlocking; removal
+ *    either unlists a hook (it will never run) or finds it taken and
+ *    waits until its callback has returned, so the caller may free what
+ *    the callback uses as soon as removal returns.
  *
  * No wake-up is lost: a waiter that starts after the flag was set finds
  * the future done; one that started before is on the future's list when
  * the canceller completes it.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "base/alloc.h"
@@ -62,8 +68,9 @@ struct weft_token_s {
   int cancelled_locked; /* under mu */
   /* 1 once cancelled: release store under mu, acquire loads anywhere. */
   _Atomic int cancelled;
-  tie_t* ties;         /* under mu */
-  weft_future_t* done; /* completed once cancelled; read-only pointer */
+  tie_t* ties;              /* under mu */
+  weft_token_hook_t* hooks; /* under mu */
+  weft_future_t* done;      /* completed once cancelled; read-only pointer */
 };
 
 /* ---- References --------------------------------------------------------- */
@@ -249,11 +256,115 @@ int weft_token_tie(weft_token_t* tok, weft_task_t* task) {
   return 0;
 }
 
+/* ---- Hooks: callbacks run at the cancellation --------------------------- */
+
+struct weft_token_hook_s {
+  weft_token_hook_t* prev;
+  weft_token_hook_t* next;
+  weft_token_t* token; /* one reference */
+  weft_token_cb cb;
+  void* arg;
+  int linked; /* on the token's list; under its mutex */
+  /* 1 once cb has returned: release store by the runner, acquire loads by
+   * the remover, which must not free what cb uses before. */
+  _Atomic int ran;
+  /* The owner's and the list's (which the cancellation takes over);
+   * acq_rel decrements. */
+  _Atomic uint32_t refs;
+};
+
+/* The hook whose callback this thread is running (a callback that removes
+ * its own hook must not wait for itself). */
+static _Thread_local weft_token_hook_t* running_hook;
+
+static void hook_put(weft_token_hook_t* h) {
+  /* acq_rel: the last holder sees the other's writes before freeing. */
+  if (atomic_fetch_sub_explicit(&h->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  weft_token_release(h->token);
+  free(h);
+}
+
+static void hook_run(weft_token_hook_t* h) {
+  weft_token_hook_t* outer = running_hook;
+  running_hook = h;
+  h->cb(h->token, h->arg);
+  running_hook = outer;
+  /* release: pairs with the acquire load in weft_token_hook_remove. */
+  atomic_store_explicit(&h->ran, 1, memory_order_release);
+}
+
+static void hook_unlink(weft_token_t* tok, weft_token_hook_t* h) {
+  if (h->prev != NULL)
+    h->prev->next = h->next;
+  else
+    tok->hooks = h->next;
+  if (h->next != NULL)
+    h->next->prev = h->prev;
+  h->prev = h->next = NULL;
+  h->linked = 0;
+}
+
+int weft_token_on_cancel(weft_token_t* tok, weft_token_cb cb, void* arg,
+                         weft_token_hook_t** out) {
+  if (tok == NULL || cb == NULL || out == NULL)
+    return WEFT_EINVAL;
+  weft_token_hook_t* h = weft__calloc(1, sizeof(*h));
+  if (h == NULL)
+    return WEFT_ENOMEM;
+  h->token = weft_token_retain(tok);
+  h->cb = cb;
+  h->arg = arg;
+  atomic_init(&h->ran, 0);
+  atomic_init(&h->refs, 2);
+  pthread_mutex_lock(&tok->mu);
+  int cancelled = tok->cancelled_locked;
+  if (!cancelled) {
+    h->next = tok->hooks;
+    if (tok->hooks != NULL)
+      tok->hooks->prev = h;
+    tok->hooks = h;
+    h->linked = 1;
+  }
+  pthread_mutex_unlock(&tok->mu);
+  *out = h;
+  if (cancelled) {
+    hook_run(h); /* already cancelled: now, on this thread */
+    hook_put(h); /* the list's, never used */
+  }
+  return 0;
+}
+
+int weft_token_hook_remove(weft_token_hook_t* h) {
+  if (h == NULL)
+    return 0;
+  weft_token_t* tok = h->token;
+  pthread_mutex_lock(&tok->mu);
+  int listed = h->linked;
+  if (listed)
+    hook_unlink(tok, h);
+  pthread_mutex_unlock(&tok->mu);
+  int ran = 1;
+  if (listed) {
+    ran = 0;
+    hook_put(h); /* the list's: the callback will never run */
+  } else if (running_hook != h) {
+    /* Taken by a cancellation: wait until its callback has returned (a
+     * callback is short and never awaits). */
+    /* acquire: pairs with the release store in hook_run. */
+    while (!atomic_load_explicit(&h->ran, memory_order_acquire))
+      sched_yield();
+  }
+  hook_put(h); /* the owner's */
+  return ran;
+}
+
 /* ---- Cancelling --------------------------------------------------------- */
 
 /* Sets the flag of one token; pushes its live children onto *stack (each
  * with a reference) and returns its ties, or NULL. Already cancelled: 0. */
-static int cancel_one(weft_token_t* tok, weft_token_t** stack, tie_t** ties) {
+static int cancel_one(weft_token_t* tok, weft_token_t** stack, tie_t** ties,
+                      weft_token_hook_t** hooks) {
   pthread_mutex_lock(&tok->mu);
   if (tok->cancelled_locked) {
     pthread_mutex_unlock(&tok->mu);
@@ -270,13 +381,27 @@ static int cancel_one(weft_token_t* tok, weft_token_t** stack, tie_t** ties) {
   for (tie_t* t = tok->ties; t != NULL; t = t->next)
     t->linked = 0;
   tok->ties = NULL;
+  *hooks = tok->hooks;
+  for (weft_token_hook_t* h = tok->hooks; h != NULL; h = h->next)
+    h->linked = 0;
+  tok->hooks = NULL;
   pthread_mutex_unlock(&tok->mu);
   return 1;
 }
 
-/* Everything outside the mutex: waiters, then tied tasks. */
-static void announce(weft_token_t* tok, tie_t* ties) {
+/* Everything outside the mutex: waiters, hooks (in the order they were
+ * added), then tied tasks. */
+static void announce(weft_token_t* tok, tie_t* ties, weft_token_hook_t* hooks) {
   weft_future_set_result(tok->done, NULL);
+  weft_token_hook_t* last = hooks;
+  while (last != NULL && last->next != NULL)
+    last = last->next;
+  while (last != NULL) { /* the list is newest first */
+    weft_token_hook_t* prev = last->prev;
+    hook_run(last);
+    hook_put(last); /* the list's */
+    last = prev;
+  }
   while (ties != NULL) {
     tie_t* next = ties->next;
     weft_cancel(ties->task); /* WEFT_EBUSY if it just ended: fine */
@@ -290,14 +415,16 @@ int weft_token_cancel(weft_token_t* tok) {
     return WEFT_EINVAL;
   weft_token_t* stack = NULL;
   tie_t* ties = NULL;
-  if (cancel_one(tok, &stack, &ties))
-    announce(tok, ties);
+  weft_token_hook_t* hooks = NULL;
+  if (cancel_one(tok, &stack, &ties, &hooks))
+    announce(tok, ties, hooks);
   while (stack != NULL) {
     weft_token_t* c = stack;
     stack = c->walk;
     ties = NULL;
-    if (cancel_one(c, &stack, &ties))
-      announce(c, ties);
+    hooks = NULL;
+    if (cancel_one(c, &stack, &ties, &hooks))
+      announce(c, ties, hooks);
     weft_token_release(c);
   }
   return 0;
