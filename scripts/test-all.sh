@@ -5,7 +5,8 @@
 # (ASan+UBSan) and tsan presets: configure, build, run ctest; the clang
 # preset (release built with clang): the unit tests. Then a short
 # libFuzzer run of the HTTP parser and the stream reader (WEFT_FUZZ_SECS
-# each, default 8; 0 skips). Those three presets run every test. Then a
+# each, default 8; 0 skips). Those three presets run every test. Then two
+# minutes of the soak (WEFT_SOAK_SECS, default 120; 0 skips), and a
 # Valgrind memcheck pass over the release unit tests (--no-valgrind or
 # WEFT_VALGRIND=0 skips it).
 # Runs every step even after a failure, prints a summary, exits 1 if any
@@ -71,6 +72,14 @@ fi
 fuzz_secs=${WEFT_FUZZ_SECS:-8}
 if [ "$fuzz_secs" != 0 ]; then
   run_step "fuzz ${fuzz_secs}s" scripts/fuzz.sh "$fuzz_secs" || true
+fi
+
+# Two minutes of the soak (scripts/soak.sh: tasks, echo connections and
+# HTTP requests with random cancellations, resets and timeouts; fails on a
+# lost request or on growth): WEFT_SOAK_SECS, 0 skips it.
+soak_secs=${WEFT_SOAK_SECS:-120}
+if [ "$soak_secs" != 0 ]; then
+  run_step "soak ${soak_secs}s" scripts/soak.sh "$soak_secs" build/release || true
 fi
 
 if [ "$valgrind" = 1 ]; then
