@@ -1307,9 +1307,51 @@ WEFT_EXTERN int weft_process_free(weft_process_t* p);
  * returns 0. While a task waits, the signal no longer does its default
  * action (the process is not killed by it); once no task waits, it does
  * again, so a signal that comes between two waits is not held for the
- * next one. One signal wakes every task waiting for it. WEFT_EINVAL for
+ * next one (a service that must see every SIGTERM uses a signal stream,
+ * below). One signal wakes every task waiting for it. WEFT_EINVAL for
  * SIGKILL, SIGSTOP and numbers outside 1..NSIG-1. */
 WEFT_EXTERN int weft_signal_wait(int signum);
+
+/* A signal stream: every delivery of a set of signals, in turn, for a
+ * service that handles SIGHUP, SIGTERM or SIGINT for its whole life. From
+ * open to close the signals never do their default action: a second
+ * SIGTERM that comes while the program handles the first is queued for
+ * the next weft_signal_stream_next, not fatal (weft_signal_wait watches
+ * only while a task waits). Deliveries nobody has read yet are kept in
+ * arrival order with a count each, so none is lost: three SIGHUPs give
+ * three SIGHUPs. Past 64 alternations of different signals left unread,
+ * some come out of their arrival order, still none lost (the memory a
+ * stream holds stays bounded). What the kernel merges weft cannot see: a
+ * standard signal sent again before the process took the first is
+ * delivered once. Several streams (and weft_signal_wait) may watch the
+ * same signal: each sees every delivery. */
+typedef struct weft_signal_stream_s weft_signal_stream_t;
+
+/* Opens a stream of the n signals in `signums` (no signal twice; none of
+ * SIGKILL, SIGSTOP or numbers outside 1..NSIG-1: WEFT_EINVAL). It lives on
+ * the calling task's worker, and watches from now on. WEFT_ENOMEM,
+ * WEFT_ENOTTASK. *out is NULL on failure. */
+WEFT_EXTERN int weft_signal_stream_open(const int* signums, size_t n,
+                                        weft_signal_stream_t** out);
+/* The next delivery: its signal number in *signum, the oldest pending
+ * first; awaits while none is pending. Several tasks may wait: each
+ * delivery goes to one of them, the one that began to wait first. A
+ * pending delivery is returned without awaiting (a pending cancellation
+ * then waits for the next await). 0, WEFT_ECANCELED (nothing taken: the
+ * signal goes to the next call), WEFT_ECLOSED once the stream is closed
+ * (also for a waiting call), WEFT_EINVAL. Bounded by a timeout scope as
+ * any await. Awaits. */
+WEFT_EXTERN int weft_signal_stream_next(weft_signal_stream_t* stream,
+                                        int* signum);
+/* As next, never waits: WEFT_EAGAIN when none is pending. */
+WEFT_EXTERN int weft_signal_stream_try_next(weft_signal_stream_t* stream,
+                                            int* signum);
+/* Stops watching, wakes waiting calls with WEFT_ECLOSED, drops pending
+ * deliveries and frees the stream. Once no stream or waiter watches a
+ * signal any more, it does its default action again. Not cancellable (a
+ * cancellation is delivered at the next await). NULL: no-op. Call it once;
+ * a stream never closed is closed when the runtime is freed. */
+WEFT_EXTERN int weft_signal_stream_close(weft_signal_stream_t* stream);
 
 /* ------------------------------------------------------------------------
  * HTTP/1.1 (a small client and server, for services and the examples)
