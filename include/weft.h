@@ -777,6 +777,71 @@ WEFT_EXTERN int weft_chan_try_recv(weft_chan_t* ch, void** item);
 WEFT_EXTERN int weft_chan_close(weft_chan_t* ch);
 
 /* ------------------------------------------------------------------------
+ * Broadcast and watch channels (tokio's broadcast and watch)
+ * ------------------------------------------------------------------------
+ * For one-to-many: a broadcast channel hands every message to every
+ * receiver; a watch channel holds one value, the latest, that receivers
+ * wait to change. Any thread may send. Receivers are tasks or plain
+ * threads: a wait parks a task and blocks a plain thread (WEFT_EPERM from
+ * a worker thread outside a task). Every wait can be cancelled or bounded
+ * by a timeout scope, and a cancelled wait takes nothing: what it would
+ * have received is there for the next call. Waits use the object's mutex
+ * briefly; sends never wait. */
+
+/* A broadcast channel: every receiver sees every message sent after it
+ * subscribed, in the order of the sends. Messages are copies of item_size
+ * bytes (a pointer, a struct: for pointers, the receivers share the
+ * pointee, and its lifetime is the caller's business). The channel keeps
+ * the last `capacity` messages and sends never wait: a receiver that falls
+ * more than `capacity` behind has lagged, and its next receive says how
+ * many messages it missed (WEFT_ELIMIT), then goes on from the oldest one
+ * kept (tokio's RecvError::Lagged). A slow receiver holds up nobody. */
+typedef struct weft_broadcast_s weft_broadcast_t;
+/* One receiver: a position in the channel's sequence. Use it from one task
+ * (or thread) at a time. */
+typedef struct weft_broadcast_rx_s weft_broadcast_rx_t;
+
+/* 0, WEFT_EINVAL (NULL out, capacity or item_size 0, or their product
+ * overflows), WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_broadcast_new(size_t capacity, size_t item_size,
+                                   weft_broadcast_t** out);
+/* Frees the channel (and the messages it keeps). WEFT_EBUSY, nothing
+ * freed, while receivers are subscribed: unsubscribe them first. NULL:
+ * no-op. */
+WEFT_EXTERN int weft_broadcast_free(weft_broadcast_t* bc);
+/* A new receiver, which will see every message sent from now on.
+ * WEFT_ECLOSED once the channel is closed, WEFT_EINVAL, WEFT_ENOMEM.
+ * *out is NULL on failure. Any thread. */
+WEFT_EXTERN int weft_broadcast_subscribe(weft_broadcast_t* bc,
+                                         weft_broadcast_rx_t** out);
+/* Frees the receiver. WEFT_EBUSY, nothing freed, while a receive waits on
+ * it. NULL: no-op. */
+WEFT_EXTERN int weft_broadcast_unsubscribe(weft_broadcast_rx_t* rx);
+/* Sends a copy of item_size bytes at `item` to every receiver; never
+ * waits (the oldest message kept makes room). Returns how many receivers
+ * are subscribed (each will see it, or be told it lagged past it; 0:
+ * nobody will), WEFT_ECLOSED once closed, WEFT_EINVAL. Any thread. */
+WEFT_EXTERN int weft_broadcast_send(weft_broadcast_t* bc, const void* item);
+/* Receives the next message into `item` (item_size bytes). Awaits while
+ * there is none. 0 with the message; WEFT_ELIMIT when the receiver lagged:
+ * *missed (if not NULL) gets how many messages it missed, nothing is
+ * copied, and the next call returns the oldest message kept; WEFT_ECLOSED
+ * once the channel is closed and the receiver has read every message
+ * kept; WEFT_ECANCELED (nothing taken); WEFT_EINVAL; WEFT_ENOMEM. *missed
+ * is 0 unless WEFT_ELIMIT. A message already there is returned without
+ * awaiting (a pending cancellation waits for the next await). */
+WEFT_EXTERN int weft_broadcast_recv(weft_broadcast_rx_t* rx, void* item,
+                                    uint64_t* missed);
+/* As recv, never waits: WEFT_EAGAIN when there is no new message. Any
+ * thread. */
+WEFT_EXTERN int weft_broadcast_try_recv(weft_broadcast_rx_t* rx, void* item,
+                                        uint64_t* missed);
+/* Closes: sends fail with WEFT_ECLOSED from now on; receivers read what is
+ * kept for them, then get WEFT_ECLOSED (waiting ones are woken). Closing
+ * again is harmless. WEFT_EINVAL for NULL. Any thread. */
+WEFT_EXTERN int weft_broadcast_close(weft_broadcast_t* bc);
+
+/* ------------------------------------------------------------------------
  * Metrics and logging
  * ------------------------------------------------------------------------
  * A snapshot of what the runtime is doing, and a hook for the messages
