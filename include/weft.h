@@ -841,6 +841,68 @@ WEFT_EXTERN int weft_broadcast_try_recv(weft_broadcast_rx_t* rx, void* item,
  * again is harmless. WEFT_EINVAL for NULL. Any thread. */
 WEFT_EXTERN int weft_broadcast_close(weft_broadcast_t* bc);
 
+/* A watch channel: one value, the latest, and its version (0 for the
+ * initial value, one more per send). Receivers wait for a version newer
+ * than the one they last received and get the value current then:
+ * values sent in between are skipped, as a configuration or a status only
+ * matters in its latest form. Values are the caller's pointers. A
+ * receiver's value stays valid until its next receive, get or
+ * unsubscribe, however many sends replace it meanwhile; the destructor
+ * given at creation runs (on whichever thread drops the last use) once a
+ * value is replaced and no receiver holds it any more. */
+typedef struct weft_watch_s weft_watch_t;
+/* One receiver: the version it last received, and that value. Use it from
+ * one task (or thread) at a time. */
+typedef struct weft_watch_rx_s weft_watch_rx_t;
+
+/* Destroys a value no longer current nor held by a receiver (not called
+ * for NULL). Must not await. */
+typedef void (*weft_watch_dtor)(void* value);
+
+/* A channel holding `initial` as version 0. dtor may be NULL (values are
+ * never destroyed). 0, WEFT_EINVAL (NULL out), WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_watch_new(void* initial, weft_watch_dtor dtor,
+                               weft_watch_t** out);
+/* Destroys the current value and frees the channel. WEFT_EBUSY, nothing
+ * freed, while receivers are subscribed. NULL: no-op. */
+WEFT_EXTERN int weft_watch_free(weft_watch_t* w);
+/* Replaces the value, bumps the version and wakes every waiting receiver;
+ * never waits. The replaced value is destroyed unless a receiver holds
+ * it. 0, WEFT_ECLOSED once closed (the value stays the caller's),
+ * WEFT_EINVAL, WEFT_ENOMEM (nothing changed). Any thread. */
+WEFT_EXTERN int weft_watch_send(weft_watch_t* w, void* value);
+/* Closes: sends fail with WEFT_ECLOSED; receivers get a value they have
+ * not received yet, then WEFT_ECLOSED (waiting ones are woken). The value
+ * stays readable with weft_watch_get. Closing again is harmless.
+ * WEFT_EINVAL for NULL. Any thread. */
+WEFT_EXTERN int weft_watch_close(weft_watch_t* w);
+/* The current version (a snapshot); 0 for NULL. Any thread. */
+WEFT_EXTERN uint64_t weft_watch_version(weft_watch_t* w);
+/* A new receiver, for which the current value counts as received (call
+ * weft_watch_get to read it). WEFT_ECLOSED once closed, WEFT_EINVAL,
+ * WEFT_ENOMEM; *out is NULL on failure. Any thread. */
+WEFT_EXTERN int weft_watch_subscribe(weft_watch_t* w, weft_watch_rx_t** out);
+/* Frees the receiver (and gives up the value it holds). WEFT_EBUSY,
+ * nothing freed, while a receive waits on it. NULL: no-op. */
+WEFT_EXTERN int weft_watch_unsubscribe(weft_watch_rx_t* rx);
+/* Waits for a version newer than the receiver's last, then takes the
+ * current value: *value gets it, *version (may be NULL) its version. 0;
+ * WEFT_ECLOSED once the channel is closed and nothing newer is left;
+ * WEFT_ECANCELED (nothing taken: a newer value stays for the next call);
+ * WEFT_EINVAL; WEFT_ENOMEM. A newer value already there is returned
+ * without awaiting (a pending cancellation waits for the next await).
+ * Awaits (from a plain thread: blocks). */
+WEFT_EXTERN int weft_watch_recv(weft_watch_rx_t* rx, void** value,
+                                uint64_t* version);
+/* As recv, never waits: WEFT_EAGAIN when nothing is newer. Any thread. */
+WEFT_EXTERN int weft_watch_try_recv(weft_watch_rx_t* rx, void** value,
+                                    uint64_t* version);
+/* Takes the current value whether or not it is newer (tokio's
+ * borrow_and_update), also once closed. 0, WEFT_EINVAL. Never waits. Any
+ * thread. */
+WEFT_EXTERN int weft_watch_get(weft_watch_rx_t* rx, void** value,
+                               uint64_t* version);
+
 /* ------------------------------------------------------------------------
  * Metrics and logging
  * ------------------------------------------------------------------------
