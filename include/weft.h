@@ -128,7 +128,7 @@ typedef struct weft_config_s {
    * to stderr; 0: none. The handler only writes a byte to a pipe; a thread
    * of the runtime dumps. One runtime at a time may have one (another gets
    * WEFT_EBUSY); the previous action comes back at weft_runtime_free. Do
-   * not weft_signal_wait() for it. */
+   * not weft_signal_wait() for it, nor open a signal stream on it. */
   int dump_signal;
   /* Deterministic mode (see "Deterministic mode"): one worker whatever
    * `workers` says, a virtual clock, and tasks run in an order drawn from
@@ -877,7 +877,7 @@ WEFT_EXTERN int weft_watch_send(weft_watch_t* w, void* value);
  * WEFT_EINVAL for NULL. Any thread. */
 WEFT_EXTERN int weft_watch_close(weft_watch_t* w);
 /* The current version (a snapshot); 0 for NULL. Any thread. */
-WEFT_EXTERN uint64_t weft_watch_version(weft_watch_t* w);
+WEFT_EXTERN uint64_t weft_watch_version(const weft_watch_t* w);
 /* A new receiver, for which the current value counts as received (call
  * weft_watch_get to read it). WEFT_ECLOSED once closed, WEFT_EINVAL,
  * WEFT_ENOMEM; *out is NULL on failure. Any thread. */

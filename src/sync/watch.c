@@ -139,9 +139,10 @@ int weft_watch_close(weft_watch_t* w) {
   return 0;
 }
 
-uint64_t weft_watch_version(weft_watch_t* w) {
-  if (w == NULL)
+uint64_t weft_watch_version(const weft_watch_t* cw) {
+  if (cw == NULL)
     return 0;
+  weft_watch_t* w = (weft_watch_t*)cw; /* the mutex changes, not the value */
   pthread_mutex_lock(&w->mu);
   uint64_t v = w->version;
   pthread_mutex_unlock(&w->mu);
