@@ -39,11 +39,15 @@
  * deliveries; a receiver waits only while nothing is pending, so arrival
  * order is kept. All of it (receivers, pending deliveries, `closing`) is
  * touched under home's driver only (core/driver.c): the watcher callbacks
- * run there, and every call enters home's loop first (io.c). A receiver's
- * cancel hook runs there too and takes it off the FIFO: either the
- * delivery ended its wait first (it returns the signal; the cancellation
- * stays pending for its next await) or the hook did (it took nothing).
- * Nothing is lost either way.
+ * run there, and every call enters home's loop first (io.c). No wake-up
+ * is lost: a receiver holds home's driver from its look at the pending
+ * deliveries until it is switched out (io.c), so a delivery comes either
+ * before that look (and is taken) or after the receiver is listed (and
+ * ends its wait, which weft__io_wait sees even if it ends before the
+ * park). A receiver's cancel hook runs there too and takes it off the
+ * FIFO: either the delivery ended its wait first (it returns the signal;
+ * the cancellation stays pending for its next await) or the hook did (it
+ * took nothing). Nothing is lost either way.
  *
  * Pending deliveries. They are kept as runs: (signal, count) pairs in a
  * ring of WEFT__SIGNAL_RUNS (io/signal.h), where a delivery of the signal
