@@ -16,7 +16,7 @@
 
 #include "weft.h"
 
-#define BENCH_MAX_PARAMS 4
+#define BENCH_MAX_PARAMS 6
 
 typedef struct bench_param_s {
   const char* name; /* the option without "--", and its key in "params" */
@@ -77,6 +77,7 @@ extern const bench_t bench_fetch;
 extern const bench_t bench_soak;
 extern const bench_t bench_stranded;
 extern const bench_t bench_mixed_server;
+extern const bench_t bench_tls_echo_server;
 
 /* Monotonic time in nanoseconds. Integers, so that a difference of two
  * readings keeps every digit. */
@@ -132,13 +133,31 @@ int bench_join(weft_task_t** h, size_t n, uint64_t* sum);
 int bench_serve(const char* name, unsigned port, int reuseport,
                 weft_conn_fn handler, void* arg, bench_result_t* out);
 
+/* bench_serve for any kind of server: start(arg, &srv) makes it listen on
+ * 127.0.0.1; stopping(arg, srv), if not NULL, runs once the signal came,
+ * before the server is closed (to read its stats). */
+typedef struct bench_server_s {
+  int (*start)(void* arg, weft_server_t** out);
+  void (*stopping)(void* arg, weft_server_t* srv);
+  void* arg;
+} bench_server_t;
+int bench_serve_with(const char* name, const bench_server_t* server,
+                     bench_result_t* out);
+/* bench_serve with a TLS server context (NULL: plain TCP): each
+ * connection's handshake runs before handler (weft_server_config_t.tls). */
+int bench_serve_tls(const char* name, unsigned port, int reuseport,
+                    weft_tls_t* tls, weft_conn_fn handler, void* arg,
+                    bench_result_t* out);
+
 /* Whether a stream error ends a connection in a normal way for a server:
  * the peer reset or went away, or the runtime is shutting down. */
 int bench_net_benign(ptrdiff_t err);
 
-/* http-server's connection handler with no work per request (arg unused),
- * for another server to answer "hello" the same way. */
-int bench_http_hello(weft_stream_t* conn, void* arg);
+/* Serves http-server's "hello" (no work per request) with the library's
+ * weft_http_serve, as bench_serve does, for another benchmark to answer
+ * the same way. */
+int bench_http_serve_hello(const char* name, unsigned port, int reuseport,
+                           bench_result_t* out);
 
 /* http-server's finish: out->result the requests answered, and "bad",
  * "errors", "cpu_s" appended to out->extra. Non-zero (after printing why,

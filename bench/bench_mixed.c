@@ -273,8 +273,7 @@ static int run_mixed(const uint64_t* p, bench_result_t* out) {
     rc = bench_error("weft_spawn", err);
   }
   if (rc == 0)
-    rc = bench_serve("mixed-server", (unsigned)p[0], p[1] != 0,
-                     bench_http_hello, NULL, out);
+    rc = bench_http_serve_hello("mixed-server", (unsigned)p[0], p[1] != 0, out);
   /* relaxed: a snapshot of the count. */
   job_units_served = atomic_load_explicit(&job_units, memory_order_relaxed);
   job_seconds = bench_since(t0);

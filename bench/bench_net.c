@@ -131,9 +131,8 @@ int bench_net_benign(ptrdiff_t err) {
          err == WEFT_ECLOSED || err == WEFT_EOF;
 }
 
-int bench_serve(const char* name, unsigned port, int reuseport,
-                weft_conn_fn handler, void* arg, bench_result_t* out) {
-  weft_server_config_t cfg = {.flags = reuseport ? WEFT_SERVE_REUSEPORT : 0};
+int bench_serve_with(const char* name, const bench_server_t* server,
+                     bench_result_t* out) {
   weft_server_t* srv = NULL;
   stopper_t st;
   uint64_t accepted = 0;
@@ -146,7 +145,7 @@ int bench_serve(const char* name, unsigned port, int reuseport,
   signal(SIGPIPE, SIG_IGN);
   err = stopper_start(&st);
   if (err == 0)
-    err = weft_tcp_serve("127.0.0.1", port, handler, arg, &cfg, &srv);
+    err = server->start(server->arg, &srv);
   if (err != 0) {
     stopper_close(&st);
     return bench_error(name, err);
@@ -161,11 +160,41 @@ int bench_serve(const char* name, unsigned port, int reuseport,
   out->seconds = bench_since(t0);
   weft_server_stats(srv, &accepted, &pauses);
   out->ops = accepted;
+  if (server->stopping != NULL)
+    server->stopping(server->arg, srv);
   weft_server_close(srv);
   stopper_close(&st);
   if (err != 0)
     return bench_error(name, err);
   return 0;
+}
+
+typedef struct {
+  unsigned port;
+  int reuseport;
+  weft_tls_t* tls;
+  weft_conn_fn handler;
+  void* arg;
+} tcp_start_t;
+
+static int start_tcp(void* arg, weft_server_t** out) {
+  tcp_start_t* t = arg;
+  weft_server_config_t cfg = {.flags = t->reuseport ? WEFT_SERVE_REUSEPORT : 0,
+                              .tls = t->tls};
+  return weft_tcp_serve("127.0.0.1", t->port, t->handler, t->arg, &cfg, out);
+}
+
+int bench_serve(const char* name, unsigned port, int reuseport,
+                weft_conn_fn handler, void* arg, bench_result_t* out) {
+  return bench_serve_tls(name, port, reuseport, NULL, handler, arg, out);
+}
+
+int bench_serve_tls(const char* name, unsigned port, int reuseport,
+                    weft_tls_t* tls, weft_conn_fn handler, void* arg,
+                    bench_result_t* out) {
+  tcp_start_t t = {port, reuseport, tls, handler, arg};
+  bench_server_t server = {.start = start_tcp, .arg = &t};
+  return bench_serve_with(name, &server, out);
 }
 
 /* -- echo-server -- */

@@ -24,11 +24,12 @@
 enum { kSlotThreads = BENCH_MAX_PARAMS, kSlotWarmup };
 
 static const bench_t* const benches[] = {
-    &bench_fib,         &bench_spawn, &bench_yield,  &bench_chain,
-    &bench_pingpong,    &bench_sleep, &bench_switch, &bench_blocking,
-    &bench_future_rtt,  &bench_lock,  &bench_sem,    &bench_echo_server,
-    &bench_http_server, &bench_fetch, &bench_soak,   &bench_mixed_server,
-    &bench_stranded,
+    &bench_fib,          &bench_spawn,    &bench_yield,
+    &bench_chain,        &bench_pingpong, &bench_sleep,
+    &bench_switch,       &bench_blocking, &bench_future_rtt,
+    &bench_lock,         &bench_sem,      &bench_echo_server,
+    &bench_http_server,  &bench_fetch,    &bench_soak,
+    &bench_mixed_server, &bench_stranded, &bench_tls_echo_server,
 };
 
 #define NBENCHES (sizeof(benches) / sizeof(benches[0]))

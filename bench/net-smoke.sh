@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# net-smoke.sh echo|http|fetch|echoload SERVER [ARGS...]
+# net-smoke.sh echo|http|fetch|echoload|tls_echo SERVER [ARGS...]
 #
 # The bench-smoke test of a network server (weft-bench echo-server or
 # http-server, or ref_echo). Starts `SERVER ARGS` with no --port, so it
@@ -165,16 +165,21 @@ http_test() {
   exec {fd}>&-
   requests=$((requests + 3))
   # Pipelined: three in one write, the last asking to close.
-  reply=$(exchange_to_eof "$get$get"'GET /x HTTP/1.1\r\nConnection: close\r\n\r\n' \
+  reply=$(exchange_to_eof "$get$get"'GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' \
     pipelined)
   [ "$(count '200 OK' "$reply")" = 3 ] || fail "pipelined: $reply"
   [ "$(count hello "$reply")" = 3 ] || fail "pipelined: $reply"
   requests=$((requests + 3))
   # A body (read and dropped), then a request that closes.
-  reply=$(exchange_to_eof 'POST /p HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello worldGET / HTTP/1.1\r\nconnection: Close\r\n\r\n' \
+  reply=$(exchange_to_eof 'POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello worldGET / HTTP/1.1\r\nHost: x\r\nconnection: Close\r\n\r\n' \
     body)
   [ "$(count '200 OK' "$reply")" = 2 ] || fail "body: $reply"
   requests=$((requests + 2))
+  # A chunked body, then close.
+  reply=$(exchange_to_eof 'POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n' \
+    chunked)
+  [ "$(count '200 OK' "$reply")" = 1 ] || fail "chunked: $reply"
+  requests=$((requests + 1))
   # HTTP/1.0 closes by default.
   reply=$(exchange_to_eof 'GET / HTTP/1.0\r\n\r\n' http10)
   [ "$(count '200 OK' "$reply")" = 1 ] || fail "HTTP/1.0: $reply"
@@ -183,9 +188,12 @@ http_test() {
   reply=$(exchange_to_eof "BLAH\\r\\n\\r\\n$get" malformed)
   [ "$(count '400 Bad Request' "$reply")" = 1 ] || fail "malformed: $reply"
   [ "$(count '200 OK' "$reply")" = 0 ] || fail "malformed: $reply"
-  reply=$(exchange_to_eof 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n' \
-    chunked)
-  [ "$(count '400 Bad Request' "$reply")" = 1 ] || fail "chunked: $reply"
+  reply=$(exchange_to_eof 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n' \
+    bad-chunk)
+  [ "$(count '400 Bad Request' "$reply")" = 1 ] || fail "bad chunk: $reply"
+  # HTTP/1.1 needs a Host.
+  reply=$(exchange_to_eof 'GET / HTTP/1.1\r\n\r\n' no-host)
+  [ "$(count '400 Bad Request' "$reply")" = 1 ] || fail "no Host: $reply"
   # A connection that closes without a request.
   exec {fd}<>"/dev/tcp/127.0.0.1/$port"
   exec {fd}>&-
@@ -200,7 +208,7 @@ http_test() {
   exec {fd}>&-
   [ "$(member result)" = "$requests" ] ||
     fail "result $(member result), expected $requests requests"
-  [ "$(member bad)" = 2 ] || fail "bad $(member bad), expected 2"
+  [ "$(member bad)" = 3 ] || fail "bad $(member bad), expected 3"
 }
 
 # fetch: the server is weft-bench http-server; the same binary's fetch
@@ -230,6 +238,81 @@ echoload_test() {
   stop_server
 }
 
+# -- tls_echo ---------------------------------------------------------------
+
+# The server is weft-bench tls-echo-server with the test certificates of
+# tests/tls/make-certs.sh (set up below, before it starts); the clients are
+# `openssl s_client`, which verify the chain and the name "localhost".
+# Each client talks through two FIFOs opened read-write here, so that no
+# open blocks whoever comes first.
+tls_client() { # tls_client N: starts client N; sets w[N], r[N], cpid[N]
+  local n=$1 fdw fdr
+  mkfifo "$tmp/in$n" "$tmp/out$n"
+  exec {fdw}<>"$tmp/in$n" {fdr}<>"$tmp/out$n"
+  openssl s_client -connect "127.0.0.1:$port" -servername localhost \
+    -verify_hostname localhost -CAfile "$tmp/pki/ca.pem" \
+    -verify_return_error -quiet <"$tmp/in$n" >"$tmp/out$n" \
+    2>"$tmp/sclient$n" &
+  cpid[$n]=$!
+  w[$n]=$fdw
+  r[$n]=$fdr
+}
+
+tls_echo_test() {
+  local conns=4 rounds=10 big=300000 sent=0 line c
+  for ((c = 0; c < conns; c++)); do
+    tls_client "$c"
+  done
+  for ((i = 0; i < rounds; i++)); do
+    for ((c = 0; c < conns; c++)); do
+      printf 'tls round %d on connection %d\n' "$i" "$c" >&"${w[$c]}"
+    done
+    for ((c = 0; c < conns; c++)); do
+      read -r -t 30 -u "${r[$c]}" line ||
+        fail "no echo (round $i, conn $c): $(cat "$tmp/sclient$c")"
+      [ "$line" = "tls round $i on connection $c" ] ||
+        fail "echo '$line' for round $i on connection $c"
+      sent=$((sent + ${#line} + 1))
+    done
+  done
+  # 300 KB both ways at once, through the queued writes and drain.
+  head -c "$big" /dev/urandom >"$tmp/big"
+  tls_client big
+  cat "$tmp/big" >&"${w[big]}" &
+  local writer=$!
+  timeout 30 head -c "$big" <&"${r[big]}" >"$tmp/back" ||
+    fail "300 KB TLS echo timed out"
+  wait "$writer"
+  cmp -s "$tmp/big" "$tmp/back" || fail "300 KB TLS echo differs"
+  sent=$((sent + big))
+  # A plain client on the TLS port: its handshake fails, the server goes on.
+  local fd
+  exec {fd}<>"/dev/tcp/127.0.0.1/$port"
+  printf 'GET / HTTP/1.0\r\n\r\n' >&"$fd"
+  timeout 30 cat <&"$fd" >/dev/null || fail "plain client: no close"
+  exec {fd}>&-
+  # The clients stay connected through SIGTERM: the shutdown must be clean.
+  stop_server
+  for c in "${cpid[@]}"; do
+    kill "$c" 2>/dev/null || true
+  done
+  [ "$(member result)" = "$sent" ] ||
+    fail "result $(member result), expected $sent bytes"
+  [ "$(member ops)" = $((conns + 2)) ] ||
+    fail "ops $(member ops), expected $((conns + 2)) connections"
+  [ "$(member handshakes)" = $((conns + 1)) ] ||
+    fail "handshakes $(member handshakes), expected $((conns + 1))"
+}
+
+if [ "$mode" = tls_echo ]; then
+  command -v openssl >/dev/null || fail "no openssl command"
+  mkdir "$tmp/pki"
+  sh "$(dirname "$0")/../tests/tls/make-certs.sh" "$tmp/pki" ||
+    fail "make-certs.sh failed"
+  export WEFT_BENCH_CERT=$tmp/pki/server.pem WEFT_BENCH_KEY=$tmp/pki/server.key
+  declare -A w r cpid
+fi
+
 server_bin=$1
 start_server "$@"
 case $mode in
@@ -237,6 +320,7 @@ echo) echo_test ;;
 http) http_test ;;
 fetch) fetch_test ;;
 echoload) echoload_test ;;
+tls_echo) tls_echo_test ;;
 *) fail "unknown mode '$mode'" ;;
 esac
 echo "net-smoke: $mode: ok"

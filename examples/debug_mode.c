@@ -6,8 +6,9 @@
  *    released without anyone reading its status, so the error is lost;
  *  - the shutdown list: poll_updates is still running when main returns
  *    (a task nobody stops: a leak in a long-running program).
- * Debug mode is on through the config here; WEFT_DEBUG=1 in the
- * environment turns it on without a rebuild.
+ * Debug mode is on through the config here; a program whose config has
+ * WEFT_CONFIG_ENV in `flags` can also be switched to it without a
+ * rebuild, with WEFT_DEBUG=1 in the environment.
  *
  * stdout is deterministic (and checked against debug_mode.expected); the
  * reports on stderr carry timings and ids, so they are not. */

@@ -7,7 +7,8 @@
  * depends on the order the tasks run in. With threads, or with weft's
  * normal scheduler, that order changes from run to run; in deterministic
  * mode it is a function of the seed, so a seed that overdraws the account
- * overdraws it every time (also from the shell: WEFT_SEED=N ./program).
+ * overdraws it every time (a program whose config has WEFT_CONFIG_ENV
+ * also takes the seed from the shell: WEFT_SEED=N ./program).
  * The fix, a lock around check and act, then passes every seed.
  *
  * Build and run: ./deterministic

@@ -7,7 +7,7 @@
  *     handle without awaiting it: the task still runs (weft_spawn
  *     schedules it, like create_task), but its status, an error here,
  *     reaches nobody. asyncio would log "Task exception was never
- *     retrieved"; weft's debug mode (WEFT_DEBUG=1) reports "task ... was
+ *     retrieved"; weft's debug mode (weft_config_t.debug) reports "task ... was
  *     never awaited" (docs/debugging.md). Await (or gather) every task
  *     whose result matters; spawn detached (out == NULL) only
  *     fire-and-forget work.

@@ -19,6 +19,9 @@
  *  - Never read errno across an await: the task may resume on another
  *    thread, and glibc lets the compiler cache errno's address. weft reports
  *    every error by return value.
+ *  - Process-wide effects (signal handlers, SIGPIPE, UV_THREADPOOL_SIZE) and
+ *    the environment variables weft reads are all listed at WEFT_CONFIG_ENV
+ *    below and in docs/environment.md; each is the config's choice.
  */
 #ifndef WEFT_H_
 #define WEFT_H_
@@ -63,7 +66,11 @@ extern "C" {
   XX(ELIMIT, -5002, "limit exceeded")                                          \
   XX(EOF, -5003, "end of stream")                                              \
   XX(ENOBUFS, -ENOBUFS, "buffer too small")                                    \
-  XX(EPROTO, -EPROTO, "protocol error")
+  XX(EPROTO, -EPROTO, "protocol error")                                        \
+  XX(ENOTSUP, -ENOTSUP, "operation not supported")                             \
+  XX(ETLS, -5004, "TLS error")                                                 \
+  XX(ECERT, -5005, "TLS certificate verification failed")                      \
+  XX(ETRUNCATED, -5006, "connection closed without TLS close_notify")
 
 typedef enum {
 #define WEFT_XX_(name, value, msg) WEFT_##name = (value),
@@ -96,8 +103,40 @@ typedef struct weft_task_s weft_task_t;
  * status, which weft_await() returns (an exception, in asyncio's terms). */
 typedef int (*weft_task_fn)(void* arg, void** result);
 
+/* Option structs can grow (weft_config_t, weft_spawn_opts_t,
+ * weft_server_config_t, weft_process_opts_t, weft_http_client_config_t,
+ * weft_http_server_config_t). Each starts with `size`, which says which
+ * version of the struct the program was compiled against:
+ *  - 0 means the 0.1 layout: a zeroed struct, or one set up with
+ *    designated initializers that leave `size` out, keeps working; fields
+ *    added after 0.1 are not read from it and take their defaults.
+ *  - Otherwise sizeof the struct as the program sees it: the WEFT_*_INIT
+ *    macros below set it, as does {.size = sizeof(weft_config_t), ...}.
+ *    Set it when you use a field added after 0.1.
+ * A size past what this library knows (a program built against a newer
+ * header) is accepted when every byte this library does not know is zero;
+ * otherwise the call returns WEFT_EINVAL, as an option it cannot honour. A
+ * size below the 0.1 layout's is WEFT_EINVAL too. Never build these
+ * structs with positional initializers ({4, 0, ...}): `size` comes first.
+ * (Result structs that weft fills, such as weft_metrics_t, are not
+ * covered: rebuild code that allocates them when they grow.) */
+#define WEFT_CONFIG_INIT                                                       \
+  { .size = sizeof(weft_config_t) }
+#define WEFT_SPAWN_OPTS_INIT                                                   \
+  { .size = sizeof(weft_spawn_opts_t) }
+#define WEFT_SERVER_CONFIG_INIT                                                \
+  { .size = sizeof(weft_server_config_t) }
+#define WEFT_PROCESS_OPTS_INIT                                                 \
+  { .size = sizeof(weft_process_opts_t) }
+#define WEFT_HTTP_CLIENT_CONFIG_INIT                                           \
+  { .size = sizeof(weft_http_client_config_t) }
+#define WEFT_HTTP_SERVER_CONFIG_INIT                                           \
+  { .size = sizeof(weft_http_server_config_t) }
+
 /* Runtime configuration. A zeroed struct (or NULL) means the defaults. */
 typedef struct weft_config_s {
+  /* sizeof(weft_config_t), or 0 for the 0.1 layout (see above). */
+  size_t size;
   /* Worker threads; 0 means one per CPU the process may run on. */
   unsigned workers;
   /* Bytes of stack per task, rounded up to pages; 0 means 256 KiB. Less
@@ -109,8 +148,9 @@ typedef struct weft_config_s {
   /* How long an idle executor thread waits for work before it leaves, in
    * milliseconds; 0 means 10000. */
   unsigned blocking_keepalive_ms;
-  /* Debug mode (see "Debugging"); also on when the environment variable
-   * WEFT_DEBUG is set to anything but "0". Nonzero: on. To print a slow
+  /* Debug mode (see "Debugging"); with WEFT_CONFIG_ENV in `flags`, also on
+   * when the environment variable WEFT_DEBUG is set to anything but "0".
+   * Nonzero: on. To print a slow
    * task's backtrace, debug mode interrupts the stalled worker's thread
    * once with the realtime signal SIGRTMIN+6, whose handler it installs
    * (SA_RESTART) while a runtime in debug mode exists, and only if the
@@ -132,16 +172,55 @@ typedef struct weft_config_s {
   int dump_signal;
   /* Deterministic mode (see "Deterministic mode"): one worker whatever
    * `workers` says, a virtual clock, and tasks run in an order drawn from
-   * `seed`, so a run replays. Nonzero: on. Also on when the environment
-   * variable WEFT_SEED is set; its value is then the seed. */
+   * `seed`, so a run replays. Nonzero: on. With WEFT_CONFIG_ENV in
+   * `flags`, also on when the environment variable WEFT_SEED is set; its
+   * value is then the seed. */
   int deterministic;
   /* The mode's seed. 0 draws one, which is logged (weft_set_log, level
    * WARN) and returned by weft_runtime_seed(). */
   uint64_t seed;
+  /* WEFT_CONFIG_* bits below: what the runtime may read from the
+   * environment and do to the process. 0: the defaults. Unknown bits are
+   * WEFT_EINVAL. */
+  unsigned flags;
 } weft_config_t;
 
+/* What a runtime does to the process, all of it (docs/environment.md lists
+ * it in one place, with libuv's own effects):
+ *  - SIGSEGV and SIGBUS: a handler that reports a task's stack overflow
+ *    (its name and stack size) before the process aborts; any other fault
+ *    goes to the handler that was there before (the default action, a
+ *    sanitizer's, a crash reporter's), which the handler reinstalls. It is
+ *    installed while any runtime that wants it exists, on an alternate
+ *    signal stack of weft's own threads, and the previous handlers come
+ *    back when the last such runtime is freed (unless the program replaced
+ *    the handler meanwhile). WEFT_CONFIG_NO_FAULT_HANDLER: none; an
+ *    overflow then still hits the guard page but dies as a plain SIGSEGV.
+ *  - SIGPIPE: set to ignored, once, if its action is the default, and left
+ *    so: a write to a closed socket or pipe then fails with UV_EPIPE
+ *    instead of killing the process (libuv writes with write(2)). A
+ *    handler the program installed is kept. WEFT_CONFIG_KEEP_SIGPIPE:
+ *    left alone (ignore or handle it yourself, or lose the process to the
+ *    first peer that goes away).
+ *  - UV_THREADPOOL_SIZE: libuv sizes its process-wide file and DNS thread
+ *    pool from it, once. When it is unset and the calling thread is the
+ *    process's only thread (so no other thread can be reading the
+ *    environment: setenv is not thread-safe), the first runtime sets it to
+ *    two threads per worker, 4 to 64. Otherwise libuv's default of 4, or
+ *    your value, stands. WEFT_CONFIG_NO_SETENV: never set it.
+ *  - Environment switches (WEFT_DEBUG, WEFT_SEED, WEFT_STACK_GUARD) are
+ *    read only with WEFT_CONFIG_ENV: without it no environment variable
+ *    changes what a runtime does.
+ *  - Debug mode's SIGRTMIN+6 and the dump signal: see `debug` and
+ *    `dump_signal` above. */
+#define WEFT_CONFIG_ENV 1u
+#define WEFT_CONFIG_NO_FAULT_HANDLER 2u
+#define WEFT_CONFIG_KEEP_SIGPIPE 4u
+#define WEFT_CONFIG_NO_SETENV 8u
+
 /* Creates a runtime and starts its workers. Call from outside any runtime's
- * tasks. Returns WEFT_EINVAL for a NULL out, a stack_size over 1 GiB or a
+ * tasks. It changes process-wide state: see WEFT_CONFIG_ENV above. Returns
+ * WEFT_EINVAL for a NULL out, a stack_size over 1 GiB, unknown flags or a
  * dump_signal that cannot be caught (SIGSEGV and SIGBUS are taken),
  * WEFT_EBUSY when another runtime has a dump_signal, WEFT_ENOMEM when
  * threads, loops or memory cannot be had. Any thread. */
@@ -150,11 +229,28 @@ WEFT_EXTERN int weft_runtime_new(const weft_config_t* config,
 
 /* Shuts the runtime down and frees it: every live task is cancelled, every
  * await in it returns WEFT_ECANCELED from then on, the workers wait for all
- * tasks to return, then stop. Task handles die with the runtime: release
- * them before. NULL is a no-op that returns 0. Returns WEFT_EPERM when
+ * tasks to return, then stop. Blocking calls queued on the executor
+ * (weft_run_blocking, weft_submit_blocking) and not yet started are
+ * cancelled; it waits for every one already running to return, with no
+ * time limit: a call that never returns (a read nobody
+ * answers) keeps weft_runtime_free from returning. Make such calls
+ * interruptible (a timeout, a descriptor you close) before freeing, or
+ * bound the wait with weft_runtime_shutdown. Task
+ * handles die with the runtime: release them before. NULL is a no-op that
+ * returns 0. Returns WEFT_EPERM when
  * called from one of the runtime's own workers (or its tasks) or from a
  * blocking call running on its executor: it would wait for itself. */
 WEFT_EXTERN int weft_runtime_free(weft_runtime_t* rt);
+
+/* weft_runtime_free() with a bound on the wait for blocking calls still
+ * running: after blocking_grace_ms (< 0: no bound, as weft_runtime_free)
+ * it returns WEFT_ETIMEDOUT with the runtime freed all the same; each call
+ * still running finishes on its own thread, its result is dropped (its
+ * future, if someone holds it, completes), and the thread exits. Such a
+ * call must not use the runtime any more (it is gone). In deterministic
+ * mode the bound is ignored. Otherwise as weft_runtime_free. */
+WEFT_EXTERN int weft_runtime_shutdown(weft_runtime_t* rt,
+                                      int64_t blocking_grace_ms);
 
 /* Number of workers. 0 for NULL. Any thread. */
 WEFT_EXTERN unsigned weft_runtime_workers(const weft_runtime_t* rt);
@@ -182,6 +278,8 @@ WEFT_EXTERN int weft_worker_id(void);
  * ------------------------------------------------------------------------ */
 
 typedef struct weft_spawn_opts_s {
+  /* sizeof(weft_spawn_opts_t), or 0 (see WEFT_CONFIG_INIT). */
+  size_t size;
   /* The task's name, copied (up to 31 bytes). NULL: "Task-<id>". */
   const char* name;
   /* Stack bytes for this task; 0: the runtime's. Other sizes are mapped
@@ -233,10 +331,16 @@ WEFT_EXTERN void weft_task_release(weft_task_t* task);
 
 /* Requests cancellation: the task receives WEFT_ECANCELED at its current or
  * next await; a task never started is not started and ends with
- * WEFT_ECANCELED. Repeated requests before delivery count once. Returns 0,
- * WEFT_EINVAL for NULL, WEFT_EBUSY if the task has already finished.
- * Any thread. */
+ * WEFT_ECANCELED. Repeated requests before delivery are delivered once,
+ * but each is counted (weft_task_cancelling), so a timeout scope can tell
+ * its own request from others. Returns 0, WEFT_EINVAL for NULL,
+ * WEFT_EBUSY if the task has already finished. Any thread. */
 WEFT_EXTERN int weft_cancel(weft_task_t* task);
+
+/* asyncio's Task.cancelling(): how many weft_cancel requests the task has
+ * received and not had taken back (a timeout scope takes back the one its
+ * deadline made, at its exit). 0 for NULL. A snapshot. Any thread. */
+WEFT_EXTERN uint32_t weft_task_cancelling(weft_task_t* task);
 
 /* The task running the caller; NULL outside tasks. Borrowed: retain it to
  * keep it past the task's end. Any thread. */
@@ -401,10 +505,12 @@ WEFT_EXTERN int weft_future_cancel(weft_future_t* future);
  * outside a task. */
 WEFT_EXTERN int weft_future_await(weft_future_t* future, void** result);
 
-/* weft_future_await() bounded by `timeout_ms`: WEFT_ETIMEDOUT when it
- * passes first (the future is left pending). Awaits in a task. */
-WEFT_EXTERN int weft_future_wait(weft_future_t* future, uint64_t timeout_ms,
-                                 void** result);
+/* asyncio.wait_for(future, timeout): weft_future_await() bounded by
+ * `timeout_ms` (< 0: no bound, as every timeout_ms in this header):
+ * WEFT_ETIMEDOUT when it passes first (the future is left pending).
+ * Awaits in a task; blocks a plain thread. */
+WEFT_EXTERN int weft_future_wait_for(weft_future_t* future, int64_t timeout_ms,
+                                     void** result);
 
 /* The status without waiting: WEFT_EAGAIN while pending. Any thread. */
 WEFT_EXTERN int weft_future_result(const weft_future_t* future, void** result);
@@ -444,17 +550,49 @@ typedef struct weft_timeout_s weft_timeout_t;
  * task only (WEFT_ENOTTASK). WEFT_ENOMEM. Scopes nest. */
 WEFT_EXTERN int weft_timeout_enter(uint64_t ms, weft_timeout_t** out);
 
-/* Ends the scope and frees it. Returns WEFT_ETIMEDOUT if the deadline
- * passed (the cancellation it caused, if any, is taken back, so it reaches
- * no later await), 0 otherwise. Call it on every path out of the scope.
- * Deadlines act at awaits: a task that computes without awaiting is not
- * interrupted (there is no preemption). */
+/* Ends the scope and frees it. Returns:
+ *  - WEFT_ETIMEDOUT if the deadline passed and nobody else cancelled the
+ *    task meanwhile: the cancellation the deadline caused, if any, is
+ *    taken back (only that one), so it reaches no later await;
+ *  - WEFT_ECANCELED if the deadline fired but the task was also cancelled
+ *    by someone else since the scope began (weft_cancel, an outer scope):
+ *    that cancellation is never swallowed; if it was not yet delivered
+ *    it stays pending for the next await (asyncio 3.11 counts requests
+ *    with uncancel() for the same reason; see weft_task_cancelling);
+ *  - 0 otherwise (an outside cancellation is then left as it is).
+ * Call it on every path out of the scope. Deadlines act at awaits: a task
+ * that computes without awaiting is not interrupted (there is no
+ * preemption); a deadline that passed while the task computed is reported
+ * as WEFT_ETIMEDOUT with nothing to take back. */
 WEFT_EXTERN int weft_timeout_exit(weft_timeout_t* timeout);
 
-/* asyncio.wait_for(task, timeout): awaits `task` for at most timeout_ms;
- * when that passes, cancels it, waits for it to end, and returns
- * WEFT_ETIMEDOUT. Otherwise as weft_await. Awaits. */
-WEFT_EXTERN int weft_wait_for(weft_task_t* task, uint64_t timeout_ms,
+/* A periodic timer that does not drift (tokio's interval): tick k is due
+ * at start + k * period, whatever the task does between ticks. A tick that
+ * is late by more than a period skips the ticks it missed instead of
+ * firing them in a burst. One task ticks it at a time. */
+typedef struct weft_interval_s weft_interval_t;
+
+/* An interval whose first tick is due period_ms from now. 0, WEFT_EINVAL
+ * (period 0, NULL out), WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_interval_new(uint64_t period_ms, weft_interval_t** out);
+
+/* Awaits the next due tick (returns at once if it is already due). On 0,
+ * *periods (optional) is how many periods passed since the previous tick:
+ * 1 when on time, more when ticks were skipped. WEFT_ECANCELED (the
+ * schedule is unchanged), WEFT_EINVAL, WEFT_ENOTTASK. From a task only.
+ * Awaits. */
+WEFT_EXTERN int weft_interval_tick(weft_interval_t* iv, uint64_t* periods);
+
+/* When the next tick is due (weft_now_ns's clock). 0 for NULL. */
+WEFT_EXTERN uint64_t weft_interval_next_ns(const weft_interval_t* iv);
+
+/* Frees it. NULL is a no-op. Returns 0 (every *_free returns an int). */
+WEFT_EXTERN int weft_interval_free(weft_interval_t* iv);
+
+/* asyncio.wait_for(task, timeout): awaits `task` for at most timeout_ms
+ * (< 0: no bound); when that passes, cancels it, waits for it to end, and
+ * returns WEFT_ETIMEDOUT. Otherwise as weft_await. Awaits. */
+WEFT_EXTERN int weft_wait_for(weft_task_t* task, int64_t timeout_ms,
                               void** result);
 
 /* asyncio.shield(task): awaits `task`, but a cancellation of the caller
@@ -516,7 +654,7 @@ WEFT_EXTERN int weft_as_completed_next(weft_as_completed_t* it,
                                        weft_task_t** task);
 
 /* Frees the iterator; the tasks are untouched. NULL is a no-op. */
-WEFT_EXTERN void weft_as_completed_free(weft_as_completed_t* it);
+WEFT_EXTERN int weft_as_completed_free(weft_as_completed_t* it);
 
 /* asyncio.TaskGroup: structured concurrency. Tasks spawned into a group
  * are waited for by weft_group_wait; the first one to fail cancels the
@@ -542,7 +680,87 @@ WEFT_EXTERN int weft_group_wait(weft_group_t* group);
 
 /* Frees the group. Tasks still running are cancelled and waited for
  * first. NULL is a no-op. */
-WEFT_EXTERN void weft_group_free(weft_group_t* group);
+WEFT_EXTERN int weft_group_free(weft_group_t* group);
+
+/* A task set that supervises (tokio's JoinSet): children are spawned into
+ * it (or adopt it: a connection handler adds itself), finished children
+ * are handed out in the order they finish with their status and result,
+ * and then leave the set. The owner, or anyone, can cancel them all, and
+ * a shutdown gives them a grace period before cancelling them. Every call
+ * is thread-safe. By default the first child to fail (a negative status
+ * other than WEFT_ECANCELED) closes the set and cancels the others. */
+typedef struct weft_taskset_s weft_taskset_t;
+
+/* weft_taskset_new flags. KEEP_GOING: a failed child cancels nothing (a
+ * server's handlers). DISCARD: a finished child leaves the set at once and
+ * its status is dropped (weft_taskset_failed still tells the first
+ * failure), so a set nobody joins does not grow; join_next then only
+ * waits for the set to empty. */
+#define WEFT_TASKSET_KEEP_GOING 1u
+#define WEFT_TASKSET_DISCARD 2u
+
+/* An empty, open set. 0, WEFT_EINVAL (NULL out, unknown flags),
+ * WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_taskset_new(unsigned flags, weft_taskset_t** out);
+
+/* Spawns a child into the set (arguments as weft_spawn; `out` optional, a
+ * new reference). WEFT_ECLOSED once the set is closed (by
+ * weft_taskset_close, a shutdown, or a first failure without KEEP_GOING);
+ * if it closes while the spawn is under way, the new task is cancelled.
+ * Any thread. */
+WEFT_EXTERN int weft_taskset_spawn(weft_taskset_t* set, weft_task_fn fn,
+                                   void* arg, const weft_spawn_opts_t* opts,
+                                   weft_task_t** out);
+
+/* Adopts a task spawned elsewhere (the set takes a reference of its own):
+ * a connection handler adds itself with weft_taskset_add(set,
+ * weft_current_task()), so the set owns the server's handlers. A task that
+ * already finished is added as finished. 0, WEFT_ECLOSED (closed: the
+ * task was not added), WEFT_EINVAL, WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_taskset_add(weft_taskset_t* set, weft_task_t* task);
+
+/* The next child to finish, which leaves the set: waits for one if none
+ * has finished yet. Returns 0 with *status (the child's status), *result
+ * (its result, when *status is 0) and *task (a new reference to it), each
+ * optional (NULL); WEFT_ECLOSED when the set is empty (no child running or
+ * unjoined); WEFT_ETIMEDOUT once timeout_ms passes (< 0: none);
+ * WEFT_ECANCELED if the caller is cancelled (only its wait ends: the
+ * children are untouched and nothing leaves the set); WEFT_ENOMEM.
+ * Awaits in a task; blocks a plain thread. */
+WEFT_EXTERN int weft_taskset_join_next(weft_taskset_t* set, int64_t timeout_ms,
+                                       weft_task_t** task, int* status,
+                                       void** result);
+
+/* Cancels every running child (weft_cancel); the set stays open. 0,
+ * WEFT_EINVAL. Never waits. Any thread. */
+WEFT_EXTERN int weft_taskset_cancel_all(weft_taskset_t* set);
+
+/* Closes the set: later spawns and adds get WEFT_ECLOSED; children already
+ * in it go on. 0, WEFT_EINVAL. Any thread. */
+WEFT_EXTERN int weft_taskset_close(weft_taskset_t* set);
+
+/* A graceful stop: closes the set, lets the running children finish for
+ * up to grace_ms (< 0: as long as they take; 0: no grace), then cancels
+ * those still running and waits for them. Finished children stay for
+ * join_next (unless DISCARD). Returns 0, or WEFT_ECANCELED if the caller
+ * was cancelled meanwhile (the grace ends: the children are cancelled, and
+ * still waited for), WEFT_EINVAL, WEFT_ENOMEM. Awaits in a task; blocks a
+ * plain thread. */
+WEFT_EXTERN int weft_taskset_shutdown(weft_taskset_t* set, int64_t grace_ms);
+
+/* Children in the set: running, or finished and not yet joined. A
+ * snapshot; 0 for NULL. Any thread. */
+WEFT_EXTERN size_t weft_taskset_size(const weft_taskset_t* set);
+
+/* The status of the first child that failed (negative, not
+ * WEFT_ECANCELED), or 0. WEFT_EINVAL for NULL. Any thread. */
+WEFT_EXTERN int weft_taskset_failed(const weft_taskset_t* set);
+
+/* Frees the set: closes it, cancels the children still running and waits
+ * for them (a cancellation of the caller meanwhile is requested again
+ * afterwards, so its next await sees it); children not joined are dropped.
+ * NULL is a no-op. Awaits in a task; blocks a plain thread. */
+WEFT_EXTERN int weft_taskset_free(weft_taskset_t* set);
 
 /* ------------------------------------------------------------------------
  * Blocking calls
@@ -591,22 +809,58 @@ typedef struct weft_cond_s weft_cond_t;
 typedef struct weft_sem_s weft_sem_t;
 typedef struct weft_barrier_s weft_barrier_t;
 
-/* A mutual-exclusion lock for tasks, handed over FIFO. Not reentrant; as
- * asyncio.Lock, it has no owner: any caller may release it. */
+/* A mutual-exclusion lock for tasks, handed over FIFO. Unlike
+ * asyncio.Lock it has an owner: the task that acquired it, wherever that
+ * task runs next (a task moves between threads, ownership stays with the
+ * task); for a plain thread outside the runtime, that thread. Only the
+ * owner may release it or wait on and notify a condition bound to it. Not
+ * reentrant: the owner acquiring it again gets WEFT_EDEADLK. */
 /* A free lock in *out. 0, WEFT_EINVAL, WEFT_ENOMEM. Any thread. */
 WEFT_EXTERN int weft_lock_new(weft_lock_t** out);
 /* 0 (NULL too), WEFT_EBUSY with waiters (nothing freed). */
 WEFT_EXTERN int weft_lock_free(weft_lock_t* lock);
 /* Acquires; awaits while held. 0, WEFT_ECANCELED (nothing acquired),
- * WEFT_EINVAL, WEFT_ENOMEM. Awaits. */
+ * WEFT_EDEADLK (the caller holds it already), WEFT_EINVAL, WEFT_ENOMEM.
+ * Awaits. */
 WEFT_EXTERN int weft_lock_acquire(weft_lock_t* lock);
 /* 0 if acquired, WEFT_EAGAIN if held (or others wait). Never waits. */
 WEFT_EXTERN int weft_lock_try_acquire(weft_lock_t* lock);
-/* Releases (to the longest waiter, if any). 0, WEFT_EPERM if not held,
- * WEFT_EINVAL. Any thread. */
+/* Releases (to the longest waiter, if any). 0, WEFT_EPERM if the caller
+ * does not hold it (free, or held by another task or thread: nothing
+ * changes), WEFT_EINVAL. The owner only. */
 WEFT_EXTERN int weft_lock_release(weft_lock_t* lock);
 /* 1 while held, 0 when free (or NULL). A snapshot. */
 WEFT_EXTERN int weft_lock_locked(const weft_lock_t* lock);
+
+/* A read-write lock (tokio's RwLock): many readers or one writer. Granted
+ * in arrival order: a writer waits only for those who came before it, and
+ * readers that come after a waiting writer wait behind it, so neither side
+ * starves. The writer has an owner as weft_lock_t has (the task, or the
+ * plain thread): only it may release, and its own read or write acquire
+ * gets WEFT_EDEADLK. Readers are counted, not named. */
+typedef struct weft_rwlock_s weft_rwlock_t;
+/* A free lock in *out. 0, WEFT_EINVAL, WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_rwlock_new(weft_rwlock_t** out);
+/* 0 (NULL too), WEFT_EBUSY with waiters (nothing freed). */
+WEFT_EXTERN int weft_rwlock_free(weft_rwlock_t* rw);
+/* Shared access; awaits while a writer holds it or waits before us. 0,
+ * WEFT_ECANCELED (nothing acquired; a grant that came meanwhile passes
+ * on), WEFT_EDEADLK (the caller is the writer), WEFT_EINVAL, WEFT_ENOMEM.
+ * Awaits. */
+WEFT_EXTERN int weft_rwlock_read_acquire(weft_rwlock_t* rw);
+/* Exclusive access; awaits while anyone holds it or waits before us.
+ * Errors as weft_rwlock_read_acquire. Awaits. */
+WEFT_EXTERN int weft_rwlock_write_acquire(weft_rwlock_t* rw);
+/* Never wait: 0, or WEFT_EAGAIN if it cannot be had now (or others
+ * wait). */
+WEFT_EXTERN int weft_rwlock_try_read(weft_rwlock_t* rw);
+WEFT_EXTERN int weft_rwlock_try_write(weft_rwlock_t* rw);
+/* Ends one reader's access. 0, WEFT_EPERM if no reader holds it,
+ * WEFT_EINVAL. */
+WEFT_EXTERN int weft_rwlock_read_release(weft_rwlock_t* rw);
+/* Ends the writer's access. 0, WEFT_EPERM if the caller is not the
+ * writer, WEFT_EINVAL. The writer only. */
+WEFT_EXTERN int weft_rwlock_write_release(weft_rwlock_t* rw);
 
 /* A flag tasks wait for (asyncio.Event). */
 /* A clear event in *out. 0, WEFT_EINVAL, WEFT_ENOMEM. */
@@ -629,17 +883,18 @@ WEFT_EXTERN int weft_event_wait(weft_event_t* event);
 WEFT_EXTERN int weft_cond_new(weft_lock_t* lock, weft_cond_t** out);
 /* 0 (NULL too), WEFT_EBUSY with waiters (nothing freed). */
 WEFT_EXTERN int weft_cond_free(weft_cond_t* cond);
-/* With the lock held: releases it, waits for a notify, re-acquires it
- * (also when cancelled, before returning WEFT_ECANCELED; a notify that
- * reached a cancelled waiter passes to the next one). 0, WEFT_ECANCELED,
- * WEFT_EPERM if the lock is not held, WEFT_EINVAL, WEFT_ENOMEM. Awaits. */
+/* With the lock held by the caller: releases it, waits for a notify,
+ * re-acquires it (also when cancelled, before returning WEFT_ECANCELED; a
+ * notify that reached a cancelled waiter passes to the next one). 0,
+ * WEFT_ECANCELED, WEFT_EPERM if the caller does not hold the lock,
+ * WEFT_EINVAL, WEFT_ENOMEM. Awaits. */
 WEFT_EXTERN int weft_cond_wait(weft_cond_t* cond);
 /* weft_cond_wait until pred(arg) is true (checked with the lock held).
  * 0, or the first failing weft_cond_wait's code. Awaits. */
 WEFT_EXTERN int weft_cond_wait_for(weft_cond_t* cond, int (*pred)(void* arg),
                                    void* arg);
-/* Wakes up to n waiters, oldest first. The lock must be held: WEFT_EPERM
- * if it is not. 0, WEFT_EINVAL. */
+/* Wakes up to n waiters, oldest first. The caller must hold the lock:
+ * WEFT_EPERM if it does not. 0, WEFT_EINVAL. */
 WEFT_EXTERN int weft_cond_notify(weft_cond_t* cond, size_t n);
 /* Wakes every waiter; as weft_cond_notify. */
 WEFT_EXTERN int weft_cond_notify_all(weft_cond_t* cond);
@@ -693,9 +948,12 @@ WEFT_EXTERN int weft_ratelimit_new(size_t max_per_period, uint64_t period_ms,
 /* 0 (NULL too), WEFT_EBUSY with waiters (nothing freed). */
 WEFT_EXTERN int weft_ratelimit_free(weft_ratelimit_t* rl);
 /* Awaits until a slot in the sliding window is free, behind every earlier
- * waiter, and takes it. 0, WEFT_ECANCELED (nothing taken; if it was first
- * in line, the next waiter goes ahead), WEFT_EINVAL, WEFT_ENOMEM.
- * From a task only (WEFT_ENOTTASK). Awaits. */
+ * waiter, and takes it. A grant counts from the moment acquire returns
+ * (the time is read by the acquirer after it resumed, as its last step),
+ * so no max_per_period + 1 returns of acquire lie within one period. 0,
+ * WEFT_ECANCELED (nothing taken; if it was first in line, the next waiter goes
+ * ahead), WEFT_EINVAL, WEFT_ENOMEM. From a task only (WEFT_ENOTTASK). Awaits.
+ */
 WEFT_EXTERN int weft_ratelimit_acquire(weft_ratelimit_t* rl);
 
 /* ------------------------------------------------------------------------
@@ -775,6 +1033,137 @@ WEFT_EXTERN int weft_chan_try_recv(weft_chan_t* ch, void** item);
 /* Closes: senders (waiting or later) get WEFT_ECLOSED; receivers drain.
  * Closing again is harmless. */
 WEFT_EXTERN int weft_chan_close(weft_chan_t* ch);
+
+/* ------------------------------------------------------------------------
+ * Cancellation tokens (tokio's CancellationToken)
+ * ------------------------------------------------------------------------
+ * A token is a flag that is set once and never cleared: "stop". Tokens
+ * form a tree: cancelling one cancels every token made under it, at any
+ * depth, but never its parent. Tasks wait for a token (weft_token_wait),
+ * watch it in weft_select beside other events, or are tied to it
+ * (weft_token_tie: cancelling the token cancels them). Every call is
+ * thread-safe (any thread). A token is reference counted: weft_token_new
+ * gives the caller one reference; a child token holds one on its parent,
+ * and a tie holds one until its task ends. */
+typedef struct weft_token_s weft_token_t;
+
+/* A token, not cancelled, under `parent` (NULL: a root). Under a parent
+ * that is already cancelled the new token starts cancelled. 0,
+ * WEFT_EINVAL (NULL out), WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_token_new(weft_token_t* parent, weft_token_t** out);
+
+/* One more reference. Returns `tok`. Any thread. */
+WEFT_EXTERN weft_token_t* weft_token_retain(weft_token_t* tok);
+
+/* Gives back one reference; the last frees the token (it leaves its
+ * parent's tree; its flag's state does not matter). NULL is a no-op. */
+WEFT_EXTERN void weft_token_release(weft_token_t* tok);
+
+/* Cancels the token and every descendant: sets their flags, wakes their
+ * waiters and selects, and cancels (weft_cancel) the tasks tied to them.
+ * Cancelling again does nothing. Never waits. 0, WEFT_EINVAL. Any thread,
+ * also from a future callback or a signal-handling task. */
+WEFT_EXTERN int weft_token_cancel(weft_token_t* tok);
+
+/* 1 once the token (or an ancestor, which cancels it) was cancelled, 0
+ * otherwise or for NULL. Any thread. */
+WEFT_EXTERN int weft_token_cancelled(const weft_token_t* tok);
+
+/* Waits until the token is cancelled (returns at once if it is). 0,
+ * WEFT_ECANCELED if the caller itself is cancelled meanwhile (only its
+ * wait is withdrawn; the token is untouched), WEFT_EINVAL, WEFT_EPERM from
+ * a worker thread outside a task. In a task: awaits; from a thread
+ * outside the runtime: blocks it. */
+WEFT_EXTERN int weft_token_wait(weft_token_t* tok);
+
+/* Ties `task` to the token: once the token is cancelled (now or later,
+ * directly or through an ancestor), the task is cancelled with
+ * weft_cancel. The tie ends by itself when the task ends, so a long-lived
+ * token does not keep finished tasks. Tying to a cancelled token cancels
+ * the task at once. 0, WEFT_EINVAL, WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_token_tie(weft_token_t* tok, weft_task_t* task);
+
+/* Called once when a token is cancelled, on the thread that cancelled it
+ * (or at once, by weft_token_on_cancel, if it already was). Must be short
+ * and must not await; it may cancel tasks, cancel task sets
+ * (weft_taskset_cancel_all), close servers or channels, set events. */
+typedef void (*weft_token_cb)(weft_token_t* tok, void* arg);
+typedef struct weft_token_hook_s weft_token_hook_t;
+
+/* Registers cb(tok, arg) to run when `tok` is cancelled: how task sets,
+ * groups, servers and anything else are tied to a token. *out is the
+ * registration: give it back with weft_token_hook_remove (also after the
+ * callback ran). 0, WEFT_EINVAL, WEFT_ENOMEM (then cb never runs). Any
+ * thread. */
+WEFT_EXTERN int weft_token_on_cancel(weft_token_t* tok, weft_token_cb cb,
+                                     void* arg, weft_token_hook_t** out);
+
+/* Removes and frees a registration. Returns 1 if its callback ran (or was
+ * running: then this waits until it has returned, so `arg` may be freed
+ * right after), 0 if it had not run and now never will. NULL: 0. From
+ * inside its own callback it does not wait. Any thread. */
+WEFT_EXTERN int weft_token_hook_remove(weft_token_hook_t* hook);
+
+/* ------------------------------------------------------------------------
+ * select (Go's select, tokio's select!, libdill's choose)
+ * ------------------------------------------------------------------------
+ * Waits for the first of several events and takes exactly one: receive
+ * from a channel, send to a channel, a future or a task finishing, a token
+ * being cancelled, with a timeout. The cases not chosen are withdrawn and
+ * nothing of theirs is consumed: no item is taken from a channel, no item
+ * is put into one, a future or task is only looked at. */
+
+typedef enum {
+  WEFT_SELECT_OFF = 0,    /* an unused case: never chosen (Go's nil channel) */
+  WEFT_SELECT_RECV = 1,   /* receive from a channel */
+  WEFT_SELECT_SEND = 2,   /* send to a channel */
+  WEFT_SELECT_FUTURE = 3, /* a future is done */
+  WEFT_SELECT_TASK = 4,   /* a task has ended */
+  WEFT_SELECT_TOKEN = 5   /* a cancellation token is cancelled */
+} weft_select_kind_t;
+
+/* One case. Build it with the weft_select_* helpers below (or by hand);
+ * weft_select writes `status` (and *out) of the chosen case only. */
+typedef struct weft_select_case_s {
+  weft_select_kind_t kind;
+  void* obj;  /* the channel, future, task or token */
+  void* item; /* SEND: the item to send */
+  void** out; /* RECV: the item received; FUTURE, TASK: the result (on
+                 status 0); may be NULL for FUTURE and TASK */
+  int status; /* chosen case: RECV, SEND: 0 or WEFT_ECLOSED (closed and,
+                 for RECV, drained); FUTURE, TASK: the future's or task's
+                 status; TOKEN: 0 */
+} weft_select_case_t;
+
+/* Case builders. */
+WEFT_EXTERN weft_select_case_t weft_select_recv(weft_chan_t* ch, void** out);
+WEFT_EXTERN weft_select_case_t weft_select_send(weft_chan_t* ch, void* item);
+WEFT_EXTERN weft_select_case_t weft_select_future(weft_future_t* f,
+                                                  void** result);
+WEFT_EXTERN weft_select_case_t weft_select_task(weft_task_t* task,
+                                                void** result);
+WEFT_EXTERN weft_select_case_t weft_select_token(weft_token_t* tok);
+
+/* Waits until one of the n cases is ready and takes it; returns its index
+ * (>= 0), with cases[index].status (and *out) set. If several are ready
+ * at the call, the first in array order is taken (put the case that must
+ * win first; rotate the array for fairness). A channel closed (and, to
+ * receive, drained) makes its case ready with status WEFT_ECLOSED: turn
+ * it WEFT_SELECT_OFF to stop watching it.
+ *
+ * timeout_ms < 0: no timeout; 0: only what is ready now; otherwise returns
+ * WEFT_ETIMEDOUT once that passes with nothing chosen. Returns
+ * WEFT_ECANCELED if the caller is cancelled before a case is chosen, or
+ * while a chosen channel operation is being finished: then that operation
+ * is given back (the item goes to the next receiver, the slot to the next
+ * sender), so a cancelled select has consumed nothing. WEFT_EINVAL (NULL
+ * cases, n 0 or over INT_MAX, a case with an unknown kind or a NULL
+ * object, RECV with NULL out), WEFT_ENOMEM, WEFT_EPERM from a worker
+ * thread outside a task. Cases all WEFT_SELECT_OFF with no timeout wait
+ * for the caller's cancellation (Go's empty select).
+ * In a task: awaits; from a thread outside the runtime: blocks it. */
+WEFT_EXTERN int weft_select(weft_select_case_t* cases, size_t n,
+                            int64_t timeout_ms);
 
 /* ------------------------------------------------------------------------
  * Broadcast and watch channels (tokio's broadcast and watch)
@@ -987,7 +1376,8 @@ WEFT_EXTERN void weft_set_log(weft_log_fn fn, void* arg);
 /* ------------------------------------------------------------------------
  * Debugging
  *
- * Debug mode (weft_config_t.debug, or WEFT_DEBUG=1 in the environment)
+ * Debug mode (weft_config_t.debug, or WEFT_DEBUG=1 in the environment of
+ * a runtime whose config has WEFT_CONFIG_ENV)
  * turns on three reports, written to stderr as lines starting "weft: ":
  *  - a task spawned with a handle whose status nobody read (no weft_await,
  *    weft_task_result, combinator or task future) when its handle is
@@ -996,7 +1386,9 @@ WEFT_EXTERN void weft_set_log(weft_log_fn fn, void* arg);
  *    end otherwise. Spawn with a NULL `out` to detach a task on purpose.
  *  - a task that holds a worker longer than slow_task_ms (default 100)
  *    without an await: "slow task: 'name' (id N) has held worker W for
- *    T ms", once per stall, and again when the worker moves on.
+ *    T ms", once per stall, and again when the worker moves on, with the
+ *    task's stack: function names only for exported symbols, so link with
+ *    -rdynamic to see yours (weft_task_dump says more).
  *  - at weft_runtime_free, every task still alive, before it is cancelled,
  *    and every I/O object still open (server, stream, UDP socket, file,
  *    process: "shutdown: TCP stream 127.0.0.1:5000 -> 127.0.0.1:41234
@@ -1010,8 +1402,11 @@ WEFT_EXTERN void weft_set_log(weft_log_fn fn, void* arg);
  * (a sleep, another task, a future, an I/O operation), and for a
  * suspended task the return addresses on its stack, with the symbols
  * dladdr() finds (x86-64: build the program with frame pointers for a
- * full chain; functions that are not exported print as file+offset, for
- * addr2line). Also what each worker is running. Finished tasks whose
+ * full chain). dladdr() sees only exported symbols: link the program with
+ * -rdynamic (CMake: ENABLE_EXPORTS) to name its non-static functions;
+ * everything else prints as file+offset, for addr2line. Debug mode's
+ * slow-task backtraces are symbolized the same way. Also what each worker
+ * is running. Finished tasks whose
  * handles are still held are listed as done.
  *
  * A snapshot taken while the tasks go on: it never waits for a task or a
@@ -1026,10 +1421,10 @@ WEFT_EXTERN int weft_task_dump(weft_runtime_t* rt, FILE* out);
  *
  * For tests, and for replaying a concurrency bug in your own code
  * (weft_config_t.deterministic and .seed, or WEFT_SEED=N in the
- * environment): the runtime gets one worker, and at every switch the task
- * to run next is drawn from all runnable tasks by a generator seeded with
- * the seed. The same seed gives the same order of tasks, run after run;
- * other seeds give other orders. Run a test over many seeds to shake out
+ * environment with WEFT_CONFIG_ENV): the runtime gets one worker, and at every
+ * switch the task to run next is drawn from all runnable tasks by a generator
+ * seeded with the seed. The same seed gives the same order of tasks, run after
+ * run; other seeds give other orders. Run a test over many seeds to shake out
  * ordering bugs, then replay the seed that failed under a debugger.
  *
  * Time is virtual: weft_now_ns() in the runtime's tasks, sleeps and
@@ -1120,7 +1515,9 @@ WEFT_EXTERN void weft_uv_done(weft_uv_op_t* op, int status);
 
 /* -- Streams (asyncio's StreamReader and StreamWriter in one object) -- */
 
-/* A connected byte stream: TCP, or a pipe to a subprocess. */
+/* A connected byte stream: TCP, a Unix domain socket, a pipe to a
+ * subprocess, a descriptor (weft_stream_open_fd), any of them with TLS on
+ * top (weft_tls_start): every call below works the same on each. */
 typedef struct weft_stream_s weft_stream_t;
 
 #define WEFT_STREAM_LIMIT_DEFAULT (64u * 1024u)
@@ -1195,6 +1592,18 @@ WEFT_EXTERN int weft_stream_close(weft_stream_t* s);
  * frees. NULL: no-op. */
 WEFT_EXTERN int weft_stream_abort(weft_stream_t* s);
 
+/* A stream over a descriptor the program already has: a pipe or FIFO
+ * end, a terminal, a connected TCP or Unix socket (asyncio's
+ * connect_read_pipe / connect_write_pipe). The stream takes the descriptor
+ * over (it is made non-blocking; a terminal is reopened by libuv so that
+ * other processes sharing it stay blocking) and closing the stream closes
+ * it, except 0, 1 and 2, which stay open. The stream lives on the calling
+ * task's worker. Returns UV_EBADF for a descriptor that is not open,
+ * WEFT_EINVAL for a negative one or one that is not a byte stream (a
+ * regular file: use weft_file_open; a UDP socket), WEFT_ENOMEM; on failure
+ * the descriptor is left open and unchanged. Never waits. */
+WEFT_EXTERN int weft_stream_open_fd(int fd, weft_stream_t** out);
+
 /* TCP options and addresses (WEFT_EINVAL on a pipe). Never wait, but move
  * to the stream's worker if needed. */
 WEFT_EXTERN int weft_stream_nodelay(weft_stream_t* s, int enable);
@@ -1218,23 +1627,40 @@ typedef struct weft_server_s weft_server_t;
 
 /* The per-connection handler: runs as its own task, on the worker the
  * connection was handed to. The server closes `conn` when it returns
- * (unless the handler closed it). Its status becomes the task's. */
+ * (unless the handler closed it). The task is detached, so nobody reads
+ * the status it returns: handle errors in the handler. In debug mode a
+ * status other than 0 and WEFT_ECANCELED is reported on stderr
+ * ("connection handler (task N) returned EPROTO: ..."). */
 typedef int (*weft_conn_fn)(weft_stream_t* conn, void* arg);
 
+typedef struct weft_tls_s weft_tls_t;
+
 typedef struct weft_server_config_s {
+  size_t size; /* sizeof(weft_server_config_t), or 0 (see WEFT_CONFIG_INIT) */
   int backlog; /* listen backlog; 0: 4096 */
   /* 0: one listener accepts and hands connections to the workers in turn.
    * WEFT_SERVE_REUSEPORT: one SO_REUSEPORT listener per worker, the
    * kernel spreads connections (see docs/design.md for the comparison). */
   unsigned flags;
   size_t stack_size; /* handler tasks' stacks; 0: the runtime's */
+  /* A server TLS context (weft_tls_new, WEFT_TLS_SERVER), or NULL: each
+   * connection's task runs the handshake (weft_tls_start) before the
+   * handler, which gets a TLS stream; a connection whose handshake fails
+   * is closed and the handler is not called. The server holds a reference
+   * on the context until it is closed (weft_tls_free may come first). */
+  weft_tls_t* tls;
+  /* How long a connection's handshake may take, in ms; 0: 10000. */
+  unsigned tls_handshake_timeout_ms;
 } weft_server_config_t;
 
 #define WEFT_SERVE_REUSEPORT 1u
 
-/* Listens on host:port (host NULL: all interfaces; port 0: any, see
- * weft_server_port) and serves each connection with handler(conn, arg).
- * cfg may be NULL. */
+/* Listens on host:port and serves each connection with handler(conn, arg).
+ * `host` is a literal address or a name, resolved, of which the first
+ * address is used. host NULL means "0.0.0.0": every IPv4 interface, not
+ * IPv6; pass "::" for IPv6 and IPv4 both (one dual-stack socket, under
+ * Linux's default net.ipv6.bindv6only=0). Port 0: any free port, see
+ * weft_server_port. cfg may be NULL. */
 WEFT_EXTERN int weft_tcp_serve(const char* host, unsigned port,
                                weft_conn_fn handler, void* arg,
                                const weft_server_config_t* cfg,
@@ -1248,6 +1674,152 @@ WEFT_EXTERN void weft_server_stats(const weft_server_t* srv, uint64_t* accepted,
 /* Stops accepting, closes the listeners and frees the server. Running
  * handlers go on. NULL: no-op. */
 WEFT_EXTERN int weft_server_close(weft_server_t* srv);
+
+/* -- Unix domain sockets -- */
+
+/* asyncio.open_unix_connection: connects to the stream socket at `path`
+ * (a file system path, shorter than 108 bytes). UV_ENOENT when nothing is
+ * there, UV_ECONNREFUSED when nobody listens; WEFT_EINVAL for a NULL,
+ * empty or long path. */
+WEFT_EXTERN int weft_unix_connect(const char* path, weft_stream_t** out);
+
+/* asyncio.start_unix_server: weft_tcp_serve at a Unix socket path. A
+ * socket file already at `path` (left by an earlier server) is replaced;
+ * any other file there gives UV_EADDRINUSE. The file is removed when the
+ * server closes (if it is still the one the server made). The handler's
+ * streams are pipes: the TCP calls (weft_stream_nodelay, _peername) give
+ * WEFT_EINVAL on them. cfg as for TCP, including TLS; WEFT_SERVE_REUSEPORT
+ * is WEFT_EINVAL here. weft_server_port() is 0. */
+WEFT_EXTERN int weft_unix_serve(const char* path, weft_conn_fn handler,
+                                void* arg, const weft_server_config_t* cfg,
+                                weft_server_t** out);
+
+/* -- TLS (OpenSSL) --
+ *
+ * A TLS context holds the settings (certificates, what to verify, ALPN);
+ * weft_tls_start turns a connected stream into a TLS stream, in place, as
+ * asyncio's start_tls: afterwards every weft_stream_* call reads and writes
+ * plaintext over TLS, with the same limits, backpressure, cancellation and
+ * timeouts, so code written for a plain stream (an HTTP client, a line
+ * protocol) runs over TLS unchanged. Differences from a plain stream:
+ *  - weft_stream_read and friends return 0 (end of stream) only after the
+ *    peer's close_notify. A connection that ends without one gives
+ *    WEFT_ETRUNCATED once the bytes before it are read (a truncation
+ *    attack cannot pass for a complete message).
+ *  - weft_stream_shutdown sends close_notify, then ends the TCP side;
+ *    weft_stream_close sends close_notify before closing (neither waits
+ *    for the peer's); weft_stream_abort sends nothing.
+ *  - A fatal TLS error (a bad record, an alert) fails the stream with
+ *    WEFT_ETLS: reads return it after what was already decrypted, writes
+ *    and drains at once. weft_tls_error() says what happened.
+ *  - weft_stream_write_buffer_size counts encrypted bytes.
+ *  - Renegotiation (TLS 1.2) is refused, whichever side asks.
+ * In a build without OpenSSL (-DWEFT_TLS=OFF) these functions exist and
+ * return WEFT_ENOTSUP. */
+
+#define WEFT_TLS_CLIENT 0
+#define WEFT_TLS_SERVER 1
+#define WEFT_TLS_1_2 0x0303 /* protocol versions, as on the wire */
+#define WEFT_TLS_1_3 0x0304
+/* A client that does not check the server's certificate or name: for
+ * tests against a throwaway certificate only. */
+#define WEFT_TLS_NO_VERIFY 1u
+/* A server that asks every client for a certificate and checks it against
+ * ca_file / ca_dir (mutual TLS); a client without a valid one fails. */
+#define WEFT_TLS_VERIFY_CLIENT 2u
+
+/* Settings of a TLS context. A zeroed struct (or NULL) means the defaults:
+ * a client that verifies the server against the system's CA store, TLS
+ * 1.2 and 1.3. */
+typedef struct weft_tls_opts_s {
+  /* PEM certificate chain (leaf first) and its private key: required for
+   * a server; a client sends them to a server that asks (mutual TLS). */
+  const char* cert_file;
+  const char* key_file;
+  /* PEM CA certificates (a file, and/or a directory in OpenSSL's hashed
+   * layout) to verify the peer with: a client's instead of the system
+   * store; a server's for client certificates (WEFT_TLS_VERIFY_CLIENT,
+   * which needs one of them). */
+  const char* ca_file;
+  const char* ca_dir;
+  /* ALPN protocols, comma-separated in order of preference ("h2,http/1.1"):
+   * offered by a client; chosen from by a server (its first that the
+   * client offers; none in common: no ALPN, the handshake goes on). */
+  const char* alpn;
+  int min_version; /* WEFT_TLS_1_2 or WEFT_TLS_1_3; 0: 1.2 */
+  int max_version; /* 0: the newest OpenSSL speaks */
+  unsigned flags;  /* WEFT_TLS_NO_VERIFY, WEFT_TLS_VERIFY_CLIENT */
+} weft_tls_opts_t;
+
+/* 1 if weft was built with TLS, 0 if not. Any thread. */
+WEFT_EXTERN int weft_tls_available(void);
+
+/* A context for mode WEFT_TLS_CLIENT or WEFT_TLS_SERVER; opts may be NULL
+ * (not for a server). Loads the files now. Returns 0, WEFT_EINVAL (a bad
+ * mode, a server without cert_file and key_file, only one of the two, a
+ * bad version or ALPN list, WEFT_TLS_VERIFY_CLIENT without a CA or on a
+ * client), a file's read error (UV_ENOENT, UV_EACCES),
+ * WEFT_ETLS (a file OpenSSL cannot use, or a key that does not match the
+ * certificate: the reason goes to the log hook, WEFT_LOG_WARN),
+ * WEFT_ENOMEM, WEFT_ENOTSUP without TLS. Any thread; need not be in a
+ * task. The context may be shared by any number of streams, servers,
+ * tasks and workers at once. */
+WEFT_EXTERN int weft_tls_new(int mode, const weft_tls_opts_t* opts,
+                             weft_tls_t** out);
+
+/* Drops the creator's reference: streams and servers using the context
+ * keep it alive until they are closed. NULL: no-op. Any thread. */
+WEFT_EXTERN int weft_tls_free(weft_tls_t* tls);
+
+/* Runs the TLS handshake on the connected stream `s` (client or server,
+ * as the context says) and returns 0 once it is done: `s` is then a TLS
+ * stream. A client names the server in `server_name`: sent as SNI (unless
+ * an address literal) and checked against the certificate; required
+ * unless WEFT_TLS_NO_VERIFY. A server passes NULL. Bytes `s` read ahead
+ * before the call count as handshake input (STARTTLS protocols work).
+ * No other call should use `s` during the handshake (a write gets
+ * WEFT_EBUSY). Returns WEFT_ECERT if the peer's certificate does not
+ * verify (weft_tls_verify_error and weft_tls_error say why: self-signed,
+ * expired, host name mismatch, ...), WEFT_ETLS for any other TLS failure
+ * (no common version or cipher, an alert, not TLS at all: see
+ * weft_tls_error), the socket's error (UV_ECONNRESET) or WEFT_ETLS if the
+ * peer closes during the handshake, WEFT_EBUSY if `s` is TLS already,
+ * the stream's write error if the handshake cannot be sent (WEFT_ECLOSED
+ * after weft_stream_shutdown), WEFT_EINVAL, WEFT_ENOMEM, WEFT_ECANCELED.
+ * With TLS 1.3 a client is done before the server has checked a client
+ * certificate: a refusal comes as WEFT_ETLS on its first read. After a
+ * failure, a
+ * cancellation or a timeout the stream is of no further use: close it
+ * (weft_tls_error first, for the reason). Awaits. */
+WEFT_EXTERN int weft_tls_start(weft_stream_t* s, weft_tls_t* tls,
+                               const char* server_name);
+
+/* weft_tcp_connect then weft_tls_start with `host` as the server name; on
+ * a handshake failure the stream is closed and the code returned (for the
+ * reason, connect and start yourself). A server context: WEFT_EINVAL. */
+WEFT_EXTERN int weft_tls_connect(const char* host, unsigned port,
+                                 weft_tls_t* tls, weft_stream_t** out);
+
+/* What failed on TLS stream `s`, in words, into buf (NUL-terminated, cut
+ * to fit); "" if nothing did: "certificate verify failed: certificate has
+ * expired", "TLS handshake failed: wrong version number", "the peer closed
+ * the connection without a TLS close_notify", ... WEFT_EINVAL for a stream
+ * without TLS. Never waits. */
+WEFT_EXTERN int weft_tls_error(weft_stream_t* s, char* buf, size_t cap);
+
+/* Why the peer's certificate did not verify: OpenSSL's X509_V_ERR_* code
+ * (X509_V_ERR_HOSTNAME_MISMATCH, ..._CERT_HAS_EXPIRED,
+ * ..._DEPTH_ZERO_SELF_SIGNED_CERT, ...), 0 if it did or was not checked,
+ * WEFT_EINVAL for a stream without TLS. Never waits. */
+WEFT_EXTERN int weft_tls_verify_error(weft_stream_t* s);
+
+/* The protocol ALPN chose ("h2"), "" if none; WEFT_ENOBUFS if it does not
+ * fit. Never waits. */
+WEFT_EXTERN int weft_tls_alpn(weft_stream_t* s, char* buf, size_t cap);
+
+/* The TLS version in use ("TLSv1.3"), "" before the handshake ends.
+ * Never waits. */
+WEFT_EXTERN int weft_tls_version(weft_stream_t* s, char* buf, size_t cap);
 
 /* -- DNS -- */
 
@@ -1302,7 +1874,19 @@ WEFT_EXTERN int weft_udp_close(weft_udp_t* u);
 /* An open file. It lives on the worker that opened it; a task on any other
  * worker may use it (the call moves there). read, write and readline use
  * the file's own position and, when tasks share a file, run one at a time
- * in call order; pread, pwrite, fsync and size run concurrently. */
+ * in call order; pread, pwrite, fsync and size run concurrently.
+ *
+ * Cancellation: every file and path call returns WEFT_ECANCELED at once
+ * when cancelled, even while libuv's thread pool runs a request that
+ * blocks (an open or a read of a FIFO nobody writes to); the request then
+ * finishes in the background and its result is dropped (an open's
+ * descriptor is closed; bytes a read of a FIFO or terminal gets are kept
+ * for the file's next read; a write may still happen). The exception is a
+ * read or write of a regular file into or from the caller's buffer, which
+ * the disk ends on its own: it completes and returns its result, and the
+ * cancellation comes at the next await. weft_file_close waits for the
+ * file's background requests; weft_runtime_free ends a background open of
+ * a FIFO by opening it itself. */
 typedef struct weft_file_s weft_file_t;
 
 /* open(2) flags and mode (O_RDONLY, O_WRONLY|O_CREAT|O_TRUNC, ...); the
@@ -1374,6 +1958,7 @@ typedef struct weft_process_s weft_process_t;
 #define WEFT_STDIO_NULL 2    /* /dev/null */
 
 typedef struct weft_process_opts_s {
+  size_t size;     /* sizeof(weft_process_opts_t), or 0 (WEFT_CONFIG_INIT) */
   const char* cwd; /* NULL: the parent's */
   char** env;      /* NULL-terminated "K=V"; NULL: the parent's */
   int stdin_mode;  /* WEFT_STDIO_* */
@@ -1400,8 +1985,9 @@ WEFT_EXTERN weft_stream_t* weft_process_stdin(weft_process_t* p);
 WEFT_EXTERN weft_stream_t* weft_process_stdout(weft_process_t* p);
 WEFT_EXTERN weft_stream_t* weft_process_stderr(weft_process_t* p);
 WEFT_EXTERN int weft_process_pid(const weft_process_t* p);
-/* Waits for the exit: *exit_status the exit code, or 128 + the signal
- * number for a child killed by a signal (either may be NULL). Several
+/* Waits for the exit: *exit_status the exit code, or minus the signal
+ * number for a child killed by a signal (-15 for SIGTERM, as asyncio's
+ * returncode; either may be NULL). Several
  * tasks may wait at once, from any worker; once the child has exited it
  * returns at once, as often as asked. A cancelled wait can be retried. */
 WEFT_EXTERN int weft_process_wait(weft_process_t* p, int* exit_status);
@@ -1504,7 +2090,7 @@ typedef struct weft_http_response_s {
 } weft_http_response_t;
 
 /* Frees what the response owns and zeroes it. NULL: no-op. Any thread. */
-WEFT_EXTERN void weft_http_response_free(weft_http_response_t* resp);
+WEFT_EXTERN int weft_http_response_free(weft_http_response_t* resp);
 /* The first header called `name` (case-insensitive), or NULL. Any thread. */
 WEFT_EXTERN const char*
 weft_http_response_header(const weft_http_response_t* resp, const char* name);
@@ -1523,11 +2109,22 @@ WEFT_EXTERN int weft_http_response_add_header(weft_http_response_t* resp,
 
 typedef struct weft_http_client_s weft_http_client_t;
 
+/* A setting that turns a deadline or a limit off (0 means the default). */
+#define WEFT_HTTP_OFF UINT64_MAX
+#define WEFT_HTTP_NO_TIMEOUT WEFT_HTTP_OFF
+
+/* Deadlines end a request with WEFT_ETIMEDOUT (and close its connection):
+ * connecting (DNS included); from the request sent (its body too) until
+ * the final response head (1xx heads included); and the whole request,
+ * waiting for a pooled connection, sending and reading bodies included. */
 typedef struct weft_http_client_config_s {
+  size_t size; /* sizeof(weft_http_client_config_t), or 0 (WEFT_CONFIG_INIT) */
   unsigned max_conns_per_host; /* pooled keep-alive connections; 0: 64 */
-  uint64_t timeout_ms;         /* whole request; 0: none */
+  uint64_t timeout_ms;         /* whole request; 0: 300 s */
   size_t max_header_bytes;     /* response head; 0: 64 KiB */
   size_t max_body_bytes;       /* response body; 0: 64 MiB */
+  uint64_t connect_timeout_ms; /* connecting; 0: 10 s */
+  uint64_t head_timeout_ms;    /* request sent to final head; 0: 30 s */
 } weft_http_client_config_t;
 
 /* A client with a keep-alive connection pool per host:port. cfg may be
@@ -1542,6 +2139,9 @@ WEFT_EXTERN int weft_http_client_free(weft_http_client_t* client);
  * extra headers and body, and reads the whole response into *resp (free
  * it with weft_http_response_free). A pooled connection that the server
  * closed meanwhile is retried once on a fresh one for idempotent methods.
+ * A connection is pooled again only when its response ended exactly where
+ * the bytes the server sent do (a server that sends more than it framed
+ * loses the connection, never hands those bytes to the next request).
  * Returns 0 for any status the server sent (look at resp->status), or
  * WEFT_EINVAL (bad url or arguments), WEFT_ETIMEDOUT, WEFT_ELIMIT (head or
  * body over the limits), WEFT_EPROTO (not HTTP), a connect or stream
@@ -1567,8 +2167,11 @@ typedef struct weft_http_request_s {
   int minor_version;  /* HTTP/1.x */
   const weft_http_header_t* headers;
   size_t nheaders;
-  const char* body; /* the whole body (de-chunked), NUL-terminated */
-  size_t body_len;
+  /* The whole body (de-chunked, NUL-terminated; "" when there is none)
+   * when it is at most body_buffer_bytes; NULL when it is larger: then it
+   * is streamed, read it with weft_http_request_read. */
+  const char* body;
+  size_t body_len; /* 0 for a streamed body */
 } weft_http_request_t;
 
 /* The value of the first header called `name` (case-insensitive), or
@@ -1576,17 +2179,51 @@ typedef struct weft_http_request_s {
 WEFT_EXTERN const char* weft_http_request_header(const weft_http_request_t* req,
                                                  const char* name);
 
+/* Reads the next piece of the request's body into buf (n > 0), in the
+ * handler's task, with `req` the pointer the handler got: the count (> 0),
+ * 0 at the end of the body, or an error: WEFT_ELIMIT past max_body_bytes,
+ * WEFT_EPROTO (bad chunked framing), WEFT_ETIMEDOUT (the client sends
+ * slower than min_body_rate), WEFT_EOF (the client went early), a stream
+ * error, WEFT_ECANCELED. Works for a body read whole as well (it hands out
+ * req->body). Reading is the backpressure: the server reads from the
+ * connection only as the handler asks, and a client that sent "Expect:
+ * 100-continue" gets its 100 Continue at the first read. After an error,
+ * or when the handler returns without reading the body to its end, the
+ * connection closes after the response. Awaits. */
+WEFT_EXTERN ptrdiff_t weft_http_request_read(const weft_http_request_t* req,
+                                             void* buf, size_t n);
+
 /* Answers one request: fill `resp` (weft_http_response_set, ..._add_header)
  * and return 0; a negative return sends 500. Runs in the connection's task:
  * it may await. */
 typedef int (*weft_http_handler_fn)(const weft_http_request_t* req,
                                     weft_http_response_t* resp, void* arg);
 
+/* Server settings. A zeroed struct means the defaults; WEFT_HTTP_OFF turns
+ * off a deadline, the body rate or the connection cap. The defaults bound
+ * what one client can hold: a connection costs a few KiB while it idles,
+ * a head must arrive whole within head_timeout_ms of its first byte (Go's
+ * ReadHeaderTimeout), a body must keep up min_body_rate after a 5 s grace
+ * period, and bodies over body_buffer_bytes are never held whole. */
 typedef struct weft_http_server_config_s {
+  size_t size; /* sizeof(weft_http_server_config_t), or 0 (WEFT_CONFIG_INIT) */
   weft_server_config_t tcp; /* backlog, flags, stack size */
   size_t max_header_bytes;  /* request head; 0: 16 KiB (over: 431) */
   size_t max_body_bytes;    /* request body; 0: 8 MiB (over: 413) */
-  uint64_t idle_timeout_ms; /* keep-alive idle; 0: 60 s */
+  uint64_t idle_timeout_ms; /* waiting for a request's first byte (a new
+                               connection's, or keep-alive); 0: 60 s, then
+                               the connection closes */
+  uint64_t head_timeout_ms; /* first byte to the end of the head; 0: 10 s
+                               (over: 408) */
+  uint64_t min_body_rate;   /* bytes per second; 0: 1024 (slower: 408
+                               before the handler, WEFT_ETIMEDOUT in it) */
+  size_t body_buffer_bytes; /* bodies up to this are read whole before the
+                               handler runs; larger ones are streamed to
+                               it (weft_http_request_read); 0: 1 MiB */
+  uint64_t max_conns;       /* open connections; 0: 7/8 of the descriptor
+                               limit (RLIMIT_NOFILE), at most 65536. A
+                               new one over it closes the longest idle
+                               connection, or gets 503 when none idles */
 } weft_http_server_config_t;
 
 /* Serves HTTP/1.1 on host:port (as weft_tcp_serve) with handler. Bad
@@ -1595,12 +2232,40 @@ typedef struct weft_http_server_config_s {
  * exactly one Host (else 400). Responses always carry Content-Length (a
  * handler's Content-Length or Transfer-Encoding is dropped; HEAD, 204 and
  * 304 get no body); a handler that sets no status between 200 and 999
- * sends 500, and one that adds "Connection: close" closes after it. A
- * request must arrive whole within idle_timeout_ms of the last one. */
+ * sends 500, and one that adds "Connection: close" closes after it. */
 WEFT_EXTERN int weft_http_serve(const char* host, unsigned port,
                                 weft_http_handler_fn handler, void* arg,
                                 const weft_http_server_config_t* cfg,
                                 weft_server_t** out);
+
+/* What a server's limits did; counts since weft_http_serve. */
+typedef struct weft_http_server_stats_s {
+  uint64_t conns;         /* connections open now */
+  uint64_t requests;      /* requests handed to the handler */
+  uint64_t rejected;      /* requests the server answered itself with 400,
+                             408, 413 or 431 */
+  uint64_t evicted;       /* idle connections closed to make room */
+  uint64_t refused;       /* connections refused (503): full, none idle */
+  uint64_t head_timeouts; /* heads not whole within head_timeout_ms */
+  uint64_t slow_bodies;   /* bodies below min_body_rate */
+} weft_http_server_stats_t;
+
+/* A graceful stop: stops accepting (the server is closed and freed, as by
+ * weft_server_close), closes idle keep-alive connections at once, lets
+ * requests in progress finish and answers them with "Connection: close",
+ * for up to grace_ms (< 0: as long as they take); then cancels the
+ * handlers still running and waits for them to end. Returns 0 when every
+ * connection ended within the grace, WEFT_ETIMEDOUT when some handlers
+ * were cancelled, WEFT_EINVAL for NULL or a server not made by
+ * weft_http_serve (or already shut down), WEFT_ECANCELED when the caller
+ * is cancelled while it waits (the connections go on closing), WEFT_ENOMEM.
+ * From a task only; awaits. */
+WEFT_EXTERN int weft_http_server_shutdown(weft_server_t* srv, int64_t grace_ms);
+
+/* The stats of a server made by weft_http_serve and not closed yet:
+ * 0, or WEFT_EINVAL for NULL or another server. Any thread. */
+WEFT_EXTERN int weft_http_server_stats(const weft_server_t* srv,
+                                       weft_http_server_stats_t* out);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,12 @@ fi
 mapfile -t files < <(find src include tests bench examples \
   -path tests/fuzz/corpus -prune -o \( -name '*.c' -o -name '*.h' \) -print |
   sort)
+# One clang-format for every file (one per file took 10 s, 30 under load);
+# only on a failure, a second pass names the files.
+if "$cf" --dry-run --Werror "${files[@]}" >/dev/null 2>&1; then
+  echo "ok: ${#files[@]} files match .clang-format"
+  exit 0
+fi
 bad=()
 for f in "${files[@]}"; do
   if ! "$cf" --dry-run --Werror "$f" >/dev/null 2>&1; then

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# demo.sh: installs what is missing (as root), builds the release preset and
+# demo.sh: installs what the build needs if any is missing (apt-get, as
+# root or through sudo: see ensure-deps.sh), builds the release preset and
 # reproduces the asyncio guide's benchmark: a local HTTP server answers every
 # request after one second; N URLs are fetched one after another (small N)
 # and all at once, for N = 5 ... 10,000, beside the guide's figures. Then a
@@ -9,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/ensure-deps.sh
 . scripts/ensure-deps.sh
-weft_ensure_deps
+weft_ensure_deps "${WEFT_DEB_BUILD_PACKAGES[@]}"
 
 echo "== building (release)"
 cmake --preset release >/dev/null

@@ -16,11 +16,14 @@
  *  4. When the counts match, the waiting thread is signalled; it posts
  *     stop_msg to every worker, joins them and frees everything.
  */
+#include <dirent.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
 #include "base/common.h"
+#include "base/opts.h"
 #include "core/blocking.h"
 #include "core/worker.h"
 #include "debug/debug.h"
@@ -43,11 +46,51 @@ static unsigned cpu_count(void) {
   return 1;
 }
 
+/* Threads in the process now, from /proc; 0 when it cannot be read. */
+static unsigned process_threads(void) {
+  DIR* d = opendir("/proc/self/task");
+  unsigned n = 0;
+  struct dirent* e;
+  if (d == NULL)
+    return 0;
+  while ((e = readdir(d)) != NULL)
+    if (e->d_name[0] != '.')
+      n++;
+  closedir(d);
+  return n;
+}
+
+/* The process-wide effects of a new runtime, as `flags` allows them (weft.h,
+ * WEFT_CONFIG_ENV): the fault handler, SIGPIPE, libuv's pool size. The
+ * environment is written only while this thread is the process's one
+ * thread: setenv racing a getenv elsewhere is undefined behaviour. */
+static void touch_process(weft_runtime_t* rt, unsigned flags, unsigned n) {
+  if (!(flags & WEFT_CONFIG_NO_FAULT_HANDLER)) {
+    weft__overflow_install();
+    rt->fault_handler = 1;
+  }
+  if (!(flags & WEFT_CONFIG_NO_SETENV) && process_threads() == 1)
+    weft__fs_pool_init(n); /* before any fs request: libuv sizes it once */
+  if (!(flags & WEFT_CONFIG_KEEP_SIGPIPE))
+    weft__io_ignore_sigpipe();
+}
+
+/* WEFT_STACK_GUARD (madvise, mprotect, canary): a stack guard to prefer,
+ * for testing the fallbacks; anything else is the default. */
+static int env_guard_mode(void) {
+  const char* e = getenv("WEFT_STACK_GUARD");
+  if (e != NULL && strcmp(e, "mprotect") == 0)
+    return WEFT_GUARD_MPROTECT;
+  if (e != NULL && strcmp(e, "canary") == 0)
+    return WEFT_GUARD_CANARY;
+  return WEFT_GUARD_MADVISE;
+}
+
 static void runtime_destroy(weft_runtime_t* rt) {
   weft__dump_signal_stop(rt);
   weft__debug_stop(rt);
   if (rt->blocking != NULL)
-    weft__blocking_free(rt->blocking);
+    weft__blocking_free(rt->blocking, -1);
   for (unsigned i = 0; i < rt->nworkers; i++)
     if (rt->workers[i] != NULL)
       weft__worker_join(rt->workers[i]);
@@ -58,6 +101,8 @@ static void runtime_destroy(weft_runtime_t* rt) {
   weft__det_free(rt->det);
   weft__slabs_term(rt);
   weft__stacks_term(&rt->stacks);
+  if (rt->fault_handler)
+    weft__overflow_uninstall(); /* its threads are gone */
   weft__idle_term(&rt->idle);
   weft__inject_term(&rt->global);
   pthread_mutex_destroy(&rt->slab_lock);
@@ -110,7 +155,14 @@ static void plug_layers(weft_runtime_t* rt) {
 
 int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
   weft_runtime_t* rt;
-  if (out == NULL)
+  weft_config_t copy;
+  if (out == NULL || WEFT__OPTS_READ(&copy, config, flags) != 0)
+    return WEFT_EINVAL;
+  config = config != NULL ? &copy : NULL;
+  unsigned flags = config != NULL ? config->flags : 0;
+  int env = (flags & WEFT_CONFIG_ENV) != 0;
+  if (flags & ~(WEFT_CONFIG_ENV | WEFT_CONFIG_NO_FAULT_HANDLER |
+                WEFT_CONFIG_KEEP_SIGPIPE | WEFT_CONFIG_NO_SETENV))
     return WEFT_EINVAL;
   unsigned n =
       config != NULL && config->workers != 0 ? config->workers : cpu_count();
@@ -118,7 +170,7 @@ int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
                                                            : WEFT_DEFAULT_STACK;
   if (n > WEFT_MAX_WORKERS || stack > WEFT_MAX_STACK)
     return WEFT_EINVAL;
-  uint64_t seed = weft__det_seed(config);
+  uint64_t seed = weft__det_seed(config, env);
   if (seed != 0)
     n = 1; /* the mode's order is one worker's */
   if (stack < WEFT_MIN_STACK) {
@@ -130,16 +182,16 @@ int weft_runtime_new(const weft_config_t* config, weft_runtime_t** out) {
   int err = runtime_alloc(n, stack, &rt);
   if (err != 0)
     return err;
+  if (env) /* before the first stack is handed out */
+    rt->stacks.guard_mode = env_guard_mode();
   if (seed != 0 && (rt->det = weft__det_new(seed)) == NULL) {
     runtime_destroy(rt);
     return WEFT_ENOMEM;
   }
-  rt->debug = (config != NULL && config->debug) || weft__debug_env();
+  rt->debug = (config != NULL && config->debug) || (env && weft__debug_env());
   rt->slow_task_ms = config != NULL ? config->slow_task_ms : 0;
   plug_layers(rt);
-  weft__overflow_install();
-  weft__fs_pool_init(n); /* before any fs request: libuv sizes its pool once */
-  weft__io_ignore_sigpipe();
+  touch_process(rt, flags, n);
   err = weft__blocking_new(config != NULL ? config->blocking_max_threads : 0,
                            config != NULL ? config->blocking_keepalive_ms : 0,
                            &rt->blocking);
@@ -182,8 +234,16 @@ static int cancel_one(weft_task_t* t, void* arg) {
 }
 
 int weft_runtime_free(weft_runtime_t* rt) {
+  return weft_runtime_shutdown(rt, -1);
+}
+
+int weft_runtime_shutdown(weft_runtime_t* rt, int64_t blocking_grace_ms) {
   if (rt == NULL)
     return 0;
+  /* Hooked executor calls (deterministic mode) name the runtime: never
+   * leave them running past it. */
+  if (rt->hooks.call_begin != NULL)
+    blocking_grace_ms = -1;
   if (weft__worker_self() != NULL || weft__blocking_on_executor(rt->blocking))
     return WEFT_EPERM;
   /* seq_cst: ordered before the task scan and the checks (file comment). */
@@ -200,14 +260,14 @@ int weft_runtime_free(weft_runtime_t* rt) {
   pthread_mutex_unlock(&rt->done_lock);
   /* Every task is done, so no task awaits a blocking call any more; calls
    * still running finish, and their futures go with their last reference. */
-  weft__blocking_free(rt->blocking);
+  int left = weft__blocking_free(rt->blocking, blocking_grace_ms);
   rt->blocking = NULL;
   weft__dump_signal_stop(rt);
   weft__debug_stop(rt);
   for (unsigned i = 0; i < rt->nworkers; i++)
     weft__inbox_post(rt->workers[i], &rt->workers[i]->stop_msg);
   runtime_destroy(rt);
-  return 0;
+  return left;
 }
 
 unsigned weft_runtime_workers(const weft_runtime_t* rt) {

@@ -62,7 +62,9 @@ void weft_test_assert_no_live_tasks(weft_runtime_t* rt) {
 
 static int run_main(unsigned workers, weft_task_fn fn, void* arg, void** result,
                     int check_live) {
-  weft_config_t cfg = {.workers = workers, .stack_size = 0};
+  /* WEFT_CONFIG_ENV: WEFT_SEED=N in the environment may run any test
+   * deterministically, and WEFT_DEBUG=1 in debug mode. */
+  weft_config_t cfg = {.workers = workers, .flags = WEFT_CONFIG_ENV};
   weft_spawn_opts_t opts = {.name = "main", .stack_size = 0};
   weft_runtime_t* rt = NULL;
   weft_task_t* t = NULL;

@@ -188,7 +188,7 @@ static int main_future(void* arg, void** result) {
   }
   weft_future_release(f);
   if (rc == 0 && (rc = OKNM(weft_future_new(&f))) == 0) {
-    int w = weft_future_wait(f, 1, NULL);
+    int w = weft_future_wait_for(f, 1, NULL);
     WEFT_EXPECT(w == WEFT_ETIMEDOUT || w == WEFT_ENOMEM);
     weft_future_release(f);
   }

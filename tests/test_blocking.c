@@ -10,10 +10,12 @@
  * dropping after a call returns), it polls weft_blocking_stats with short
  * sleeps up to a generous bound: that waits for an event, and only a hang
  * makes it fail. */
+#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include "helpers.h"
 
@@ -463,7 +465,7 @@ static void* plain_thread(void* arg) {
   WEFT_EXPECT_EQ((intptr_t)res, 11);
   weft_future_release(f);
   WEFT_EXPECT_OK(weft_submit_blocking(rt, call_ret_arg, (void*)12, &f));
-  WEFT_EXPECT_OK(weft_future_wait(f, 60000, &res));
+  WEFT_EXPECT_OK(weft_future_wait_for(f, 60000, &res));
   WEFT_EXPECT_EQ((intptr_t)res, 12);
   weft_future_release(f);
   /* weft_run_blocking from a thread outside any runtime: fn runs here. */
@@ -598,9 +600,62 @@ static void test_blocking_bad_arguments(void** state) {
   WEFT_ASSERT_NO_FAILURES();
 }
 
+/* ---- A bounded shutdown leaves a stuck call behind ---------------------- */
+
+static int read_pipe(void* arg, void** result) {
+  int* fds = arg;
+  char c;
+  (void)result;
+  /* Blocks until the test writes: a call the runtime cannot interrupt. */
+  return read(fds[0], &c, 1) == 1 ? 0 : WEFT_EINVAL;
+}
+
+/* Threads in the process, from /proc. */
+static int thread_count(void) {
+  int n = 0;
+  DIR* d = opendir("/proc/self/task");
+  struct dirent* e;
+  if (d == NULL)
+    return -1;
+  while ((e = readdir(d)) != NULL)
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+static void test_shutdown_bounds_the_wait_for_running_calls(void** state) {
+  (void)state;
+  weft_runtime_t* rt;
+  weft_future_t* f;
+  int fds[2];
+  weft_config_t cfg = {.workers = 1};
+  assert_int_equal(pipe(fds), 0);
+  int before = thread_count();
+  WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
+  WEFT_ASSERT_OK(weft_submit_blocking(rt, read_pipe, fds, &f));
+  /* Wait until the call runs (its thread is in read()). */
+  weft_blocking_stats_t st;
+  do {
+    sched_yield();
+    WEFT_ASSERT_OK(weft_blocking_stats(rt, &st));
+  } while (st.busy == 0);
+  /* A zero grace: the call still blocks, so the runtime goes without it. */
+  WEFT_ASSERT_ERR(weft_runtime_shutdown(rt, 0), WEFT_ETIMEDOUT);
+  /* The call goes on: let it finish; its future completes, and its thread
+   * frees the executor and leaves. */
+  assert_int_equal(write(fds[1], "x", 1), 1);
+  WEFT_ASSERT_OK(weft_future_await(f, NULL));
+  weft_future_release(f);
+  while (thread_count() > before)
+    sched_yield();
+  close(fds[0]);
+  close(fds[1]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_blocking_returns_result_and_status),
+      cmocka_unit_test(test_shutdown_bounds_the_wait_for_running_calls),
       cmocka_unit_test(test_blocking_submit_gives_a_future),
       cmocka_unit_test(test_blocking_64_calls_run_at_once),
       cmocka_unit_test(test_blocking_pool_never_exceeds_max_threads),

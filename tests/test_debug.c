@@ -334,7 +334,12 @@ static void test_debug_env(void** state) {
   (void)state;
   weft_runtime_t* rt;
   weft_config_t cfg = {.workers = 1};
+  /* Not read without WEFT_CONFIG_ENV. */
   setenv("WEFT_DEBUG", "1", 1);
+  WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
+  assert_int_equal(rt->debug, 0);
+  WEFT_ASSERT_OK(weft_runtime_free(rt));
+  cfg.flags = WEFT_CONFIG_ENV;
   WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
   unsetenv("WEFT_DEBUG");
   assert_int_equal(rt->debug, 1);

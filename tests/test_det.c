@@ -363,8 +363,18 @@ static void test_knobs(void** state) {
   assert_int_equal(weft_runtime_workers(rt), 3);
   assert_int_equal(weft_runtime_seed(rt), 0);
   WEFT_ASSERT_OK(weft_runtime_free(rt));
-  /* WEFT_SEED turns it on and wins over the config. */
+  /* WEFT_SEED is not read without WEFT_CONFIG_ENV: a program that did not
+   * ask for environment switches keeps its workers and real clock. */
   setenv("WEFT_SEED", "1234", 1);
+  WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
+  assert_int_equal(weft_runtime_seed(rt), 0);
+  assert_int_equal(weft_runtime_workers(rt), 3);
+  WEFT_ASSERT_OK(weft_runtime_free(rt));
+  WEFT_ASSERT_OK(weft_runtime_new(NULL, &rt));
+  assert_int_equal(weft_runtime_seed(rt), 0);
+  WEFT_ASSERT_OK(weft_runtime_free(rt));
+  /* With it, WEFT_SEED turns the mode on and wins over the config. */
+  cfg.flags = WEFT_CONFIG_ENV;
   WEFT_ASSERT_OK(weft_runtime_new(&cfg, &rt));
   assert_int_equal(weft_runtime_seed(rt), 1234);
   assert_int_equal(weft_runtime_workers(rt), 1);
@@ -384,7 +394,7 @@ static void test_knobs(void** state) {
   uint64_t seed = weft_runtime_seed(rt);
   assert_true(seed != 0);
   char want[64];
-  snprintf(want, sizeof(want), "replay with WEFT_SEED=%llu",
+  snprintf(want, sizeof(want), "replay with weft_config_t.seed = %llu",
            (unsigned long long)seed);
   assert_non_null(strstr(logged, want));
   WEFT_ASSERT_OK(weft_runtime_free(rt));

@@ -11,6 +11,7 @@
  * 1-worker runtime, a task that set its "started" flag has also submitted
  * its request by the time another task runs: it runs from the flag to its
  * park without yielding. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -20,11 +21,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "helpers.h"
 #include "core/worker.h"
+
+/* open(2) where the system has it, else openat again (aarch64). */
+#ifdef SYS_open
+#define SYS_open_or_openat SYS_open
+#else
+#define SYS_open_or_openat SYS_openat
+#endif
 
 static char g_dir[64];
 
@@ -700,9 +709,11 @@ static int fifo_reader(void* arg, void** result) {
 }
 
 /* A read that a pool thread may already run when the cancellation comes:
- * either it is withdrawn (WEFT_ECANCELED, the data stays in the FIFO) or
- * it completes with the data and the cancellation comes at the next
- * await. Never both, never neither. */
+ * either it returns WEFT_ECANCELED (withdrawn, the data stays in the FIFO;
+ * or left running in the background, which keeps what it reads in the
+ * file's buffer: either way the file's next read gets it) or it completes
+ * with the data and the cancellation comes at the next await. Never both,
+ * never neither. */
 static int main_cancel_running(void* arg, void** result) {
   (void)arg;
   (void)result;
@@ -720,7 +731,7 @@ static int main_cancel_running(void* arg, void** result) {
   weft_task_release(t);
   if (r.got == WEFT_ECANCELED) {
     WEFT_EXPECT_OK(r.next_await);
-    WEFT_EXPECT_EQ(weft_file_read(w, buf, sizeof(buf)), 4);
+    WEFT_EXPECT_EQ(weft_file_read(r.f, buf, sizeof(buf)), 4);
     WEFT_EXPECT(memcmp(buf, "ping", 4) == 0);
   } else {
     WEFT_EXPECT_EQ(r.got, 4);
@@ -981,6 +992,217 @@ static void test_fs_files_left_open_are_closed_at_runtime_end(void** state) {
   assert_int_equal(count_fds(), before);
 }
 
+/* Whether some thread of the process is blocked in system call `nr` (its
+ * /proc syscall file starts with the number): how a test knows that a pool
+ * thread runs a request that blocks, without a sleep. */
+static int thread_in_syscall(long nr) {
+  DIR* d = opendir("/proc/self/task");
+  struct dirent* e;
+  int found = 0;
+  while (d != NULL && !found && (e = readdir(d)) != NULL) {
+    char p[300];
+    long got;
+    snprintf(p, sizeof(p), "/proc/self/task/%s/syscall", e->d_name);
+    FILE* fp = fopen(p, "r");
+    if (fp == NULL)
+      continue;
+    found = fscanf(fp, "%ld", &got) == 1 && got == nr;
+    fclose(fp);
+  }
+  if (d != NULL)
+    closedir(d);
+  return found;
+}
+
+typedef struct {
+  char path[PATH_MAX];
+  atomic_int started;
+} opener_t;
+
+static int fifo_opener(void* arg, void** result) {
+  opener_t* o = arg;
+  weft_file_t* f = NULL;
+  (void)result;
+  atomic_store(&o->started, 1);
+  int err = weft_file_open(o->path, O_RDONLY, 0, &f);
+  WEFT_EXPECT(f == NULL);
+  return err;
+}
+
+/* Starts fifo_opener on g_dir/fifo and waits until its open blocks. */
+static weft_task_t* start_opener(opener_t* o) {
+  weft_task_t* t = NULL;
+  path_of(o->path, "fifo");
+  WEFT_EXPECT(mkfifo(o->path, 0600) == 0);
+  WEFT_EXPECT_OK(weft_spawn(NULL, fifo_opener, o, NULL, &t));
+  WEFT_YIELD_UNTIL(
+      atomic_load(&o->started) &&
+      (thread_in_syscall(SYS_openat) || thread_in_syscall(SYS_open_or_openat)));
+  return t;
+}
+
+/* Opening a FIFO nobody writes to blocks a pool thread in open(2). The
+ * cancelled open returns WEFT_ECANCELED at once, with no writer ever; the
+ * open goes on in the background and is left blocked when main returns:
+ * freeing the runtime must still end (it lets the open finish and closes
+ * what it opened). */
+static int main_cancel_fifo_open(void* arg, void** result) {
+  opener_t o = {.started = 0};
+  (void)arg;
+  (void)result;
+  weft_task_t* t = start_opener(&o);
+  WEFT_EXPECT_OK(weft_cancel(t));
+  WEFT_EXPECT_ERR(weft_await(t, NULL), WEFT_ECANCELED);
+  weft_task_release(t);
+  return 0;
+}
+
+static void test_fs_cancelled_open_returns_and_free_is_bounded(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(1, weft_test_ret_status, NULL, NULL));
+  int before = count_fds();
+  WEFT_ASSERT_OK(weft_test_run(1, main_cancel_fifo_open, NULL, NULL));
+  assert_int_equal(count_fds(), before);
+}
+
+/* As above, but a writer comes later, while the runtime runs: the open
+ * finishes in the background, its descriptor is closed, and a path call
+ * cancelled meanwhile (a stat behind it) is unaffected. */
+static int main_cancel_fifo_open_then_writer(void* arg, void** result) {
+  opener_t o = {.started = 0};
+  weft_stat_t st;
+  (void)arg;
+  (void)result;
+  int before = count_fds();
+  weft_task_t* t = start_opener(&o);
+  WEFT_EXPECT_OK(weft_cancel(t));
+  WEFT_EXPECT_ERR(weft_await(t, NULL), WEFT_ECANCELED);
+  weft_task_release(t);
+  /* The writer lets the background open finish; it then closes its
+   * descriptor, after which the writer's is the only one left. */
+  weft_file_t* w = open_or_null("fifo", O_WRONLY);
+  WEFT_YIELD_UNTIL(count_fds() == before + 1);
+  WEFT_EXPECT_OK(weft_fs_stat(o.path, &st));
+  WEFT_EXPECT_OK(weft_file_close(w));
+  WEFT_EXPECT_EQ(count_fds(), before);
+  return 0;
+}
+
+static void test_fs_cancelled_open_finishes_in_background(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(1, weft_test_ret_status, NULL, NULL));
+  WEFT_ASSERT_OK(
+      weft_test_run(1, main_cancel_fifo_open_then_writer, NULL, NULL));
+}
+
+/* A read of an empty FIFO blocks a pool thread in read(2). Cancelled, it
+ * returns WEFT_ECANCELED at once; the read goes on in the background, and
+ * what it gets once the test writes is the file's next read. */
+static int main_cancel_blocked_read(void* arg, void** result) {
+  char p[PATH_MAX];
+  char buf[8];
+  weft_task_t* t;
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT(mkfifo(path_of(p, "fifo"), 0600) == 0);
+  reader_t r = {.f = open_or_null("fifo", O_RDWR)};
+  weft_file_t* w = open_or_null("fifo", O_RDWR);
+  WEFT_EXPECT_OK(weft_spawn(NULL, fifo_reader, &r, NULL, &t));
+  WEFT_YIELD_UNTIL(atomic_load(&r.started) && thread_in_syscall(SYS_read));
+  WEFT_EXPECT_OK(weft_cancel(t));
+  WEFT_EXPECT_OK(weft_await(t, NULL));
+  weft_task_release(t);
+  WEFT_EXPECT_ERR((int)r.got, WEFT_ECANCELED);
+  WEFT_EXPECT_OK(r.next_await);
+  WEFT_EXPECT_EQ(weft_file_write(w, "ping", 4), 4);
+  WEFT_EXPECT_EQ(weft_file_read(r.f, buf, sizeof(buf)), 4);
+  WEFT_EXPECT(memcmp(buf, "ping", 4) == 0);
+  WEFT_EXPECT_OK(weft_file_close(r.f));
+  WEFT_EXPECT_OK(weft_file_close(w));
+  return 0;
+}
+
+static void test_fs_cancelled_fifo_read_returns_and_keeps_bytes(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(1, main_cancel_blocked_read, NULL, NULL));
+}
+
+typedef struct {
+  weft_file_t* f;
+  const char* data;
+  size_t len;
+  atomic_int started;
+  ptrdiff_t got;
+} writer_t;
+
+static int fifo_writer(void* arg, void** result) {
+  writer_t* w = arg;
+  (void)result;
+  atomic_store(&w->started, 1);
+  w->got = weft_file_write(w->f, w->data, w->len);
+  return 0;
+}
+
+/* A write to a FIFO whose buffer is full blocks a pool thread in
+ * write(2). Cancelled, it returns at once (with what it wrote so far, the
+ * cancellation then pending, as write(2) reports a short write); the
+ * blocked piece goes on in the background from its own copy of the data,
+ * holding the file's gate, so a later write waits for it and the bytes
+ * stay in order. Reading everything out of the FIFO lets it finish. */
+static int main_cancel_blocked_write(void* arg, void** result) {
+  char p[PATH_MAX];
+  weft_task_t* t;
+  (void)arg;
+  (void)result;
+  size_t big = 1u << 20; /* far more than a pipe holds */
+  char* data = malloc(big);
+  for (size_t i = 0; i < big; i++)
+    data[i] = (char)('a' + i % 26);
+  WEFT_EXPECT(mkfifo(path_of(p, "fifo"), 0600) == 0);
+  writer_t w = {.f = open_or_null("fifo", O_RDWR), .data = data, .len = big};
+  weft_file_t* r = open_or_null("fifo", O_RDWR);
+  WEFT_EXPECT_OK(weft_spawn(NULL, fifo_writer, &w, NULL, &t));
+  WEFT_YIELD_UNTIL(atomic_load(&w.started) && thread_in_syscall(SYS_write));
+  WEFT_EXPECT_OK(weft_cancel(t));
+  int st = weft_await(t, NULL);
+  weft_task_release(t);
+  /* Short (the cancellation then pending, so the task ends cancelled),
+   * or nothing written at all. */
+  WEFT_EXPECT(w.got == WEFT_ECANCELED || (w.got > 0 && (size_t)w.got < big));
+  WEFT_EXPECT(st == WEFT_ECANCELED || st == 0);
+  /* A write after it goes out after the background piece, in order. */
+  weft_task_t* t2;
+  writer_t w2 = {.f = w.f, .data = "END", .len = 3};
+  WEFT_EXPECT_OK(weft_spawn(NULL, fifo_writer, &w2, NULL, &t2));
+  /* Drain: every byte read is data in order, ending in "END". */
+  char* got = malloc(big + 3);
+  size_t n = 0;
+  int bad = 0;
+  while (n < 3 || memcmp(got + n - 3, "END", 3) != 0) {
+    ptrdiff_t k = weft_file_read(r, got + n, big + 3 - n);
+    if (!WEFT_EXPECT(k > 0))
+      break;
+    n += (size_t)k;
+  }
+  for (size_t i = 0; i + 3 < n; i++)
+    bad |= got[i] != (char)('a' + i % 26);
+  WEFT_EXPECT(!bad);
+  WEFT_EXPECT(n >= 3 + (w.got > 0 ? (size_t)w.got : 0));
+  WEFT_EXPECT_OK(weft_await(t2, NULL));
+  weft_task_release(t2);
+  WEFT_EXPECT_EQ(w2.got, 3);
+  WEFT_EXPECT_OK(weft_file_close(w.f));
+  WEFT_EXPECT_OK(weft_file_close(r));
+  free(got);
+  free(data);
+  return 0;
+}
+
+static void test_fs_cancelled_fifo_write_returns_and_keeps_order(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(1, main_cancel_blocked_write, NULL, NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup_dir, teardown_dir)
@@ -1001,6 +1223,10 @@ int main(void) {
       T(test_fs_tasks_on_many_workers_share_one_file),
       T(test_fs_close_waits_for_calls_in_progress),
       T(test_fs_files_left_open_are_closed_at_runtime_end),
+      T(test_fs_cancelled_open_returns_and_free_is_bounded),
+      T(test_fs_cancelled_open_finishes_in_background),
+      T(test_fs_cancelled_fifo_read_returns_and_keeps_bytes),
+      T(test_fs_cancelled_fifo_write_returns_and_keeps_order),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -156,11 +156,11 @@ static int main_wait_timeout(void* arg, void** result) {
   (void)arg;
   (void)result;
   WEFT_EXPECT_OK(weft_future_new(&f));
-  WEFT_EXPECT_ERR(weft_future_wait(f, 5, NULL), WEFT_ETIMEDOUT);
+  WEFT_EXPECT_ERR(weft_future_wait_for(f, 5, NULL), WEFT_ETIMEDOUT);
   /* The timeout is spent: later awaits are not cancelled by it. */
   WEFT_EXPECT_OK(weft_sleep_ms(1));
   WEFT_EXPECT_OK(weft_future_set_result(f, NULL));
-  WEFT_EXPECT_OK(weft_future_wait(f, 5, NULL));
+  WEFT_EXPECT_OK(weft_future_wait_for(f, 5, NULL));
   weft_future_release(f);
   return 0;
 }
@@ -170,9 +170,9 @@ static void test_future_wait_times_out_in_task_and_thread(void** state) {
   (void)state;
   WEFT_ASSERT_OK(weft_test_run(2, main_wait_timeout, NULL, NULL));
   WEFT_ASSERT_OK(weft_future_new(&f));
-  WEFT_ASSERT_ERR(weft_future_wait(f, 5, NULL), WEFT_ETIMEDOUT);
+  WEFT_ASSERT_ERR(weft_future_wait_for(f, 5, NULL), WEFT_ETIMEDOUT);
   WEFT_ASSERT_OK(weft_future_set_result(f, (void*)3));
-  WEFT_ASSERT_OK(weft_future_wait(f, 5, NULL));
+  WEFT_ASSERT_OK(weft_future_wait_for(f, 5, NULL));
   weft_future_release(f);
 }
 

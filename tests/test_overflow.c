@@ -78,7 +78,8 @@ static int bounded_overflow(void* arg, void** result) {
 }
 
 static void run_child(const char* guard, weft_task_fn fn, const char* name) {
-  weft_config_t cfg = {.workers = 1, .stack_size = 0};
+  /* WEFT_CONFIG_ENV: WEFT_STACK_GUARD is read only with it. */
+  weft_config_t cfg = {.workers = 1, .flags = WEFT_CONFIG_ENV};
   weft_spawn_opts_t opts = {.name = name, .stack_size = kStackSize};
   weft_runtime_t* rt;
   weft_task_t* t;

@@ -51,6 +51,98 @@ static void test_lock_basics_and_errors(void** state) {
   WEFT_ASSERT_OK(weft_lock_free(lock));
 }
 
+/* Issue 16: release and the condition calls checked only that someone
+ * held the lock, so a task could release another task's lock. */
+typedef struct {
+  weft_lock_t* lock;
+  weft_cond_t* cond;
+  weft_event_t* go;
+} owner_ctx_t;
+
+static int lock_holder(void* arg, void** result) {
+  owner_ctx_t* c = arg;
+  (void)result;
+  WEFT_EXPECT_OK(weft_lock_acquire(c->lock));
+  WEFT_EXPECT_ERR(weft_lock_acquire(c->lock), WEFT_EDEADLK);
+  WEFT_EXPECT_OK(weft_event_wait(c->go));
+  /* Still ours after main's attempts, and after moving (2 workers). */
+  WEFT_EXPECT_OK(weft_cond_notify(c->cond, 1));
+  WEFT_EXPECT_OK(weft_lock_release(c->lock));
+  return 0;
+}
+
+static void* thread_release(void* arg) {
+  owner_ctx_t* c = arg;
+  return (void*)(intptr_t)weft_lock_release(c->lock);
+}
+
+static int main_lock_owner(void* arg, void** result) {
+  owner_ctx_t c = {0};
+  (void)arg;
+  (void)result;
+  WEFT_EXPECT_OK(weft_lock_new(&c.lock));
+  WEFT_EXPECT_OK(weft_cond_new(c.lock, &c.cond));
+  WEFT_EXPECT_OK(weft_event_new(&c.go));
+  weft_task_t* holder = spawn(lock_holder, &c);
+  WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft_lock_locked(c.lock)));
+  /* Not the owner: refused, and the lock stays held. */
+  WEFT_EXPECT_ERR(weft_lock_release(c.lock), WEFT_EPERM);
+  WEFT_EXPECT_ERR(weft_cond_notify(c.cond, 1), WEFT_EPERM);
+  WEFT_EXPECT_ERR(weft_cond_notify_all(c.cond), WEFT_EPERM);
+  WEFT_EXPECT_ERR(weft_cond_wait(c.cond), WEFT_EPERM);
+  /* A plain thread is no owner either. */
+  pthread_t th;
+  void* thread_rc = NULL;
+  WEFT_EXPECT_EQ(pthread_create(&th, NULL, thread_release, &c), 0);
+  WEFT_EXPECT_EQ(pthread_join(th, &thread_rc), 0);
+  WEFT_EXPECT_EQ((intptr_t)thread_rc, WEFT_EPERM);
+  WEFT_EXPECT_EQ(weft_lock_locked(c.lock), 1);
+  WEFT_EXPECT_OK(weft_event_set(c.go));
+  WEFT_EXPECT_OK(finish(holder));
+  WEFT_EXPECT_EQ(weft_lock_locked(c.lock), 0);
+  WEFT_EXPECT_OK(weft_cond_free(c.cond));
+  WEFT_EXPECT_OK(weft_event_free(c.go));
+  WEFT_EXPECT_OK(weft_lock_free(c.lock));
+  return 0;
+}
+
+static void test_lock_only_the_owner_releases(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run(1, main_lock_owner, NULL, NULL));
+  WEFT_ASSERT_OK(weft_test_run(2, main_lock_owner, NULL, NULL));
+}
+
+static void* thread_acquire(void* arg) {
+  return (void*)(intptr_t)weft_lock_acquire(arg);
+}
+
+static int main_thread_owner(void* arg, void** result) {
+  weft_lock_t* lock = arg;
+  (void)result;
+  /* The test's thread holds it: this task may not release it. */
+  WEFT_EXPECT_ERR(weft_lock_release(lock), WEFT_EPERM);
+  return 0;
+}
+
+static void test_lock_thread_owner(void** state) {
+  weft_lock_t* lock;
+  pthread_t th;
+  void* rc = NULL;
+  (void)state;
+  WEFT_ASSERT_OK(weft_lock_new(&lock));
+  WEFT_ASSERT_OK(weft_lock_acquire(lock));
+  WEFT_ASSERT_ERR(weft_lock_acquire(lock), WEFT_EDEADLK);
+  WEFT_ASSERT_OK(weft_test_run(1, main_thread_owner, lock, NULL));
+  WEFT_ASSERT_OK(weft_lock_release(lock));
+  /* Another thread acquires it: the test's thread cannot release it. */
+  assert_int_equal(pthread_create(&th, NULL, thread_acquire, lock), 0);
+  assert_int_equal(pthread_join(th, &rc), 0);
+  assert_int_equal((intptr_t)rc, 0);
+  WEFT_ASSERT_ERR(weft_lock_release(lock), WEFT_EPERM);
+  assert_int_equal(weft_lock_locked(lock), 1);
+  WEFT_ASSERT_OK(weft_lock_free(lock)); /* free while held is allowed */
+}
+
 typedef struct {
   weft_lock_t* lock;
   int order[8];
@@ -491,6 +583,9 @@ static int lock_sleeper(void* arg, void** result) {
   cond_ctx_t* c = arg;
   (void)result;
   WEFT_EXPECT_OK(weft_lock_acquire(c->lock));
+  /* Only the lock's owner may notify: the sleeper does it for main. */
+  if ((int)(intptr_t)c->items)
+    WEFT_EXPECT_OK(weft_cond_notify(c->cond, 1));
   int rc = weft_sleep_ms(3600 * 1000);
   WEFT_EXPECT_OK(weft_lock_release(c->lock));
   return rc;
@@ -499,15 +594,13 @@ static int lock_sleeper(void* arg, void** result) {
 static int main_cond_shutdown(void* arg, void** result) {
   cond_ctx_t* c = arg;
   (void)result;
-  int waiter_first = (int)(intptr_t)c->items;
   weft_task_t* a = spawn(cond_waiter, c);
   until_parked(a);
+  /* With c->items set the sleeper notifies the waiter while it holds the
+   * lock: the waiter tries to re-acquire while the sleeper holds it, and
+   * the runtime's shutdown reaches it there. */
   weft_task_t* b = spawn(lock_sleeper, c);
   until_parked(b);
-  /* Notified now, the waiter runs first once main returns, and tries to
-   * re-acquire while the runtime is closing and the sleeper holds it. */
-  if (waiter_first)
-    WEFT_EXPECT_OK(weft_cond_notify(c->cond, 1));
   weft_task_release(a);
   weft_task_release(b);
   return 0; /* the runtime's shutdown cancels both */
@@ -595,6 +688,8 @@ static void test_barrier_generations_cancel_abort(void** state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lock_basics_and_errors),
+      cmocka_unit_test(test_lock_only_the_owner_releases),
+      cmocka_unit_test(test_lock_thread_owner),
       cmocka_unit_test(test_lock_fifo_hand_off),
       cmocka_unit_test(test_lock_cancelled_waiter_passes_it_on),
       cmocka_unit_test(test_lock_timeout_scope_bounds_wait),

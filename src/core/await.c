@@ -75,12 +75,8 @@ static int join_parked(weft_task_t* cur, weft_task_t* t,
    * not yet run), and we still read t's status after waking. The kinds'
    * cancel and describe rely on it too. */
   weft_task_retain(t);
-  weft__spin_lock(&cur->lock);
-  cur->wait_task = t;
-  weft__spin_unlock(&cur->lock);
   weft__waitable_t on = waitable(t);
-  int status = weft__wait_park_on(cur, kind, &on, kind == &kShielded);
-  clear_wait(cur);
+  int status = weft__wait_park_on_obj(cur, kind, t, &on, kind == &kShielded);
   if (status == 0)
     status = collect(t, result);
   weft__task_release(t);

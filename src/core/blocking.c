@@ -70,6 +70,14 @@
  * calls that never started with WEFT_ECANCELED, waits for the running
  * calls to end and their threads to leave, joins the last one, frees.
  *
+ * With a bound (weft_runtime_shutdown), the wait for running calls ends at
+ * the deadline: the executor is then `abandoned` rather than freed. Its
+ * remaining threads run their calls to the end, complete their futures
+ * (nobody in the runtime waits for them any more) and leave; each detaches
+ * itself, and the last one to leave frees the executor. They touch nothing
+ * of the runtime (run_call reads the runtime only for hooked calls, and a
+ * runtime with hooks never abandons).
+ *
  * Rejected: a fixed pool (calls that block on each other would deadlock,
  * as tokio's and Go's pools are elastic for the same reason); detached
  * threads counted down to zero (the last one would still be running libc's
@@ -146,6 +154,9 @@ struct weft__blocking_s {
   pthread_t last_gone; /* the last thread to leave, not yet joined */
   int has_last_gone;
   int closing;
+  /* Shutdown gave up waiting for the running calls: the last thread to
+   * leave frees the executor (file comment, "Shutdown"). */
+  int abandoned;
 };
 
 int weft__blocking_new(unsigned max_threads, unsigned keepalive_ms,
@@ -162,7 +173,7 @@ int weft__blocking_new(unsigned max_threads, unsigned keepalive_ms,
   if (pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
       pthread_cond_init(&b->work_cv, &attr) != 0)
     goto fail_work;
-  if (pthread_cond_init(&b->gone_cv, NULL) != 0)
+  if (pthread_cond_init(&b->gone_cv, &attr) != 0) /* timed waits too */
     goto fail_gone;
   if (pthread_mutex_init(&b->lock, NULL) != 0)
     goto fail_lock;
@@ -317,9 +328,23 @@ static void run_call(call_t* c) {
 
 /* Leaves the pool: records this thread for the next one to join, joins
  * the one before (file comment, "Joining"). Lock held on entry; dropped. */
+static void free_executor(weft__blocking_t* b);
+
 static void leave(weft__blocking_t* b) {
   pthread_t prev = b->last_gone;
   int had_prev = b->has_last_gone;
+  if (b->abandoned) {
+    /* Nobody joins us now: detach, and the last one out frees. */
+    pthread_detach(pthread_self());
+    b->has_last_gone = 0;
+    int last = --b->threads == 0;
+    pthread_mutex_unlock(&b->lock);
+    if (had_prev)
+      pthread_join(prev, NULL);
+    if (last)
+      free_executor(b);
+    return;
+  }
   b->last_gone = pthread_self();
   b->has_last_gone = 1;
   if (--b->threads == 0)
@@ -509,9 +534,29 @@ int weft_blocking_stats(const weft_runtime_t* rt, weft_blocking_stats_t* out) {
 
 /* ---- Shutdown ----------------------------------------------------------- */
 
-void weft__blocking_free(weft__blocking_t* b) {
+static void free_executor(weft__blocking_t* b) {
+  pthread_mutex_destroy(&b->lock);
+  pthread_cond_destroy(&b->work_cv);
+  pthread_cond_destroy(&b->gone_cv);
+  free(b);
+}
+
+/* Waits for threads == 0 until `deadline` (NULL: no bound). 1 when they
+ * are all gone. Lock held. */
+static int wait_gone(weft__blocking_t* b, const struct timespec* deadline) {
+  while (b->threads > 0) {
+    if (deadline == NULL)
+      pthread_cond_wait(&b->gone_cv, &b->lock);
+    else if (pthread_cond_timedwait(&b->gone_cv, &b->lock, deadline) ==
+             ETIMEDOUT)
+      return b->threads == 0;
+  }
+  return 1;
+}
+
+int weft__blocking_free(weft__blocking_t* b, int64_t grace_ms) {
   if (b == NULL)
-    return;
+    return 0;
   pthread_mutex_lock(&b->lock);
   b->closing = 1;
   call_t* never_started = weft__fifo_take_all(&b->queue);
@@ -530,17 +575,28 @@ void weft__blocking_free(weft__blocking_t* b) {
     free(never_started);
     never_started = next;
   }
+  struct timespec deadline;
+  if (grace_ms >= 0)
+    deadline =
+        deadline_after(grace_ms > UINT32_MAX ? UINT32_MAX : (unsigned)grace_ms);
   pthread_mutex_lock(&b->lock);
-  while (b->threads > 0)
-    pthread_cond_wait(&b->gone_cv, &b->lock);
+  if (!wait_gone(b, grace_ms >= 0 ? &deadline : NULL)) {
+    /* Calls still run: the last of their threads frees the executor. */
+    b->abandoned = 1;
+    int had_last = b->has_last_gone;
+    pthread_t last = b->last_gone;
+    b->has_last_gone = 0;
+    pthread_mutex_unlock(&b->lock);
+    if (had_last)
+      pthread_join(last, NULL);
+    return WEFT_ETIMEDOUT;
+  }
   int had_last = b->has_last_gone;
   pthread_t last = b->last_gone;
   pthread_mutex_unlock(&b->lock);
   /* Joins the whole chain: each leaving thread joined the one before. */
   if (had_last)
     pthread_join(last, NULL);
-  pthread_mutex_destroy(&b->lock);
-  pthread_cond_destroy(&b->work_cv);
-  pthread_cond_destroy(&b->gone_cv);
-  free(b);
+  free_executor(b);
+  return 0;
 }

@@ -240,6 +240,32 @@ weft_task_t* weft__future_withdraw(weft_future_t* f, weft_task_t* task) {
   return fiber;
 }
 
+int weft__future_watch(weft_future_t* f, weft__waiter_t* node) {
+  weft__spin_lock(&f->lock);
+  /* relaxed: under the lock, which every writer of `done` holds. */
+  int done = atomic_load_explicit(&f->done, memory_order_relaxed);
+  if (!done) {
+    node->next = f->waiters;
+    f->waiters = node;
+  }
+  weft__spin_unlock(&f->lock);
+  return done;
+}
+
+int weft__future_unwatch(weft_future_t* f, weft__waiter_t* node) {
+  int found = 0;
+  weft__spin_lock(&f->lock);
+  for (weft__waiter_t** p = &f->waiters; *p != NULL; p = &(*p)->next) {
+    if (*p == node) {
+      *p = node->next;
+      found = 1;
+      break;
+    }
+  }
+  weft__spin_unlock(&f->lock);
+  return found;
+}
+
 /* ---- Waiting ----------------------------------------------------------- */
 
 static int future_done(const void* obj) {
@@ -273,24 +299,23 @@ static const weft__wait_kind_t kFutureWait = {"future", future_cancel_locked,
 /* Both waits hold a reference of their own: whoever completes the future
  * may release it as soon as it is done, before the woken waiter has read
  * the result (as weft_await does for tasks). */
-static int await_in_task(weft__worker_t* w, weft_future_t* f, void** result) {
+/* `owned`: the caller holds a reference for the whole wait, so the wait
+ * takes none of its own (sync primitives, which own their futures). */
+static int await_in_task(weft__worker_t* w, weft_future_t* f, void** result,
+                         int owned) {
   weft_task_t* cur = w->current;
   /* relaxed: see await.c's closing(); the shutdown also cancels. */
   if (atomic_load_explicit(&w->rt->closing, memory_order_relaxed) ||
       weft__take_cancel(cur))
     return WEFT_ECANCELED;
-  weft_future_retain(f);
-  weft__spin_lock(&cur->lock);
-  cur->wait_future = f;
-  weft__spin_unlock(&cur->lock);
+  if (!owned)
+    weft_future_retain(f);
   weft__waitable_t on = waitable(f);
-  int status = weft__wait_park_on(cur, &kFutureWait, &on, 1);
-  weft__spin_lock(&cur->lock);
-  cur->wait_future = NULL;
-  weft__spin_unlock(&cur->lock);
+  int status = weft__wait_park_on_obj(cur, &kFutureWait, f, &on, 1);
   if (status == 0)
     status = collect(f, result);
-  weft_future_release(f);
+  if (!owned)
+    weft_future_release(f);
   return status; /* WEFT_ECANCELED: the canceller took the request */
 }
 
@@ -322,7 +347,18 @@ int weft_future_await(weft_future_t* f, void** result) {
     return await_blocking(f, NULL, result);
   if (w->current == NULL)
     return WEFT_EPERM;
-  return await_in_task(w, f, result);
+  return await_in_task(w, f, result, 0);
+}
+
+int weft__future_await_owned(weft_future_t* f, void** result) {
+  if (is_done(f))
+    return collect(f, result);
+  weft__worker_t* w = weft__worker_self();
+  if (w == NULL)
+    return await_blocking(f, NULL, result);
+  if (w->current == NULL)
+    return WEFT_EPERM;
+  return await_in_task(w, f, result, 1);
 }
 
 int weft_task_future(weft_task_t* t, weft_future_t** out) {

@@ -4,7 +4,13 @@
  * running task's guard, prints the task's name and stack size and aborts.
  * Any other fault is handed back to whoever handled SIGSEGV before (the
  * default action, or a sanitizer), by reinstalling that handler and
- * returning, so the faulting instruction runs again under it. */
+ * returning, so the faulting instruction runs again under it.
+ *
+ * The handler is process-wide state the program did not ask for, so it is
+ * there only while a runtime that wants it (weft_config_t.flags without
+ * WEFT_CONFIG_NO_FAULT_HANDLER) exists: runtimes take holds on it, and the
+ * last one to go puts the previous handlers back, unless the program has
+ * installed its own since (then its handler stays). */
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -21,9 +27,12 @@
 
 enum { kAltStackSize = 64 * 1024 };
 
+/* The handlers before ours; written under install_lock while no hold
+ * exists, read by on_fault while one does. */
 static struct sigaction old_segv;
 static struct sigaction old_bus;
-static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned holds; /* runtimes holding the handler; install_lock */
 
 static size_t append(char* buf, size_t at, size_t cap, const char* s) {
   while (*s != '\0' && at + 1 < cap)
@@ -123,8 +132,28 @@ static void install(void) {
   sigaction(SIGBUS, &sa, &old_bus);
 }
 
+/* Puts back the handler before ours for `sig`, if ours is still there. */
+static void restore(int sig, const struct sigaction* old) {
+  struct sigaction cur;
+  if (sigaction(sig, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+      cur.sa_sigaction == on_fault)
+    sigaction(sig, old, NULL);
+}
+
 void weft__overflow_install(void) {
-  pthread_once(&install_once, install);
+  pthread_mutex_lock(&install_lock);
+  if (holds++ == 0)
+    install();
+  pthread_mutex_unlock(&install_lock);
+}
+
+void weft__overflow_uninstall(void) {
+  pthread_mutex_lock(&install_lock);
+  if (--holds == 0) {
+    restore(SIGSEGV, &old_segv);
+    restore(SIGBUS, &old_bus);
+  }
+  pthread_mutex_unlock(&install_lock);
 }
 
 int weft__overflow_thread_init(void** altstack) {

@@ -57,6 +57,9 @@ struct weft_runtime_s {
   struct weft__monitor_s* monitor; /* the slow-task monitor, or NULL */
   struct weft__dumper_s* dumper;   /* the dump-signal thread, or NULL */
   struct weft__det_s* det;         /* deterministic mode (det.c), or NULL */
+  /* 1 when the runtime holds the SIGSEGV/SIGBUS handler (overflow.c);
+   * written before the workers start, read at the runtime's end. */
+  int fault_handler;
 };
 
 /* 1 once the calling task's runtime is shutting down (every await then

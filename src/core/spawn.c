@@ -3,6 +3,7 @@
 
 #include "base/alloc.h"
 #include "base/common.h"
+#include "base/opts.h"
 #include "core/local.h"
 #include "core/worker.h"
 
@@ -45,6 +46,12 @@ int weft_spawn(weft_runtime_t* rt, weft_task_fn fn, void* arg,
     if (w == NULL)
       return WEFT_EINVAL;
     rt = w->rt;
+  }
+  weft_spawn_opts_t copy; /* the caller's, as this version reads it */
+  if (opts != NULL) {
+    if (WEFT__OPTS_READ(&copy, opts, stack_size) != 0)
+      return WEFT_EINVAL;
+    opts = &copy;
   }
   if (opts != NULL && opts->stack_size > ((size_t)1 << 30))
     return WEFT_EINVAL;

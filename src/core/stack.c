@@ -46,6 +46,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "base/common.h"
@@ -60,6 +62,9 @@ enum {
   kMprotectBudget = 16384,
   kCanaryBytes = 64,
   kColours = 32, /* at most 31 cache lines of a 4 KiB page left unused */
+  /* Spare stacks kept resident: past this, stacks handed back by full
+   * pools give their pages to the kernel (16 MiB of top pages at most). */
+  kResidentSpares = 4096,
   kCacheLine = 64
 };
 static const uint64_t kCanary = 0x77656674c0ffee11ull;
@@ -87,17 +92,6 @@ static size_t round_up(size_t n, size_t to) {
   return (n + to - 1) / to * to;
 }
 
-static int guard_mode_from_env(void) {
-  const char* e = getenv("WEFT_STACK_GUARD");
-  if (e == NULL)
-    return WEFT_GUARD_MADVISE;
-  if (strcmp(e, "mprotect") == 0)
-    return WEFT_GUARD_MPROTECT;
-  if (strcmp(e, "canary") == 0)
-    return WEFT_GUARD_CANARY;
-  return WEFT_GUARD_MADVISE;
-}
-
 int weft__stacks_init(weft__stacks_t* st, size_t stack_size) {
   size_t ps = page_size();
   memset(st, 0, sizeof(*st));
@@ -111,7 +105,7 @@ int weft__stacks_init(weft__stacks_t* st, size_t stack_size) {
     st->per_region = 4;
   if (st->per_region > 256)
     st->per_region = 256;
-  st->guard_mode = guard_mode_from_env();
+  st->guard_mode = WEFT_GUARD_MADVISE; /* runtime.c may prefer another */
   return 0;
 }
 
@@ -138,6 +132,7 @@ static void describe_slot(weft__stack_t* s, char* slot, size_t len, int pooled,
                           size_t ps, unsigned colour) {
   s->next = NULL;
   s->colour = (uint16_t)(colour * kCacheLine);
+  s->preguarded = 0;
   s->lo = slot + ps;
   s->size = len - ps;
   s->pooled = (uint8_t)pooled;
@@ -148,7 +143,8 @@ static void describe_slot(weft__stack_t* s, char* slot, size_t len, int pooled,
 
 /* Protects a stack the first time it is handed out. */
 static void arm_slot(weft__stacks_t* st, weft__stack_t* s) {
-  s->guard = (uint8_t)install_guard(st, s->lo - st->page);
+  s->guard = s->preguarded ? (uint8_t)WEFT_GUARD_MADVISE
+                           : (uint8_t)install_guard(st, s->lo - st->page);
   if (s->guard == WEFT_GUARD_CANARY) {
     uint64_t* c = (uint64_t*)s->lo;
     for (size_t i = 0; i < kCanaryBytes / sizeof(uint64_t); i++)
@@ -170,6 +166,33 @@ static void* map_stack_memory(size_t len) {
   return p;
 }
 
+/* Installs the guard pages of a fresh region's slots with one system call
+ * (process_madvise on our own pidfd accepts MADV_GUARD_INSTALL from Linux
+ * 6.13) instead of one madvise per stack at its first use: a million
+ * sleeping tasks paid a million system calls for their guards. The pidfd
+ * is opened and closed here, so a forked child never advises its parent.
+ * 1 when every guard is in; 0 leaves each slot to arm_slot. */
+static int guard_region(weft__stacks_t* st, weft__region_t* r) {
+#if defined(SYS_pidfd_open) && defined(SYS_process_madvise)
+  struct iovec iov[256];
+  if (st->guard_mode != WEFT_GUARD_MADVISE || r->nstacks > 256)
+    return 0;
+  int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+  if (pidfd < 0)
+    return 0;
+  for (unsigned i = 0; i < r->nstacks; i++)
+    iov[i] = (struct iovec){r->base + (size_t)i * st->slot_size, st->page};
+  long done = syscall(SYS_process_madvise, pidfd, iov, (size_t)r->nstacks,
+                      MADV_GUARD_INSTALL, 0u);
+  close(pidfd);
+  return done == (long)((size_t)r->nstacks * st->page);
+#else
+  (void)st;
+  (void)r;
+  return 0;
+#endif
+}
+
 /* Maps a region without the lock and pushes its stacks on `pool`. */
 static int carve_region(weft__stacks_t* st, weft__stack_pool_t* pool) {
   unsigned n = st->per_region;
@@ -183,11 +206,13 @@ static int carve_region(weft__stacks_t* st, weft__stack_pool_t* pool) {
     return WEFT_ENOMEM;
   }
   r->nstacks = n;
+  int guarded = guard_region(st, r);
   /* Highest slot first on the list, so the pool hands out low ones first. */
   for (unsigned i = n; i-- > 0;) {
     weft__stack_t* s = &r->stacks[i];
     describe_slot(s, r->base + (size_t)i * st->slot_size, st->slot_size, 1,
                   st->page, i % kColours);
+    s->preguarded = (uint8_t)guarded;
     s->next = pool->free;
     pool->free = s;
     pool->nfree++;
@@ -264,6 +289,31 @@ static void unmap_custom(weft__stacks_t* st, weft__stack_t* s) {
   free(s);
 }
 
+/* Gives the pages of the first n stacks of `list` back to the kernel
+ * (after a burst of tasks, RSS comes back down): one process_madvise for
+ * them all where the kernel takes it (6.13+), else one madvise each. A
+ * canary stack keeps its lowest page, where the canary lives. */
+static void release_pages(weft__stacks_t* st, weft__stack_t* list, size_t n) {
+  struct iovec iov[kPoolMax / 2 + 1];
+  size_t k = 0;
+  for (weft__stack_t* s = list; s != NULL && k < n && k <= kPoolMax / 2;
+       s = s->next) {
+    size_t keep = s->guard == WEFT_GUARD_CANARY ? st->page : 0;
+    iov[k++] = (struct iovec){s->lo + keep, s->size - keep};
+  }
+#if defined(SYS_pidfd_open) && defined(SYS_process_madvise)
+  int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+  if (pidfd >= 0) {
+    long done = syscall(SYS_process_madvise, pidfd, iov, k, MADV_DONTNEED, 0u);
+    close(pidfd);
+    if (done >= 0)
+      return;
+  }
+#endif
+  for (size_t i = 0; i < k; i++)
+    madvise(iov[i].iov_base, iov[i].iov_len, MADV_DONTNEED);
+}
+
 void weft__stack_put(weft__stacks_t* st, weft__stack_pool_t* pool,
                      weft__stack_t* s) {
   if (!s->pooled) {
@@ -274,10 +324,22 @@ void weft__stack_put(weft__stacks_t* st, weft__stack_pool_t* pool,
   pool->free = s;
   if (++pool->nfree <= kPoolMax)
     return;
-  /* Hand the colder half to the runtime for other workers. */
+  /* Hand the colder half (the list's tail: the pool is LIFO) to the
+   * runtime for other workers; past the resident cap, without its pages. */
+  weft__stack_t* last_kept = pool->free;
+  for (size_t i = 1; i < kPoolMax / 2; i++)
+    last_kept = last_kept->next;
+  weft__stack_t* cold = last_kept->next;
+  size_t ncold = pool->nfree - kPoolMax / 2;
+  last_kept->next = NULL;
+  pool->nfree = kPoolMax / 2;
   pthread_mutex_lock(&st->lock);
-  move_stacks(&pool->free, &pool->nfree, kPoolMax / 2, &st->spare, &st->nspare,
-              SIZE_MAX);
+  int over = st->nspare + ncold > kResidentSpares;
+  pthread_mutex_unlock(&st->lock);
+  if (over)
+    release_pages(st, cold, ncold);
+  pthread_mutex_lock(&st->lock);
+  move_stacks(&cold, &ncold, 0, &st->spare, &st->nspare, SIZE_MAX);
   pthread_mutex_unlock(&st->lock);
 }
 

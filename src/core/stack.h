@@ -27,6 +27,7 @@ typedef struct weft__stack_s {
   /* Bytes left unused at the top, so that the tops of neighbouring stacks
    * fall in different cache sets (stack.c, "Colours"). */
   uint16_t colour;
+  uint8_t preguarded; /* its guard went in with its region's (stack.c) */
   /* TSan builds: the fiber context of the tasks that run on this stack,
    * kept while the stack lives (sanitizer.h); NULL elsewhere. */
   void* san_fiber;
@@ -74,8 +75,12 @@ int weft__stack_canary_broken(const weft__stack_t* s);
 /* 1 when `addr` is in the guard page or canary zone of `s`. */
 int weft__stack_fault_in_guard(const weft__stack_t* s, const void* addr);
 
-/* Overflow reports: a SIGSEGV handler on an alternate signal stack. */
+/* Overflow reports: a SIGSEGV/SIGBUS handler on an alternate signal stack,
+ * installed while at least one runtime holds it: install takes a hold
+ * (installing on the first), uninstall gives it back (the previous
+ * handlers return with the last). Any thread. */
 void weft__overflow_install(void);
+void weft__overflow_uninstall(void);
 int weft__overflow_thread_init(void** altstack);
 void weft__overflow_thread_term(void* altstack);
 /* Prints the overflow report for the running task and aborts. */

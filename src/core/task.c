@@ -131,6 +131,7 @@ weft_task_t* weft__task_alloc(weft_runtime_t* rt, weft__worker_t* w) {
   /* relaxed: not yet visible to any other thread (refs is still 0, so a
    * visitor skips it; the queue push publishes it). */
   atomic_store_explicit(&t->cancel, 0, memory_order_relaxed);
+  t->cancel_requests = 0; /* as `cancel`: not yet visible */
   /* relaxed: as above. */
   atomic_store_explicit(&t->last_worker, -1, memory_order_relaxed);
   /* relaxed: as above. */

@@ -43,6 +43,10 @@ typedef struct weft__waiter_s {
   pthread_cond_t* cv;
   int* done;
   int withdrawn; /* set (under the list's lock) by a cancellation */
+  /* A watcher (sync/select.c) instead of a waiter: the completion calls
+   * notify(node) in place of waking anyone, outside the list's lock, and
+   * never touches the node again. NULL for fibers and threads. */
+  void (*notify)(struct weft__waiter_s* node);
 } weft__waiter_t;
 
 /* The first cache line holds everything a switch, a yield and the queues
@@ -82,8 +86,13 @@ struct WEFT_ALIGNED_CL weft_task_s {
 
   weft_task_fn fn;
   void* arg;
-  void* result;       /* as status */
-  int wake_status;    /* what the wait returns; under `lock` */
+  void* result;    /* as status */
+  int wake_status; /* what the wait returns; under `lock` */
+  /* Requests made by weft_cancel() while the task was unfinished, less
+   * those a timeout scope took back (asyncio's cancelling()/uncancel()):
+   * how a scope tells its own cancellation from someone else's. Under
+   * `lock`. */
+  uint32_t cancel_requests;
   size_t stack_req;   /* custom stack size, 0 for the runtime's */
   weft_task_t* outer; /* inline child: the task that awaits it, on the
                          same stack; NULL for a fiber */
@@ -98,10 +107,13 @@ struct WEFT_ALIGNED_CL weft_task_s {
   const weft__wait_kind_t* wait_kind;
   uint64_t wait_seq; /* tells a stale timer entry from a live one */
   weft__worker_t* wait_worker;
-  weft_task_t* wait_task; /* joins */
+  /* The kind's object, one per wait (wait.c's park publishes it with the
+   * kind through wait_obj, in one take of the lock). */
   union {
+    weft_task_t* wait_task;       /* joins */
     weft_future_t* wait_future;   /* futures */
     struct weft_uv_op_s* wait_io; /* I/O operations */
+    void* wait_obj;
   };
   weft__msg_t cancel_msg;
   weft_future_t* future; /* weft_task_future(); under `lock` */

@@ -5,6 +5,7 @@
 
 #include "base/alloc.h"
 #include "base/common.h"
+#include "core/wait.h"
 #include "core/worker.h"
 
 weft_task_t* weft_task_retain(weft_task_t* t) {
@@ -83,6 +84,10 @@ int weft_task_result(const weft_task_t* t, void** result) {
   if (t->status == 0 && result != NULL)
     *result = t->result;
   return t->status;
+}
+
+uint32_t weft_task_cancelling(weft_task_t* t) {
+  return t == NULL ? 0 : weft__cancel_requests(t);
 }
 
 int weft_task_cancelled(const weft_task_t* t) {

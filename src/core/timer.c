@@ -128,8 +128,11 @@ static void sift_down(weft__timer_entry_t* h, size_t len, size_t i) {
   h[i] = e;
 }
 
+static void sweep_if_grown(weft__timers_t* tm);
+
 static int add(weft__worker_t* w, weft__timer_entry_t e) {
   weft__timers_t* tm = &w->timers;
+  sweep_if_grown(tm);
   if (tm->len == tm->cap) {
     size_t cap = tm->cap ? tm->cap * 2 : 256;
     weft__timer_entry_t* h = weft__realloc(tm->heap, cap * sizeof(*h));
@@ -154,8 +157,14 @@ int weft__timers_add_entry(weft__worker_t* w, uint64_t deadline,
                            const weft__timer_ops_t* ops, void* obj) {
   /* From a task on w: the heap is under w's driver (driver.c). */
   int had = w->held == w;
-  if (!had)
+  if (!had) {
+    /* Nobody spins for a driver while holding another (driver.c): two
+     * tasks each holding the other's worker loop would wait for ever. A
+     * loop this task borrowed goes back first (calls end holding none, so
+     * this only guards the rule). */
+    weft__driver_leave(w);
     weft__driver_lock(w);
+  }
   int err = add(w, (weft__timer_entry_t){deadline, ops, obj, 0});
   if (!had)
     weft__driver_release(w);
@@ -191,6 +200,22 @@ static int entry_live(weft__timer_entry_t* e) {
   live = t->wait_kind == &weft__wait_sleep && t->wait_seq == e->seq;
   weft__spin_unlock(&t->lock);
   return live;
+}
+
+/* Entries that died where nobody counted them (a timeout scope that ended
+ * early on another worker: only its entry's live() knows) would otherwise
+ * stay until their deadlines: a client's 300 s default deadline per
+ * request held the heap at rate x 300 s. An add that finds the heap twice
+ * as long as after the last sweep rebuilds it: amortised O(1) an add. */
+enum { kSweepMin = 1024 };
+
+static void rebuild(weft__timers_t* tm);
+
+static void sweep_if_grown(weft__timers_t* tm) {
+  if (tm->len < tm->sweep_at || tm->len < kSweepMin)
+    return;
+  rebuild(tm);
+  tm->sweep_at = 2 * (tm->len > kSweepMin ? tm->len : kSweepMin);
 }
 
 static void rebuild(weft__timers_t* tm) {

@@ -37,6 +37,7 @@ typedef struct {
   size_t len;
   size_t cap;
   size_t stale;      /* entries whose sleep was cancelled (lazy deletion) */
+  size_t sweep_at;   /* rebuild when an add finds the heap this long */
   int fd;            /* timerfd, CLOCK_MONOTONIC */
   uint64_t armed;    /* deadline the timerfd is set to; UINT64_MAX: none */
   int virtual_clock; /* deterministic mode moves time: never armed */

@@ -19,6 +19,9 @@
  *  - nothing (running, queued, or a primitive that checks at its await):
  *    the flag waits for the next await point.
  * Timeout scopes (sync/timeout.c) are cancellations made by a timer.
+ * Requests are counted (cancel_requests, asyncio's cancelling()), so a
+ * scope that takes its own request back (weft__cancel_uncancel) can tell
+ * whether someone else's landed too and must not swallow it.
  * Every await point takes a pending request (weft__take_cancel) before it
  * waits, under the same lock the wait's registration takes, so a request
  * is either seen there or finds the registered wait: never lost.
@@ -49,15 +52,51 @@ int weft__cancel_take_locked(weft_task_t* t) {
   return had;
 }
 
+uint32_t weft__cancel_requests(weft_task_t* t) {
+  weft__spin_lock(&t->lock);
+  uint32_t n = t->cancel_requests;
+  weft__spin_unlock(&t->lock);
+  return n;
+}
+
+int weft__cancel_uncancel(weft_task_t* t, uint32_t base) {
+  weft__spin_lock(&t->lock);
+  if (t->cancel_requests > 0)
+    t->cancel_requests--;
+  int others = t->cancel_requests > base;
+  /* Only the caller's request is left to deliver: take it back. With
+   * others, the pending delivery may be theirs: leave it for the next
+   * await (delivering twice is safe, losing one is not). */
+  if (!others)
+    weft__cancel_take_locked(t);
+  weft__spin_unlock(&t->lock);
+  return others;
+}
+
 void weft__wait_set(weft_task_t* t, const weft__wait_kind_t* kind) {
   weft__spin_lock(&t->lock);
   t->wait_kind = kind;
   weft__spin_unlock(&t->lock);
 }
 
+/* The kind and its object together: one take of the lock, not two (a
+ * wait costs two fewer locked instructions each way). */
+static void wait_publish(weft_task_t* t, const weft__wait_kind_t* kind,
+                         int with_obj, void* obj) {
+  weft__spin_lock(&t->lock);
+  t->wait_kind = kind;
+  if (with_obj)
+    t->wait_obj = obj;
+  weft__spin_unlock(&t->lock);
+}
+
 /* ---- Waking ------------------------------------------------------------- */
 
 void weft__waiter_wake(weft__waiter_t* wt) {
+  if (wt->notify != NULL) {
+    wt->notify(wt); /* a watcher: it owns what happens next */
+    return;
+  }
   if (wt->fiber != NULL) {
     weft__wake_fiber(wt->fiber);
     return;
@@ -120,13 +159,29 @@ static void forward_pending(weft_task_t* cur, const weft__wait_kind_t* kind) {
     kind->cancel(cur, what);
 }
 
+static int park_on(weft_task_t* cur, const weft__wait_kind_t* kind,
+                   int with_obj, void* obj, const weft__waitable_t* on,
+                   int withdraws);
+
 int weft__wait_park_on(weft_task_t* cur, const weft__wait_kind_t* kind,
                        const weft__waitable_t* on, int withdraws) {
+  return park_on(cur, kind, 0, NULL, on, withdraws);
+}
+
+int weft__wait_park_on_obj(weft_task_t* cur, const weft__wait_kind_t* kind,
+                           void* obj, const weft__waitable_t* on,
+                           int withdraws) {
+  return park_on(cur, kind, 1, obj, on, withdraws);
+}
+
+static int park_on(weft_task_t* cur, const weft__wait_kind_t* kind,
+                   int with_obj, void* obj, const weft__waitable_t* on,
+                   int withdraws) {
   weft__waiter_t node;
   memset(&node, 0, sizeof(node));
   node.fiber = cur->host;
   node.task = cur;
-  weft__wait_set(cur, kind);
+  wait_publish(cur, kind, with_obj, obj);
   if (!withdraws)
     forward_pending(cur, kind);
   weft__spin_lock(on->lock);
@@ -145,7 +200,7 @@ int weft__wait_park_on(weft_task_t* cur, const weft__wait_kind_t* kind,
     /* The object's lock is released once this fiber is switched out. */
     weft__park(post_unlock, on->lock);
   }
-  weft__wait_set(cur, NULL);
+  wait_publish(cur, NULL, with_obj, NULL);
   return node.withdrawn ? WEFT_ECANCELED : 0;
 }
 
@@ -243,6 +298,7 @@ int weft_cancel(weft_task_t* t) {
   /* relaxed: under the task's lock; await points read it under the lock
    * too (weft__take_cancel's unlocked read is only a fast path). */
   atomic_store_explicit(&t->cancel, 1, memory_order_relaxed);
+  t->cancel_requests++;
   const weft__wait_kind_t* kind = t->wait_kind;
   void* what = kind != NULL ? kind->cancel_locked(t) : NULL;
   weft__spin_unlock(&t->lock);

@@ -50,6 +50,13 @@ void weft__wait_set(weft_task_t* t, const weft__wait_kind_t* kind);
 int weft__wait_park_on(weft_task_t* cur, const weft__wait_kind_t* kind,
                        const weft__waitable_t* on, int withdraws);
 
+/* weft__wait_park_on() that also publishes the kind's object (cur's
+ * wait_task, wait_future, ...: the union's wait_obj) with the kind, under
+ * one take of cur's lock, and clears both when the wait ends. */
+int weft__wait_park_on_obj(weft_task_t* cur, const weft__wait_kind_t* kind,
+                           void* obj, const weft__waitable_t* on,
+                           int withdraws);
+
 /* A plain thread waits until `on` is done, or until `deadline`
  * (CLOCK_MONOTONIC; NULL: none): 0, or WEFT_ETIMEDOUT with the node off
  * the list. */
@@ -81,6 +88,17 @@ void weft__wait_post_message(weft_task_t* t, void* worker);
 /* Takes t's pending request, the caller holding t's lock: 1 if there was
  * one. */
 int weft__cancel_take_locked(weft_task_t* t);
+
+/* Requests made and not taken back (asyncio's Task.cancelling()). Takes
+ * t's lock. Any thread. */
+uint32_t weft__cancel_requests(weft_task_t* t);
+
+/* asyncio's Task.uncancel() for a scope that made one request: takes it
+ * back, and returns 1 when more than `base` requests (the count when the
+ * scope began) remain, i.e. someone else cancelled the task too; then a
+ * pending delivery is left alone. Returns 0 otherwise, with the pending
+ * delivery (the scope's own) taken back. Takes t's lock. Any thread. */
+int weft__cancel_uncancel(weft_task_t* t, uint32_t base);
 
 /* The kind of a task sleeping on a timer (await.c); the timer heap checks
  * entries against it. */

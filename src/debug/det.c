@@ -114,8 +114,10 @@ static uint64_t draw_seed(void) {
   s %= 1000000000u; /* short enough to type back in */
   weft__log(WEFT_LOG_WARN,
             "deterministic mode: seed %llu (replay with "
-            "WEFT_SEED=%llu)",
-            (unsigned long long)(s + 1), (unsigned long long)(s + 1));
+            "weft_config_t.seed = %llu, or WEFT_SEED=%llu where the config "
+            "has WEFT_CONFIG_ENV)",
+            (unsigned long long)(s + 1), (unsigned long long)(s + 1),
+            (unsigned long long)(s + 1));
   return s + 1;
 }
 
@@ -134,9 +136,9 @@ static int env_seed(uint64_t* seed) {
   return 1;
 }
 
-uint64_t weft__det_seed(const weft_config_t* config) {
+uint64_t weft__det_seed(const weft_config_t* config, int use_env) {
   uint64_t seed = 0;
-  if (!env_seed(&seed)) {
+  if (!use_env || !env_seed(&seed)) {
     if (config == NULL || !config->deterministic)
       return 0;
     seed = config->seed;

@@ -11,9 +11,9 @@
 typedef struct weft__det_s weft__det_t;
 typedef struct weft__worker_s weft__worker_t;
 
-/* The seed `config` and WEFT_SEED ask for, or 0 when the mode is off;
- * draws one (and logs it) when the mode is on without a seed. */
-uint64_t weft__det_seed(const weft_config_t* config);
+/* The seed `config` and (if use_env) WEFT_SEED ask for, or 0 when the mode
+ * is off; draws one (and logs it) when the mode is on without a seed. */
+uint64_t weft__det_seed(const weft_config_t* config, int use_env);
 
 /* Makes the mode's state for `seed` (nonzero). NULL: out of memory. */
 weft__det_t* weft__det_new(uint64_t seed);

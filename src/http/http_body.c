@@ -17,28 +17,35 @@
 #include "base/alloc.h"
 #include "http/http.h"
 
-enum { kLineMax = 4096 }; /* one chunk-size or trailer line */
+enum { kLineMax = WEFT__HTTP_LINE_MAX }; /* a chunk-size or trailer line */
 enum { kMaxTrailers = 64 };
 enum { kReadStep = (16u * 1024u) };
 
 /* A stream error while in a body; a separator-limit hit is a bad peer. */
-static int line_error(ptrdiff_t n) {
+int weft__http_line_error(ptrdiff_t n) {
   return n == WEFT_ELIMIT || n == WEFT_ENOBUFS ? WEFT_EPROTO : (int)n;
 }
 
+/* Appends n bytes from s. Read piece by piece as they come, not with one
+ * readexactly: that would first gather all n in the stream's own buffer
+ * (a second copy of the body). */
 static int read_exact(weft_stream_t* s, weft__http_buf_t* b, size_t n) {
   int err = weft__http_buf_reserve(b, n);
-  if (err != 0)
-    return err;
-  err = weft_stream_readexactly(s, b->p + b->len, n, NULL);
-  if (err != 0)
-    return err;
-  b->len += n;
-  b->p[b->len] = '\0';
-  return 0;
+  while (err == 0 && n > 0) {
+    ptrdiff_t got = weft_stream_read(s, b->p + b->len, n);
+    if (got <= 0) {
+      err = got == 0 ? WEFT_EOF : (int)got;
+      break;
+    }
+    b->len += (size_t)got;
+    n -= (size_t)got;
+  }
+  if (b->p != NULL)
+    b->p[b->len] = '\0';
+  return err;
 }
 
-static int read_crlf(weft_stream_t* s) {
+int weft__http_read_crlf(weft_stream_t* s) {
   char crlf[2];
   int err = weft_stream_readexactly(s, crlf, 2, NULL);
   if (err != 0)
@@ -46,11 +53,11 @@ static int read_crlf(weft_stream_t* s) {
   return crlf[0] == '\r' && crlf[1] == '\n' ? 0 : WEFT_EPROTO;
 }
 
-static int read_trailers(weft_stream_t* s, char* line) {
+int weft__http_read_trailers(weft_stream_t* s, char* line) {
   for (int i = 0; i <= kMaxTrailers; i++) {
     ptrdiff_t n = weft_stream_readuntil(s, "\r\n", 2, line, kLineMax);
     if (n < 0)
-      return line_error(n);
+      return weft__http_line_error(n);
     int r = weft__http_check_trailer(line, (size_t)n);
     if (r <= 0)
       return r;
@@ -67,13 +74,13 @@ static int read_chunked(weft_stream_t* s, size_t max, weft__http_buf_t* b) {
     ptrdiff_t n = weft_stream_readuntil(s, "\r\n", 2, line, kLineMax);
     uint64_t size;
     if (n < 0) {
-      err = line_error(n);
+      err = weft__http_line_error(n);
       break;
     }
     if ((err = weft__http_parse_chunk_size(line, (size_t)n, &size)) != 0)
       break;
     if (size == 0) {
-      err = read_trailers(s, line);
+      err = weft__http_read_trailers(s, line);
       break;
     }
     if (size > max - b->len) {
@@ -81,7 +88,7 @@ static int read_chunked(weft_stream_t* s, size_t max, weft__http_buf_t* b) {
       break;
     }
     if ((err = read_exact(s, b, (size_t)size)) != 0 ||
-        (err = read_crlf(s)) != 0)
+        (err = weft__http_read_crlf(s)) != 0)
       break;
   }
   free(line);

@@ -14,9 +14,19 @@
  * request takes an idle one before it makes a new one) and the idle list
  * never needs more room than max_conns_per_host.
  *
- * A connection goes back to the pool only after a whole response was read
- * and both sides meant to keep it (keep-alive, framed body); anything else
- * (an error, a timeout, a body read to the end of the stream) closes it.
+ * A connection goes back to the pool only after a whole response was read,
+ * both sides meant to keep it (keep-alive, framed body), and the response
+ * ended exactly where the bytes received so far do; anything else (an
+ * error, a timeout, a body read to the end of the stream, a byte past the
+ * response) closes it. A byte past the response would otherwise be read
+ * as the start of the next request's response: on a shared client, one
+ * user reading what was meant for another. The check is made again when a
+ * connection is taken from the pool, for bytes that came while it idled.
+ *
+ * Deadlines (all on by default): connecting, the time from the request
+ * sent until the final response head (1xx heads included, so an endless
+ * stream of 100 Continue ends too), and the whole request; each is a
+ * weft_timeout_enter scope, the inner ones nested in the outer.
  * A pooled connection the server has closed meanwhile is seen at the next
  * use: either at_eof already says so (dropped, no harm done), or the
  * request fails before any byte of the response came back; for idempotent
@@ -32,13 +42,18 @@
 #include <strings.h>
 
 #include "base/alloc.h"
+#include "base/opts.h"
 #include "http/http.h"
 #include "io/io.h"
+#include "io/stream.h"
 
 enum { kDefaultConns = 64u };
 enum { kDefaultMaxHeader = (64u * 1024u) };
 enum { kDefaultMaxBody = (64u * 1024u * 1024u) };
 enum { kHostMax = 256 };
+enum { kDefaultConnectMs = 10000u };
+enum { kDefaultHeadMs = 30000u };
+enum { kDefaultTimeoutMs = 300000u };
 typedef struct weft__http_host_s {
   struct weft__http_host_s* next;
   char name[kHostMax]; /* for connecting: no brackets */
@@ -53,7 +68,9 @@ struct weft_http_client_s {
   weft__http_host_t* hosts; /* under lock */
   size_t inflight;          /* under lock */
   unsigned max_conns;
-  uint64_t timeout_ms;
+  uint64_t timeout_ms;         /* 0: none */
+  uint64_t connect_timeout_ms; /* 0: none */
+  uint64_t head_timeout_ms;    /* 0: none */
   size_t max_header;
   size_t max_body;
 };
@@ -187,27 +204,50 @@ static void pool_put(weft_http_client_t* c, weft__http_host_t* h,
   pthread_mutex_unlock(&c->lock);
 }
 
-/* An idle connection that still looks open, or a new one in *out; *reused
- * says which. */
+/* Ends the scope `t` (NULL: none) and turns a failure that its
+ * deadline caused into WEFT_ETIMEDOUT. */
+static int scope_exit(weft_timeout_t* t, int err) {
+  if (t != NULL && weft_timeout_exit(t) == WEFT_ETIMEDOUT && err != 0)
+    return WEFT_ETIMEDOUT;
+  return err;
+}
+
+/* Enters a scope of `ms` (0: none, *t stays NULL). */
+static int scope_enter(uint64_t ms, weft_timeout_t** t) {
+  *t = NULL;
+  return ms > 0 ? weft_timeout_enter(ms, t) : 0;
+}
+
+static int connect_within(weft_http_client_t* c, weft__http_host_t* h,
+                          weft_stream_t** out) {
+  weft_timeout_t* t;
+  int err = scope_enter(c->connect_timeout_ms, &t);
+  if (err != 0)
+    return err;
+  err = weft_tcp_connect(h->name, h->port, out);
+  if (err == 0)
+    weft_stream_nodelay(*out, 1);
+  return scope_exit(t, err);
+}
+
+/* An idle connection that still looks open and holds no stray bytes, or a
+ * new one in *out; *reused says which. */
 static int get_conn(weft_http_client_t* c, weft__http_host_t* h,
                     weft_stream_t** out, int* reused) {
   weft_stream_t* s;
   while ((s = pool_take(c, h)) != NULL) {
     int eof = weft_stream_at_eof(s);
-    if (eof == 0) {
+    if (eof == 0 && weft__stream_buffered(s) == 0) {
       *out = s;
       *reused = 1;
       return 0;
     }
-    weft_stream_abort(s);
+    weft_stream_abort(s); /* closed, or bytes nobody asked for */
     if (eof < 0 && eof != WEFT_ECLOSED)
       return eof; /* a cancellation, say */
   }
   *reused = 0;
-  int err = weft_tcp_connect(h->name, h->port, out);
-  if (err == 0)
-    weft_stream_nodelay(*out, 1);
-  return err;
+  return connect_within(c, h, out);
 }
 
 /* ---- One exchange -------------------------------------------------------- */
@@ -255,9 +295,25 @@ static int fill_response(weft__http_xchg_t* x, weft_http_response_t* resp) {
   return 0;
 }
 
+/* Sends the request (bounded by the whole-request deadline: a large body
+ * may take long), then reads heads up to the final one within the head
+ * deadline. */
+static int send_and_read_head(weft__http_xchg_t* x, weft_stream_t* s) {
+  weft_timeout_t* t;
+  int err = weft_stream_write(s, x->req->p, x->req->len);
+  if (err == 0)
+    err = weft_stream_drain(s);
+  if (err == 0)
+    err = scope_enter(x->c->head_timeout_ms, &t);
+  if (err != 0)
+    return err;
+  err = read_head(x, s);
+  return scope_exit(t, err);
+}
+
 static int read_response(weft__http_xchg_t* x, weft_stream_t* s,
                          weft_http_response_t* resp) {
-  int err = read_head(x, s);
+  int err = send_and_read_head(x, s);
   if (err == 0)
     err = fill_response(x, resp);
   if (err != 0)
@@ -275,7 +331,9 @@ static int read_response(weft__http_xchg_t* x, weft_stream_t* s,
     err =
         weft__http_read_to_eof(s, x->c->max_body, &resp->body, &resp->body_len);
   }
-  x->keep = err == 0 && framed && x->h.keep_alive;
+  /* Reusable only when the response ended where the received bytes do. */
+  x->keep =
+      err == 0 && framed && x->h.keep_alive && weft__stream_buffered(s) == 0;
   return err;
 }
 
@@ -284,10 +342,6 @@ static int roundtrip(weft__http_xchg_t* x, weft_stream_t* s,
   x->got_bytes = 0;
   x->keep = 0;
   int err = weft_stream_set_limit(s, x->c->max_header);
-  if (err == 0)
-    err = weft_stream_write(s, x->req->p, x->req->len);
-  if (err == 0)
-    err = weft_stream_drain(s);
   if (err == 0)
     err = read_response(x, s, resp);
   return err;
@@ -402,10 +456,18 @@ static int build_request(weft__http_buf_t* b, const char* method,
 /* ---- Public ---------------------------------------------------------------
  */
 
+/* A configured deadline: 0 takes the default, WEFT_HTTP_NO_TIMEOUT none
+ * (kept as 0 here). */
+static uint64_t deadline(uint64_t ms, uint64_t dflt) {
+  return ms == 0 ? dflt : ms == WEFT_HTTP_NO_TIMEOUT ? 0 : ms;
+}
+
 int weft_http_client_new(const weft_http_client_config_t* cfg,
                          weft_http_client_t** out) {
-  if (out == NULL)
+  weft_http_client_config_t copy; /* the caller's, as this version reads it */
+  if (out == NULL || WEFT__OPTS_READ(&copy, cfg, head_timeout_ms) != 0)
     return WEFT_EINVAL;
+  cfg = cfg != NULL ? &copy : NULL;
   weft_http_client_t* c = weft__calloc(1, sizeof(*c));
   if (c == NULL)
     return WEFT_ENOMEM;
@@ -415,7 +477,10 @@ int weft_http_client_new(const weft_http_client_config_t* cfg,
   }
   c->max_conns =
       cfg && cfg->max_conns_per_host ? cfg->max_conns_per_host : kDefaultConns;
-  c->timeout_ms = cfg ? cfg->timeout_ms : 0;
+  c->timeout_ms = deadline(cfg ? cfg->timeout_ms : 0, kDefaultTimeoutMs);
+  c->connect_timeout_ms =
+      deadline(cfg ? cfg->connect_timeout_ms : 0, kDefaultConnectMs);
+  c->head_timeout_ms = deadline(cfg ? cfg->head_timeout_ms : 0, kDefaultHeadMs);
   c->max_header =
       cfg && cfg->max_header_bytes ? cfg->max_header_bytes : kDefaultMaxHeader;
   c->max_body =
@@ -456,17 +521,15 @@ int weft_http_client_free(weft_http_client_t* c) {
 static int request_on(weft_http_client_t* c, weft__http_host_t* h,
                       weft__http_xchg_t* x, int idempotent,
                       weft_http_response_t* resp) {
-  weft_timeout_t* t = NULL;
-  int err = c->timeout_ms > 0 ? weft_timeout_enter(c->timeout_ms, &t) : 0;
+  weft_timeout_t* t;
+  int err = scope_enter(c->timeout_ms, &t);
   if (err != 0)
     return err;
   if ((err = weft_sem_acquire(h->slots)) == 0) {
     err = exchange(x, h, idempotent, resp);
     weft_sem_release(h->slots);
   }
-  if (t != NULL && weft_timeout_exit(t) == WEFT_ETIMEDOUT && err != 0)
-    err = WEFT_ETIMEDOUT;
-  return err;
+  return scope_exit(t, err);
 }
 
 int weft_http_request(weft_http_client_t* client, const char* method,

@@ -127,14 +127,15 @@ const char* weft__http_reason(int status) {
 /* ---- Responses (public) ----------------------------------------------------
  */
 
-void weft_http_response_free(weft_http_response_t* resp) {
+int weft_http_response_free(weft_http_response_t* resp) {
   if (resp == NULL)
-    return;
+    return 0;
   for (size_t i = 0; i < resp->nheaders; i++)
     free((char*)resp->headers[i].name); /* the value shares the block */
   free(resp->headers);
   free(resp->body);
   memset(resp, 0, sizeof(*resp));
+  return 0;
 }
 
 const char* weft_http_response_header(const weft_http_response_t* resp,

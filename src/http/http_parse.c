@@ -140,6 +140,20 @@ static int parse_content_length(weft__http_str_t v, int64_t* out) {
   return 0;
 }
 
+/* Host = uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2): reg-name,
+ * IPv4 or a bracketed IP literal, so unreserved, pct-encoded, sub-delims,
+ * ':' and brackets, and nothing else (no space: "Host: a b" is two hosts
+ * to one parser and one to another). Empty is allowed (RFC 9112 3.2). */
+static int valid_host(weft__http_str_t v) {
+  for (size_t i = 0; i < v.len; i++) {
+    unsigned char c = (unsigned char)v.p[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+          (c >= 'A' && c <= 'Z') || strchr("-._~%!$&'()*+,;=:[]", c) != NULL))
+      return 0;
+  }
+  return 1;
+}
+
 /* Records what one field says about framing and the connection. */
 static int note_field(weft__http_head_t* h, const weft__http_field_t* f,
                       int* conn_close, int* conn_keep) {
@@ -157,6 +171,8 @@ static int note_field(weft__http_head_t* h, const weft__http_field_t* f,
     *conn_close |= weft__http_has_token(f->value, "close");
     *conn_keep |= weft__http_has_token(f->value, "keep-alive");
   } else if (weft__http_str_ieq(f->name, "host")) {
+    if (!valid_host(f->value))
+      return WEFT_EPROTO;
     h->nhost++;
   } else if (weft__http_str_ieq(f->name, "expect")) {
     h->expect_continue = weft__http_str_ieq(f->value, "100-continue");
@@ -169,13 +185,13 @@ static ssize_t parse_fields(const char* base, const char* p, const char* end,
                             weft__http_head_t* h) {
   int conn_close = 0, conn_keep = 0, bad = 0;
   for (;;) {
+    if (p < end && is_ows(*p))
+      return WEFT_EPROTO; /* obs-fold: refused before its line ends */
     const char* eol = line_end(p, end, &bad);
     if (eol == NULL)
       return bad ? WEFT_EPROTO : WEFT_EAGAIN;
     if (eol == p)
       break;
-    if (is_ows(*p))
-      return WEFT_EPROTO; /* obs-fold */
     if (h->nfields == WEFT__HTTP_MAX_FIELDS)
       return WEFT_ELIMIT;
     weft__http_field_t* f = &h->fields[h->nfields++];
@@ -190,6 +206,8 @@ static ssize_t parse_fields(const char* base, const char* p, const char* end,
     return WEFT_EPROTO; /* RFC 9112 6.3: a smuggling attempt */
   h->keep_alive =
       h->minor_version >= 1 ? !conn_close : conn_keep && !conn_close;
+  if (h->chunked && h->minor_version == 0)
+    h->keep_alive = 0; /* RFC 9112 6.1: faulty framing, close after it */
   return (p + 2) - base;
 }
 
@@ -249,8 +267,9 @@ static int parse_status_line(const char* p, const char* eol,
 typedef int (*start_line_fn)(const char* p, const char* eol,
                              weft__http_head_t* h);
 
+/* Empty lines before the start line are skipped (RFC 9112 2.2). */
 static ssize_t parse_head(const char* buf, size_t len, weft__http_head_t* h,
-                          start_line_fn start_line, int skip_empty) {
+                          start_line_fn start_line) {
   if (buf == NULL || h == NULL)
     return WEFT_EINVAL;
   head_init(h);
@@ -262,7 +281,7 @@ static ssize_t parse_head(const char* buf, size_t len, weft__http_head_t* h,
     eol = line_end(p, end, &bad);
     if (eol == NULL)
       return bad ? WEFT_EPROTO : WEFT_EAGAIN;
-    if (eol != p || !skip_empty)
+    if (eol != p)
       break;
     p = eol + 2;
   }
@@ -274,7 +293,7 @@ static ssize_t parse_head(const char* buf, size_t len, weft__http_head_t* h,
 
 ssize_t weft__http_parse_request(const char* buf, size_t len,
                                  weft__http_head_t* out) {
-  ssize_t r = parse_head(buf, len, out, parse_request_line, 1);
+  ssize_t r = parse_head(buf, len, out, parse_request_line);
   if (r > 0 && out->minor_version >= 1 && out->nhost != 1)
     return WEFT_EPROTO; /* RFC 9112 3.2: exactly one Host */
   if (r > 0 && out->nhost > 1)
@@ -284,23 +303,56 @@ ssize_t weft__http_parse_request(const char* buf, size_t len,
 
 ssize_t weft__http_parse_response(const char* buf, size_t len,
                                   weft__http_head_t* out) {
-  return parse_head(buf, len, out, parse_status_line, 0);
+  /* Empty lines first are skipped as for requests: some servers end a
+   * 100 Continue with an extra CRLF. */
+  return parse_head(buf, len, out, parse_status_line);
 }
 
 /* ---- Chunked framing ---------------------------------------------------- */
 
-/* chunk-ext: *( BWS ";" BWS name [ BWS "=" BWS value ] ), loosely: after
- * the size, optional whitespace and then ';' and text, or nothing. */
-static int check_chunk_ext(const char* p, const char* end) {
-  while (p < end && is_ows(*p))
+/* A token at p: the end of it (p itself when there is none). */
+static const char* skip_token(const char* p, const char* end) {
+  while (p < end && weft__http_is_tchar((unsigned char)*p))
     p++;
-  if (p == end)
-    return 0;
-  if (*p != ';')
-    return WEFT_EPROTO;
-  for (; p < end; p++) {
-    if (!is_text((unsigned char)*p))
+  return p;
+}
+
+/* A quoted-string at p (RFC 9110 5.6.4): the end past its closing quote,
+ * or NULL. */
+static const char* skip_quoted(const char* p, const char* end) {
+  for (p++; p < end; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c == '"')
+      return p + 1;
+    if (c == '\\') {
+      if (++p == end || !is_text((unsigned char)*p))
+        return NULL;
+    } else if (!is_text(c)) {
+      return NULL;
+    }
+  }
+  return NULL;
+}
+
+/* chunk-ext = *( ";" name [ "=" ( token / quoted-string ) ] ), with no
+ * whitespace anywhere, as llhttp's strict mode has it: RFC 9112 7.1.1
+ * allows BWS around ';' and '=', but a space after the size ("1 \r\n")
+ * is exactly what parsers disagree on, and senders never need it. */
+static int check_chunk_ext(const char* p, const char* end) {
+  while (p < end) {
+    if (*p != ';')
       return WEFT_EPROTO;
+    const char* q = skip_token(p + 1, end);
+    if (q == p + 1)
+      return WEFT_EPROTO; /* ";" with no name */
+    p = q;
+    if (p < end && *p == '=') {
+      p++;
+      q = p < end && *p == '"' ? skip_quoted(p, end) : skip_token(p, end);
+      if (q == NULL || q == p)
+        return WEFT_EPROTO;
+      p = q;
+    }
   }
   return 0;
 }

@@ -35,6 +35,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "base/common.h"
 #include "core/wait.h"
@@ -339,6 +340,8 @@ void weft__io_addr_text(const struct sockaddr* sa, char* buf, size_t n) {
     const struct sockaddr_in6* a = (const struct sockaddr_in6*)sa;
     uv_ip6_name(a, ip, sizeof(ip));
     snprintf(buf, n, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+  } else if (sa->sa_family == AF_UNIX) {
+    snprintf(buf, n, "%s", ((const struct sockaddr_un*)sa)->sun_path);
   } else {
     snprintf(buf, n, "?");
   }

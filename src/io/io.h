@@ -104,7 +104,8 @@ void weft__io_obj_add_named(weft__worker_t* w, weft__io_obj_t* obj,
                             const char* kind,
                             void (*describe)(weft__io_obj_t* obj, char* buf,
                                              size_t n));
-/* "a.b.c.d:port" or "[v6]:port" for `sa`; "?" for other families. */
+/* "a.b.c.d:port" or "[v6]:port" for `sa`, a Unix socket's path; "?" for
+ * other families. */
 void weft__io_addr_text(const struct sockaddr* sa, char* buf, size_t n);
 void weft__io_obj_remove(weft__worker_t* w, weft__io_obj_t* obj);
 

@@ -17,7 +17,7 @@
  * is how we learn that the user closed stdin.
  *
  * Exit. libuv reaps the child (waitpid on SIGCHLD) and calls on_exit,
- * which records the status (the exit code, or 128 + the signal) and wakes
+ * which records the status (the exit code, or minus the signal) and wakes
  * every task in weft_process_wait: several tasks may wait at once, each
  * with its own op on `waiters`. A cancelled wait takes its op off the list
  * (cancel_wait), so the process can be waited for again. The status stays
@@ -71,6 +71,7 @@
 
 #include "base/alloc.h"
 #include "base/common.h"
+#include "base/opts.h"
 #include "io/io.h"
 #include "io/stream.h"
 #include "core/worker.h"
@@ -89,7 +90,7 @@ struct weft_process_s {
   /* Home's thread only, from here down. */
   weft_stream_t* pipes[NSTDIO]; /* NULL: not piped, or closed */
   int exited;
-  int status;             /* exit code or 128 + signal, once exited */
+  int status;             /* exit code, or -signal (asyncio), once exited */
   weft__io_op_t* waiters; /* tasks awaiting the exit */
   int open_handles;       /* the last close callback frees */
 };
@@ -99,7 +100,7 @@ struct weft_process_s {
 static void on_exit_cb(uv_process_t* h, int64_t code, int signum) {
   weft_process_t* p = h->data;
   p->exited = 1;
-  p->status = signum != 0 ? 128 + signum : (int)code;
+  p->status = signum != 0 ? -signum : (int)code;
   uv_timer_stop(&p->exit_poll);
   while (p->waiters != NULL) {
     weft__io_op_t* op = p->waiters;
@@ -316,7 +317,10 @@ static int spawn_checked(const char* file, char* const args[],
   weft__worker_t* w = weft__io_task_worker(&err);
   if (w == NULL)
     return err;
-  return spawn(w, file, args, opts, out);
+  weft_process_opts_t copy; /* the caller's, as this version reads it */
+  if (WEFT__OPTS_READ(&copy, opts, stderr_mode) != 0)
+    return WEFT_EINVAL;
+  return spawn(w, file, args, opts != NULL ? &copy : NULL, out);
 }
 
 int weft_process_exec(char* const argv[], const weft_process_opts_t* opts,

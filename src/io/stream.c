@@ -9,7 +9,13 @@
  *
  * Reading: libuv reads into the stream's buffer (alloc_cb hands out its
  * free end). Read-ahead stops once `limit` bytes wait unread and nobody
- * asks for more, which is the reader's backpressure on the peer. Readers
+ * asks for more, which is the reader's backpressure on the peer. The
+ * buffer starts at kReadMin bytes and doubles when a read would find less
+ * than that free (a busy stream soon reads 64 KiB at a time; growth is
+ * geometric, so a long wait for a large readexactly copies each byte a
+ * bounded number of times); it is freed once empty if it grew far past
+ * what read-ahead needs, and on request (weft__stream_trim) by a server
+ * that waits for a connection's next request. Readers
  * look at the buffer first and wait only for more bytes; they consume only
  * what they return, so a reader that is cancelled, times out or hits the
  * limit leaves every byte readable. One reader waits at a time (a second
@@ -22,16 +28,31 @@
  * Lifetime: `refs` counts the owner (until close) and every call in
  * progress, so a task woken by a close (WEFT_ECLOSED) can still leave the
  * call safely; the last one frees the stream, after libuv's close callback.
+ *
+ * Filters (TLS, io/tls.c): a stream may get a filter between its socket
+ * and its buffers. Raw bytes are then read into `raw` and handed to the
+ * filter's input, which decodes them into the read buffer (rbuf) that
+ * readers use as before; writes go through the filter's write, which
+ * encodes and sends with weft__stream_send_raw. Everything above the two
+ * buffers (readers, limits, drain, cancellation) is the same code for a
+ * plain and a filtered stream, which is why TLS is a filter here and not
+ * a stream type of its own. The filter runs where the bytes move: input
+ * in the read callback, write in the writing task, both under home's
+ * driver, like the rest of the stream.
  */
 #include "base/alloc.h"
 #include "io/stream.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/common.h"
 
-enum { kReadChunk = (64u * 1024u) };
+enum { kReadMin = (4u * 1024u) };
+enum { kReadAhead = (64u * 1024u) };
+/* A filtered stream's raw read size: two TLS records and their headers. */
+enum { kRawChunk = (34u * 1024u) };
 typedef struct weft__wreq_s {
   uv_write_t req;
   weft_stream_t* s;
@@ -52,7 +73,13 @@ struct weft_stream_s {
     uv_stream_t stream;
     uv_tcp_t tcp;
     uv_pipe_t pipe;
+    uv_tty_t tty;
   } h;
+  /* The filter (weft__stream_set_filter), its state, its raw buffer. */
+  const weft__stream_filter_t* filter;
+  void* fdata;
+  char* raw;
+  int extra_fd; /* closed at free besides the handle's (a reopened tty) */
   /* Read side: unread bytes are rbuf[rpos, rpos + rlen). */
   char* rbuf;
   size_t rcap, rpos, rlen;
@@ -76,6 +103,11 @@ struct weft_stream_s {
 /* ---- Lifetime ---------------------------------------------------------- */
 
 static void stream_free(weft_stream_t* s) {
+  if (s->filter != NULL)
+    s->filter->free(s->fdata);
+  free(s->raw);
+  if (s->extra_fd > STDERR_FILENO)
+    close(s->extra_fd);
   if (s->on_free != NULL)
     s->on_free(s->on_free_arg);
   if (s->slot != NULL)
@@ -110,6 +142,7 @@ weft_stream_t* weft__stream_alloc(weft__worker_t* w, int kind) {
   s->limit = WEFT_STREAM_LIMIT_DEFAULT;
   s->high = WEFT_HIGH_WATER_DEFAULT;
   s->low = WEFT_LOW_WATER_DEFAULT;
+  s->extra_fd = -1;
   return s;
 }
 
@@ -136,9 +169,9 @@ static void stream_describe(weft__io_obj_t* obj, char* buf, size_t n) {
 
 void weft__stream_attach(weft_stream_t* s) {
   s->h.handle.data = s;
-  weft__io_obj_add_named(s->home, &s->obj, stream_shutdown,
-                         s->kind == WEFT__STREAM_TCP ? "TCP stream"
-                                                     : "pipe stream",
+  static const char* const kinds[] = {"stream", "TCP stream", "pipe stream",
+                                      "terminal stream"};
+  weft__io_obj_add_named(s->home, &s->obj, stream_shutdown, kinds[s->kind],
                          stream_describe);
 }
 
@@ -148,6 +181,10 @@ void weft__stream_discard(weft_stream_t* s) {
 
 void weft__stream_set_slot(weft_stream_t* s, weft_stream_t** slot) {
   s->slot = slot;
+}
+
+void weft__stream_close_at_free(weft_stream_t* s, int fd) {
+  s->extra_fd = fd;
 }
 
 void weft__stream_on_free(weft_stream_t* s, void (*fn)(void* arg), void* arg) {
@@ -160,7 +197,7 @@ weft__worker_t* weft__stream_home(const weft_stream_t* s) {
 }
 
 /* Starts a call: enters home's loop and takes a call ref. */
-static int enter(weft_stream_t* s) {
+int weft__stream_enter(weft_stream_t* s) {
   int err;
   if (s == NULL)
     return WEFT_EINVAL;
@@ -175,7 +212,7 @@ static int enter(weft_stream_t* s) {
 
 /* Ends a call: drops its ref, and gives the loop back, so a task that
  * computes after the call keeps nobody off it (core/driver.c). */
-static void leave(weft_stream_t* s) {
+void weft__stream_leave(weft_stream_t* s) {
   weft__io_enter(s->home);
   if (--s->refs == 0)
     stream_free(s);
@@ -184,11 +221,11 @@ static void leave(weft_stream_t* s) {
 
 /* As enter, and a pending cancellation is delivered first (await points). */
 static int enter_await(weft_stream_t* s) {
-  int err = enter(s);
+  int err = weft__stream_enter(s);
   if (err != 0)
     return err;
   if ((err = weft__io_check_cancel()) != 0)
-    leave(s);
+    weft__stream_leave(s);
   return err;
 }
 
@@ -202,26 +239,38 @@ static void wake_reader(weft_stream_t* s, int status) {
   }
 }
 
-static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) {
-  (void)suggested;
-  weft_stream_t* s = h->data;
+/* At least `want` free bytes at the end of the unread ones (moving them
+ * to the front or growing the buffer); NULL when out of memory. */
+static char* rbuf_space(weft_stream_t* s, size_t want, size_t* avail) {
   if (s->rlen == 0)
     s->rpos = 0;
-  if (s->rcap - s->rpos - s->rlen < kReadChunk && s->rpos > 0) {
+  if (s->rcap - s->rpos - s->rlen < want && s->rpos > 0) {
     memmove(s->rbuf, s->rbuf + s->rpos, s->rlen);
     s->rpos = 0;
   }
-  if (s->rcap - s->rlen < kReadChunk) {
-    char* grown = weft__realloc(s->rbuf, s->rlen + kReadChunk);
-    if (grown == NULL) {
-      *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
-      return;
-    }
+  if (s->rcap - s->rlen < want) {
+    /* Geometric: a head trickled in byte by byte never costs a copy of
+     * the buffer per byte. */
+    size_t cap = s->rcap != 0 ? s->rcap * 2 : kReadMin;
+    while (cap - s->rlen < want)
+      cap *= 2;
+    char* grown = weft__realloc(s->rbuf, cap);
+    if (grown == NULL)
+      return NULL;
     s->rbuf = grown;
-    s->rcap = s->rlen + kReadChunk;
+    s->rcap = cap;
   }
-  *buf = uv_buf_init(s->rbuf + s->rpos + s->rlen,
-                     (unsigned)(s->rcap - s->rpos - s->rlen));
+  *avail = s->rcap - s->rpos - s->rlen;
+  return s->rbuf + s->rpos + s->rlen;
+}
+
+static void on_alloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf) {
+  (void)suggested;
+  weft_stream_t* s = h->data;
+  size_t avail = kRawChunk;
+  char* p = s->filter != NULL ? s->raw : rbuf_space(s, kReadMin, &avail);
+  /* NULL: libuv reports UV_ENOBUFS. */
+  *buf = uv_buf_init(p, p != NULL ? (unsigned)avail : 0);
 }
 
 static void stop_reading(weft_stream_t* s) {
@@ -231,23 +280,34 @@ static void stop_reading(weft_stream_t* s) {
   }
 }
 
+static void wake_drained(weft_stream_t* s);
+
+/* Bytes, the end or an error arrived (n as libuv's read callback has it),
+ * for a stream without a filter. */
+static void take_input(weft_stream_t* s, ssize_t n) {
+  if (n > 0)
+    s->rlen += (size_t)n;
+  else if (n == UV_EOF)
+    s->eof = 1;
+  else /* UV_ENOBUFS: on_alloc could not grow the buffer. */
+    s->rerr = n == UV_ENOBUFS ? WEFT_ENOMEM : (int)n;
+}
+
 static void on_read(uv_stream_t* h, ssize_t n, const uv_buf_t* buf) {
-  (void)buf;
   weft_stream_t* s = h->data;
   if (n == 0)
     return;
-  if (n > 0) {
-    s->rlen += (size_t)n;
-    if (s->rlen >= s->limit && s->reader == NULL)
-      stop_reading(s);
-  } else {
-    if (n == UV_EOF)
-      s->eof = 1;
-    else /* UV_ENOBUFS: on_alloc could not grow the buffer. */
-      s->rerr = n == UV_ENOBUFS ? WEFT_ENOMEM : (int)n;
+  if (s->filter == NULL)
+    take_input(s, n);
+  else if (n == UV_ENOBUFS)
+    weft__stream_fail(s, WEFT_ENOMEM);
+  else
+    s->filter->input(s, s->fdata, n > 0 ? buf->base : NULL, n);
+  if (s->eof || s->rerr != 0 || (s->rlen >= s->limit && s->reader == NULL))
     stop_reading(s);
-  }
   wake_reader(s, 0);
+  if (s->werr != 0)
+    wake_drained(s);
 }
 
 static int start_reading(weft_stream_t* s) {
@@ -260,7 +320,16 @@ static int start_reading(weft_stream_t* s) {
   return 0;
 }
 
-/* After a reader consumed: read ahead again if the buffer has room. */
+/* Frees an empty buffer (the next read starts small again). */
+static void release_buf(weft_stream_t* s) {
+  free(s->rbuf);
+  s->rbuf = NULL;
+  s->rcap = s->rpos = 0;
+}
+
+/* After a reader consumed: read ahead again if the buffer has room. A
+ * buffer left empty that grew far past what read-ahead needs (a large
+ * readexactly or readuntil) is freed. */
 static void consume(weft_stream_t* s, void* out, size_t n) {
   if (out != NULL)
     memcpy(out, s->rbuf + s->rpos, n);
@@ -268,6 +337,9 @@ static void consume(weft_stream_t* s, void* out, size_t n) {
   s->rlen -= n;
   if (s->rlen == 0)
     s->rpos = 0;
+  if (s->rlen == 0 &&
+      s->rcap > 2 * (s->limit > kReadAhead ? s->limit : kReadAhead))
+    release_buf(s);
   if (s->rlen < s->limit)
     start_reading(s); /* an error shows at the next wait */
 }
@@ -321,7 +393,7 @@ ptrdiff_t weft_stream_read(weft_stream_t* s, void* buf, size_t n) {
       break;
     }
   }
-  leave(s);
+  weft__stream_leave(s);
   return r;
 }
 
@@ -344,7 +416,7 @@ int weft_stream_readexactly(weft_stream_t* s, void* buf, size_t n,
   } else if (err == 0) {
     consume(s, buf, n);
   }
-  leave(s);
+  weft__stream_leave(s);
   return err;
 }
 
@@ -394,7 +466,7 @@ ptrdiff_t weft_stream_readuntil(weft_stream_t* s, const void* sep,
   if ((err = enter_await(s)) != 0)
     return err;
   ptrdiff_t r = read_until(s, sep, seplen, buf, cap, 0);
-  leave(s);
+  weft__stream_leave(s);
   return r;
 }
 
@@ -403,29 +475,50 @@ ptrdiff_t weft_stream_readline(weft_stream_t* s, char* buf, size_t cap) {
   if (err != 0 || (err = enter_await(s)) != 0)
     return err;
   ptrdiff_t r = read_until(s, "\n", 1, buf, cap, 1);
-  leave(s);
+  weft__stream_leave(s);
   return r;
 }
 
 int weft_stream_at_eof(weft_stream_t* s) {
-  int r = enter(s);
+  int r = weft__stream_enter(s);
   if (r != 0)
     return r;
   r = s->eof && s->rlen == 0;
-  leave(s);
+  weft__stream_leave(s);
   return r;
+}
+
+int weft__stream_trim(weft_stream_t* s) {
+  int err = weft__stream_enter(s);
+  if (err != 0)
+    return err;
+  /* libuv holds the buffer only between on_alloc and on_read, within one
+   * callback: never while a task runs here. */
+  if (s->rlen == 0 && s->rcap > kReadMin)
+    release_buf(s);
+  weft__stream_leave(s);
+  return 0;
+}
+
+ptrdiff_t weft__stream_buffered(weft_stream_t* s) {
+  int err = weft__stream_enter(s);
+  if (err != 0)
+    return err;
+  ptrdiff_t n = (ptrdiff_t)s->rlen;
+  weft__stream_leave(s);
+  return n;
 }
 
 int weft_stream_set_limit(weft_stream_t* s, size_t limit) {
   if (limit == 0)
     return WEFT_EINVAL;
-  int err = enter(s);
+  int err = weft__stream_enter(s);
   if (err != 0)
     return err;
   s->limit = limit;
   if (s->rlen < limit)
     start_reading(s);
-  leave(s);
+  weft__stream_leave(s);
   return 0;
 }
 
@@ -487,7 +580,7 @@ static int queue_write(weft_stream_t* s, const char* data, size_t len) {
   return 0;
 }
 
-static int write_now(weft_stream_t* s, const char* data, size_t len) {
+int weft__stream_send_raw(weft_stream_t* s, const char* data, size_t len) {
   if (s->werr != 0)
     return s->werr;
   if (s->wshut)
@@ -517,12 +610,16 @@ static int write_now(weft_stream_t* s, const char* data, size_t len) {
 int weft_stream_write(weft_stream_t* s, const void* data, size_t len) {
   if (data == NULL && len > 0)
     return WEFT_EINVAL;
-  int err = enter(s);
+  int err = weft__stream_enter(s);
   if (err != 0)
     return err;
-  if (len > 0)
-    err = write_now(s, data, len);
-  leave(s);
+  if (s->werr != 0 || s->wshut)
+    err = s->werr != 0 ? s->werr : WEFT_ECLOSED;
+  else if (len > 0 && s->filter != NULL)
+    err = s->filter->write(s, s->fdata, data, len);
+  else if (len > 0)
+    err = weft__stream_send_raw(s, data, len);
+  weft__stream_leave(s);
   return err;
 }
 
@@ -556,27 +653,27 @@ int weft_stream_drain(weft_stream_t* s) {
   err = s->werr;
   if (err == 0 && s->wqueued > s->high)
     err = wait_drained(s, s->low);
-  leave(s);
+  weft__stream_leave(s);
   return err;
 }
 
 int weft_stream_set_watermarks(weft_stream_t* s, size_t high, size_t low) {
   if (low > high)
     return WEFT_EINVAL;
-  int err = enter(s);
+  int err = weft__stream_enter(s);
   if (err != 0)
     return err;
   s->high = high;
   s->low = low;
-  leave(s);
+  weft__stream_leave(s);
   return 0;
 }
 
 size_t weft_stream_write_buffer_size(weft_stream_t* s) {
-  if (enter(s) != 0)
+  if (weft__stream_enter(s) != 0)
     return 0;
   size_t n = s->wqueued;
-  leave(s);
+  weft__stream_leave(s);
   return n;
 }
 
@@ -600,28 +697,34 @@ static void cancel_shutdown(weft__io_op_t* op) {
   weft__io_done(op, UV_ECANCELED);
 }
 
+/* Sends the end of stream once what is queued is out, and waits for it. */
+static int shutdown_now(weft_stream_t* s) {
+  weft__shut_t* sh = weft__malloc(sizeof(*sh));
+  if (sh == NULL)
+    return WEFT_ENOMEM;
+  s->wshut = 1;
+  int err = uv_shutdown(&sh->req, &s->h.stream, on_shutdown);
+  if (err != 0) {
+    free(sh);
+    return err;
+  }
+  weft__io_op_t op;
+  weft__io_op_init(&op, cancel_shutdown, sh);
+  sh->op = &op;
+  return weft__io_wait(&op);
+}
+
 int weft_stream_shutdown(weft_stream_t* s) {
   int err = enter_await(s);
   if (err != 0)
     return err;
-  weft__shut_t* sh = NULL;
   if (s->wshut)
     err = WEFT_ECLOSED;
-  else if ((sh = weft__malloc(sizeof(*sh))) == NULL)
-    err = WEFT_ENOMEM;
-  if (err == 0) {
-    s->wshut = 1;
-    err = uv_shutdown(&sh->req, &s->h.stream, on_shutdown);
-    if (err != 0) {
-      free(sh);
-    } else {
-      weft__io_op_t op;
-      weft__io_op_init(&op, cancel_shutdown, sh);
-      sh->op = &op;
-      err = weft__io_wait(&op);
-    }
-  }
-  leave(s);
+  else if (s->filter != NULL) /* TLS: close_notify first */
+    err = s->filter->finish(s, s->fdata);
+  if (err == 0)
+    err = shutdown_now(s);
+  weft__stream_leave(s);
   return err;
 }
 
@@ -669,48 +772,115 @@ void weft__stream_destroy(weft_stream_t* s) {
   weft__io_enter(s->home);
   s->refs++;
   close_handle(s, 1);
-  leave(s);
+  weft__stream_leave(s);
 }
 
 int weft_stream_close(weft_stream_t* s) {
   if (s == NULL)
     return 0;
-  int err = enter(s);
+  int err = weft__stream_enter(s);
   if (err != 0)
     return err;
+  /* A filter's goodbye (TLS close_notify) goes out with the rest. */
+  if (s->filter != NULL && !s->wshut && s->werr == 0)
+    s->filter->finish(s, s->fdata);
   /* Send what is queued first; a cancellation or timeout gives up. */
   if (s->wqueued > 0 && s->werr == 0) {
     err = wait_drained(s, 0);
     if (s->closing) { /* closed by someone else meanwhile */
-      leave(s);
+      weft__stream_leave(s);
       return WEFT_ECLOSED;
     }
   }
   if (err == 0 && s->wqueued > 0)
     err = s->werr;
   close_handle(s, 0);
-  leave(s);
+  weft__stream_leave(s);
   return err;
 }
 
 int weft_stream_abort(weft_stream_t* s) {
   if (s == NULL)
     return 0;
-  int err = enter(s);
+  int err = weft__stream_enter(s);
   if (err != 0)
     return err;
   close_handle(s, 1);
-  leave(s);
+  weft__stream_leave(s);
   return 0;
+}
+
+/* ---- Filters ----------------------------------------------------------- */
+
+int weft__stream_set_filter(weft_stream_t* s, const weft__stream_filter_t* ops,
+                            void* f) {
+  if (s->filter != NULL)
+    return WEFT_EBUSY;
+  if ((s->raw = weft__malloc(kRawChunk)) == NULL)
+    return WEFT_ENOMEM;
+  /* What was read ahead before the filter came is the filter's: a peer
+   * may send its first handshake bytes right behind a STARTTLS line. */
+  char* ahead = NULL;
+  size_t n = s->rlen;
+  if (n > 0 && (ahead = weft__malloc(n)) == NULL) {
+    free(s->raw);
+    s->raw = NULL;
+    return WEFT_ENOMEM;
+  }
+  if (n > 0)
+    consume(s, ahead, n);
+  int was_eof = s->eof;
+  s->eof = 0;
+  s->filter = ops;
+  s->fdata = f;
+  ops->input(s, f, ahead, (ssize_t)n); /* n == 0: only starts the filter */
+  free(ahead);
+  if (was_eof)
+    ops->input(s, f, NULL, UV_EOF);
+  return start_reading(s);
+}
+
+void* weft__stream_filter_data(weft_stream_t* s,
+                               const weft__stream_filter_t* ops) {
+  return s->filter == ops ? s->fdata : NULL;
+}
+
+char* weft__stream_rbuf_space(weft_stream_t* s, size_t want, size_t* avail) {
+  return rbuf_space(s, want, avail);
+}
+
+void weft__stream_rbuf_commit(weft_stream_t* s, size_t n) {
+  s->rlen += n;
+}
+
+void weft__stream_set_eof(weft_stream_t* s) {
+  s->eof = 1;
+}
+
+void weft__stream_fail_read(weft_stream_t* s, int err) {
+  if (s->rerr == 0)
+    s->rerr = err;
+  wake_reader(s, 0);
+}
+
+void weft__stream_fail(weft_stream_t* s, int err) {
+  if (s->werr == 0)
+    s->werr = err;
+  weft__stream_fail_read(s, err);
+  wake_drained(s);
+}
+
+int weft__stream_wait_input(weft_stream_t* s) {
+  return wait_for_data(s);
 }
 
 /* ---- TCP options and addresses --------------------------------------------
  */
 
 static int enter_tcp(weft_stream_t* s) {
-  int err = enter(s);
+  int err = weft__stream_enter(s);
   if (err == 0 && s->kind != WEFT__STREAM_TCP) {
-    leave(s);
+    weft__stream_leave(s);
     err = WEFT_EINVAL;
   }
   return err;
@@ -721,7 +891,7 @@ int weft_stream_nodelay(weft_stream_t* s, int enable) {
   if (err != 0)
     return err;
   err = uv_tcp_nodelay(&s->h.tcp, enable != 0);
-  leave(s);
+  weft__stream_leave(s);
   return err;
 }
 
@@ -732,7 +902,7 @@ int weft_stream_keepalive(weft_stream_t* s, int enable, unsigned delay_s) {
   if (err != 0)
     return err;
   err = uv_tcp_keepalive(&s->h.tcp, enable != 0, delay_s);
-  leave(s);
+  weft__stream_leave(s);
   return err;
 }
 
@@ -745,7 +915,7 @@ static int get_name(weft_stream_t* s, struct sockaddr_storage* addr, int peer) {
   int len = (int)sizeof(*addr);
   err = peer ? uv_tcp_getpeername(&s->h.tcp, (struct sockaddr*)addr, &len)
              : uv_tcp_getsockname(&s->h.tcp, (struct sockaddr*)addr, &len);
-  leave(s);
+  weft__stream_leave(s);
   return err;
 }
 

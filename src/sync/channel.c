@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "base/alloc.h"
+#include "sync/select.h"
 #include "weft.h"
 
 struct weft_chan_s {
@@ -55,4 +56,8 @@ int weft_chan_try_recv(weft_chan_t* ch, void** item) {
 /* Closing twice is harmless: the second close finds nothing to wake. */
 int weft_chan_close(weft_chan_t* ch) {
   return ch == NULL ? WEFT_EINVAL : weft_queue_shutdown(ch->q, 0);
+}
+
+weft_queue_t* weft__chan_queue(weft_chan_t* ch) {
+  return ch->q;
 }

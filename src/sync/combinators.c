@@ -192,7 +192,7 @@ static int watch_wait(watch_t* w, size_t need, int stop_on_error,
   pthread_mutex_unlock(&w->lock);
   if (!ready && timeout_ms != 0)
     err = timeout_ms < 0 ? weft_future_await(f, NULL)
-                         : weft_future_wait(f, (uint64_t)timeout_ms, NULL);
+                         : weft_future_wait_for(f, timeout_ms, NULL);
   else if (!ready)
     err = WEFT_ETIMEDOUT;
   pthread_mutex_lock(&w->lock);
@@ -435,9 +435,10 @@ int weft_as_completed_next(weft_as_completed_t* it, weft_task_t** task) {
   }
 }
 
-void weft_as_completed_free(weft_as_completed_t* it) {
+int weft_as_completed_free(weft_as_completed_t* it) {
   if (it == NULL)
-    return;
+    return 0;
   watch_release(it->w);
   free(it);
+  return 0;
 }

@@ -1,6 +1,8 @@
 /* weft_cond_t: asyncio.Condition over a weft_lock_t (see sync.h for the
- * waiting scheme). A notified waiter that is cancelled before it runs
- * passes its notification to the next waiter, so none is lost. */
+ * waiting scheme). Every call but free needs the caller to own the lock
+ * (weft__lock_owned), not merely someone to hold it. A notified waiter that is
+ * cancelled before it runs passes its notification to the next waiter, so none
+ * is lost. */
 #include <sched.h>
 #include <stdlib.h>
 
@@ -73,7 +75,7 @@ static void reacquire(weft_lock_t* lock, int* rc) {
 int weft_cond_wait(weft_cond_t* cond) {
   if (cond == NULL)
     return WEFT_EINVAL;
-  if (!weft_lock_locked(cond->lock))
+  if (!weft__lock_owned(cond->lock))
     return WEFT_EPERM;
   weft__sync_node_t node;
   int rc = weft__sync_node_init(&node);
@@ -115,7 +117,7 @@ int weft_cond_wait_for(weft_cond_t* cond, int (*pred)(void* arg), void* arg) {
 int weft_cond_notify(weft_cond_t* cond, size_t n) {
   if (cond == NULL)
     return WEFT_EINVAL;
-  if (!weft_lock_locked(cond->lock))
+  if (!weft__lock_owned(cond->lock))
     return WEFT_EPERM;
   wake(cond, n);
   return 0;

@@ -348,12 +348,13 @@ int weft_group_wait(weft_group_t* g) {
   return g->result;
 }
 
-void weft_group_free(weft_group_t* g) {
+int weft_group_free(weft_group_t* g) {
   if (g == NULL)
-    return;
+    return 0;
   /* A cancellation spent while freeing is requested again, so the caller's
    * next await still gets it. */
   if (!g->waited && drain(g, 1) && weft_current_task() != NULL)
     weft_cancel(weft_current_task());
   group_release(g);
+  return 0;
 }

@@ -1,16 +1,16 @@
 /* Queues (asyncio.Queue, LifoQueue, PriorityQueue) on the public futures.
  *
- * One mutex guards the items and two FIFO wait lists (getters, putters).
- * A task that must wait makes a future, lists it, unlocks and awaits it
- * with weft_future_await: from a plain thread that blocks, so threads use
+ * One lock (lock_q) guards the items and two FIFO wait lists (getters,
+ * putters). A task that must wait makes a future, lists it, unlocks and awaits
+ * it with weft_future_await: from a plain thread that blocks, so threads use
  * the same code. The other side never hands an item straight to a waiter;
  * it grants it a *reservation*: an item in the store set aside for a getter
  * (get_reserved), or a free slot set aside for a putter (put_reserved), and
  * completes its future. Items therefore always live in the store, and a
- * woken waiter finishes its own operation under the mutex.
+ * woken waiter finishes its own operation under the lock.
  *
  * Why reservations: a cancelled waiter (weft_future_await returns
- * WEFT_ECANCELED and the request is consumed) relocks the mutex and finds
+ * WEFT_ECANCELED and the request is consumed) relocks the lock and finds
  * either its entry still listed (nothing was granted: unlist it) or a grant
  * already made. A grant is only a count, so the waiter gives it back and
  * passes it to the next waiter in line (grant_getters/grant_putters): no
@@ -18,25 +18,50 @@
  * that then reports failure. A putter that gave its slot back never stored
  * its item, so reporting WEFT_ECANCELED is exact.
  *
- * Invariants after every operation (under the mutex):
+ * Invariants after every operation (under the lock):
  *   getters listed  => count <= get_reserved   (all items spoken for)
  *   putters listed  => count + put_reserved >= maxsize (no free slot)
  * so the fast paths only compare counters and never barge past a waiter. */
-#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/common.h"
+#include "core/future.h"
+#include "sync/select.h"
 #include "weft.h"
 
-enum { W_WAITING = 0, W_GRANTED = 1, W_CLOSED = 2 };
+/* The queue's lock: held for a few dozen instructions at a time, so a
+ * spin lock (one locked instruction a take, where a pthread mutex costs
+ * two and a function call each way); a holder preempted (a plain thread)
+ * costs the others a yield of their thread, not a spin for a time slice. */
+enum { kLockSpins = 128 };
 
-typedef struct waiter_s {
-  struct waiter_s* prev;
-  struct waiter_s* next;
-  weft_future_t* fut; /* the waiter's own reference */
-  int state;          /* W_*; written under the queue's mutex */
-} waiter_t;
+static void lock_q(weft__spin_t* s) {
+  for (unsigned i = 0;; i++) {
+    /* acquire: pairs with the release in unlock_q. */
+    if (!atomic_flag_test_and_set_explicit(&s->flag, memory_order_acquire))
+      return;
+    if (i < kLockSpins)
+      weft__cpu_relax();
+    else
+      sched_yield();
+  }
+}
+
+static void unlock_q(weft__spin_t* s) {
+  /* release: publishes the critical section to the next locker. */
+  atomic_flag_clear_explicit(&s->flag, memory_order_release);
+}
+
+enum {
+  W_WAITING = WEFT__QW_WAITING,
+  W_GRANTED = WEFT__QW_GRANTED,
+  W_CLOSED = WEFT__QW_CLOSED
+};
+
+typedef weft__qwaiter_t waiter_t;
 
 typedef struct {
   waiter_t* head;
@@ -50,7 +75,7 @@ typedef struct {
 } slot_t;
 
 struct weft_queue_s {
-  pthread_mutex_t mu;
+  weft__spin_t mu; /* lock_q / unlock_q */
   weft_queue_kind_t kind;
   size_t maxsize; /* 0: unbounded */
   slot_t* buf;    /* ring (FIFO, LIFO) or binary heap (PRIORITY) */
@@ -66,6 +91,7 @@ struct weft_queue_s {
 /* ---- Wait lists ---------------------------------------------------------- */
 
 static void wl_append(wlist_t* l, waiter_t* w) {
+  w->linked = 1;
   w->next = NULL;
   w->prev = l->tail;
   if (l->tail != NULL)
@@ -85,15 +111,22 @@ static void wl_remove(wlist_t* l, waiter_t* w) {
   else
     l->tail = w->prev;
   w->prev = w->next = NULL;
+  w->linked = 0;
 }
 
 /* Unlists the first waiter and completes its future with `state`. Runs
- * under the mutex: the waiter cannot free its future before it relocks. */
-static void wl_wake_first(wlist_t* l, int state) {
+ * under the lock: the waiter cannot free its future before it relocks.
+ * A select's case is only handed something if it claims its select; one
+ * whose select chose another case is dropped instead (its selector
+ * disarms it later and finds it unlisted). Returns 1 if handed. */
+static int wl_wake_first(wlist_t* l, int state) {
   waiter_t* w = l->head;
   wl_remove(l, w);
+  if (w->sel != NULL && !weft__sel_claim(w->sel, w->index))
+    return 0;
   w->state = state;
   weft_future_set_result(w->fut, NULL);
+  return 1;
 }
 
 static void wl_wake_all(wlist_t* l, int state) {
@@ -197,33 +230,35 @@ static int has_free_item(const weft_queue_t* q) {
 /* Sets unreserved items aside for the longest-waiting getters. */
 static void grant_getters(weft_queue_t* q) {
   while (q->getters.head != NULL && has_free_item(q)) {
-    q->get_reserved++;
-    wl_wake_first(&q->getters, W_GRANTED);
+    if (wl_wake_first(&q->getters, W_GRANTED))
+      q->get_reserved++;
   }
 }
 
 /* Sets free slots aside for the longest-waiting putters. */
 static void grant_putters(weft_queue_t* q) {
   while (q->putters.head != NULL && has_free_slot(q)) {
-    q->put_reserved++;
-    wl_wake_first(&q->putters, W_GRANTED);
+    if (wl_wake_first(&q->putters, W_GRANTED))
+      q->put_reserved++;
   }
 }
 
 /* ---- Parking ------------------------------------------------------------ */
 
 /* Lists `w` on `l` and awaits its future; called and returns with the
- * mutex held. Returns await's status with w->state telling what happened:
+ * lock held. Returns await's status with w->state telling what happened:
  * still W_WAITING (it is unlisted here) only when the await failed. */
 static int park(weft_queue_t* q, wlist_t* l, waiter_t* w) {
   w->state = W_WAITING; /* also when the future cannot be had */
+  w->sel = NULL;
+  w->linked = 0;
   int err = weft_future_new(&w->fut);
   if (err != 0)
     return err;
   wl_append(l, w);
-  pthread_mutex_unlock(&q->mu);
-  int rc = weft_future_await(w->fut, NULL);
-  pthread_mutex_lock(&q->mu);
+  unlock_q(&q->mu);
+  int rc = weft__future_await_owned(w->fut, NULL); /* w->fut is ours */
+  lock_q(&q->mu);
   if (w->state == W_WAITING)
     wl_remove(l, w); /* withdrawn before anyone granted it anything */
   weft_future_release(w->fut);
@@ -240,7 +275,9 @@ int weft_queue_new(weft_queue_kind_t kind, size_t maxsize, weft_queue_t** out) {
     return WEFT_ENOMEM;
   q->cap = (maxsize != 0 && maxsize < 16) ? maxsize : 16;
   q->buf = weft__malloc(q->cap * sizeof(*q->buf));
-  if (q->buf == NULL || pthread_mutex_init(&q->mu, NULL) != 0) {
+  /* seq_cst, but only at creation: nobody else can see `q` yet. */
+  atomic_flag_clear(&q->mu.flag);
+  if (q->buf == NULL) {
     free(q->buf);
     free(q);
     return WEFT_ENOMEM;
@@ -254,19 +291,18 @@ int weft_queue_new(weft_queue_kind_t kind, size_t maxsize, weft_queue_t** out) {
 int weft_queue_free(weft_queue_t* q) {
   if (q == NULL)
     return 0;
-  pthread_mutex_lock(&q->mu);
+  lock_q(&q->mu);
   int busy = q->getters.head || q->putters.head || q->joiners.head ||
              q->get_reserved || q->put_reserved;
-  pthread_mutex_unlock(&q->mu);
+  unlock_q(&q->mu);
   if (busy)
     return WEFT_EBUSY;
-  pthread_mutex_destroy(&q->mu);
   free(q->buf);
   free(q);
   return 0;
 }
 
-/* Stores an item under the mutex and hands it to a waiting getter. */
+/* Stores an item under the lock and hands it to a waiting getter. */
 static int put_locked(weft_queue_t* q, void* item, int64_t prio) {
   int err = store_push(q, item, prio);
   if (err != 0)
@@ -276,7 +312,7 @@ static int put_locked(weft_queue_t* q, void* item, int64_t prio) {
   return 0;
 }
 
-/* A putter woke with a slot granted, or failed: finish under the mutex. */
+/* A putter woke with a slot granted, or failed: finish under the lock. */
 static int put_after_park(weft_queue_t* q, waiter_t* w, int rc, void* item,
                           int64_t prio) {
   if (w->state == W_GRANTED) {
@@ -294,7 +330,7 @@ static int put_after_park(weft_queue_t* q, waiter_t* w, int rc, void* item,
 int weft_queue_put(weft_queue_t* q, void* item, int64_t priority) {
   if (q == NULL)
     return WEFT_EINVAL;
-  pthread_mutex_lock(&q->mu);
+  lock_q(&q->mu);
   int rc;
   if (q->closed) {
     rc = WEFT_ECLOSED;
@@ -305,18 +341,18 @@ int weft_queue_put(weft_queue_t* q, void* item, int64_t priority) {
     rc = park(q, &q->putters, &w);
     rc = put_after_park(q, &w, rc, item, priority);
   }
-  pthread_mutex_unlock(&q->mu);
+  unlock_q(&q->mu);
   return rc;
 }
 
 int weft_queue_try_put(weft_queue_t* q, void* item, int64_t priority) {
   if (q == NULL)
     return WEFT_EINVAL;
-  pthread_mutex_lock(&q->mu);
+  lock_q(&q->mu);
   int rc = q->closed          ? WEFT_ECLOSED
            : has_free_slot(q) ? put_locked(q, item, priority)
                               : WEFT_EAGAIN;
-  pthread_mutex_unlock(&q->mu);
+  unlock_q(&q->mu);
   return rc;
 }
 
@@ -327,7 +363,7 @@ static void* get_locked(weft_queue_t* q) {
   return item;
 }
 
-/* A getter woke with an item granted, or failed: finish under the mutex. */
+/* A getter woke with an item granted, or failed: finish under the lock. */
 static int get_after_park(weft_queue_t* q, waiter_t* w, int rc, void** item) {
   if (w->state == W_GRANTED) {
     q->get_reserved--;
@@ -346,7 +382,7 @@ static int get_after_park(weft_queue_t* q, waiter_t* w, int rc, void** item) {
 int weft_queue_get(weft_queue_t* q, void** item) {
   if (q == NULL || item == NULL)
     return WEFT_EINVAL;
-  pthread_mutex_lock(&q->mu);
+  lock_q(&q->mu);
   int rc = 0;
   if (has_free_item(q)) {
     *item = get_locked(q);
@@ -357,51 +393,51 @@ int weft_queue_get(weft_queue_t* q, void** item) {
     rc = park(q, &q->getters, &w);
     rc = get_after_park(q, &w, rc, item);
   }
-  pthread_mutex_unlock(&q->mu);
+  unlock_q(&q->mu);
   return rc;
 }
 
 int weft_queue_try_get(weft_queue_t* q, void** item) {
   if (q == NULL || item == NULL)
     return WEFT_EINVAL;
-  pthread_mutex_lock(&q->mu);
+  lock_q(&q->mu);
   int rc = 0;
   if (has_free_item(q))
     *item = get_locked(q);
   else
     rc = q->closed ? WEFT_ECLOSED : WEFT_EAGAIN;
-  pthread_mutex_unlock(&q->mu);
+  unlock_q(&q->mu);
   return rc;
 }
 
 size_t weft_queue_size(const weft_queue_t* q) {
   if (q == NULL)
     return 0;
-  /* The mutex is logically mutable: reading the count takes it. */
+  /* The lock is logically mutable: reading the count takes it. */
   weft_queue_t* m = (weft_queue_t*)q;
-  pthread_mutex_lock(&m->mu);
+  lock_q(&m->mu);
   size_t n = m->count;
-  pthread_mutex_unlock(&m->mu);
+  unlock_q(&m->mu);
   return n;
 }
 
 int weft_queue_task_done(weft_queue_t* q) {
   if (q == NULL)
     return WEFT_EINVAL;
-  pthread_mutex_lock(&q->mu);
+  lock_q(&q->mu);
   int rc = 0;
   if (q->unfinished == 0)
     rc = WEFT_ELIMIT;
   else if (--q->unfinished == 0)
     wl_wake_all(&q->joiners, W_GRANTED);
-  pthread_mutex_unlock(&q->mu);
+  unlock_q(&q->mu);
   return rc;
 }
 
 int weft_queue_join(weft_queue_t* q) {
   if (q == NULL)
     return WEFT_EINVAL;
-  pthread_mutex_lock(&q->mu);
+  lock_q(&q->mu);
   int rc = 0;
   if (q->unfinished != 0) {
     waiter_t w;
@@ -409,14 +445,14 @@ int weft_queue_join(weft_queue_t* q) {
      * joiner is woken at once), so await's status is the answer. */
     rc = park(q, &q->joiners, &w);
   }
-  pthread_mutex_unlock(&q->mu);
+  unlock_q(&q->mu);
   return rc;
 }
 
 int weft_queue_shutdown(weft_queue_t* q, int immediate) {
   if (q == NULL)
     return WEFT_EINVAL;
-  pthread_mutex_lock(&q->mu);
+  lock_q(&q->mu);
   q->closed = 1;
   if (immediate) {
     /* asyncio 3.13: dropped items count as done, so join can return. */
@@ -431,6 +467,69 @@ int weft_queue_shutdown(weft_queue_t* q, int immediate) {
    * getter, so none of them could ever get one: all fail now. */
   wl_wake_all(&q->getters, W_CLOSED);
   wl_wake_all(&q->putters, W_CLOSED);
-  pthread_mutex_unlock(&q->mu);
+  unlock_q(&q->mu);
   return 0;
+}
+
+/* ---- select's cases (select.c) ------------------------------------------ */
+
+int weft__queue_sel_arm(weft_queue_t* q, int put, weft__qwaiter_t* w,
+                        void* item, void** got, int* status) {
+  int rc = WEFT__SEL_ARMED;
+  lock_q(&q->mu);
+  int ready =
+      put ? (q->closed || has_free_slot(q)) : (has_free_item(q) || q->closed);
+  if (ready) {
+    rc = weft__sel_claim(w->sel, w->index) ? WEFT__SEL_WON : WEFT__SEL_LOST;
+    if (rc == WEFT__SEL_WON) {
+      if (put)
+        *status = q->closed ? WEFT_ECLOSED : put_locked(q, item, 0);
+      else if (has_free_item(q))
+        *status = 0, *got = get_locked(q);
+      else
+        *status = WEFT_ECLOSED;
+    }
+  } else {
+    w->state = W_WAITING;
+    wl_append(put ? &q->putters : &q->getters, w);
+  }
+  unlock_q(&q->mu);
+  return rc;
+}
+
+/* The chosen case's grant: finished (keep) or passed on. Under the lock.
+ * As put_after_park and get_after_park, with the await's status replaced
+ * by `keep`. */
+static void sel_finish(weft_queue_t* q, int put, weft__qwaiter_t* w, int keep,
+                       void* item, void** got, int* status) {
+  if (w->state == W_CLOSED) {
+    *status = WEFT_ECLOSED;
+  } else if (put) {
+    q->put_reserved--;
+    if (keep && !q->closed && (*status = put_locked(q, item, 0)) == 0)
+      return;
+    if (keep && q->closed)
+      *status = WEFT_ECLOSED;
+    grant_putters(q); /* not used: the slot goes to the next putter */
+  } else {
+    q->get_reserved--;
+    if (keep && q->count > 0) {
+      *got = get_locked(q);
+      *status = 0;
+      return;
+    }
+    *status = WEFT_ECLOSED; /* emptied by an immediate shutdown */
+    grant_getters(q);       /* not taken: the item goes to the next getter */
+  }
+}
+
+void weft__queue_sel_disarm(weft_queue_t* q, int put, weft__qwaiter_t* w,
+                            int keep, void* item, void** got, int* status) {
+  lock_q(&q->mu);
+  if (w->linked)
+    wl_remove(put ? &q->putters : &q->getters, w); /* never handed anything */
+  else if (w->state != W_WAITING)
+    sel_finish(q, put, w, keep, item, got, status);
+  /* else: dropped by a grant because another case was chosen. */
+  unlock_q(&q->mu);
 }

@@ -118,4 +118,11 @@ size_t weft__permits_value(const weft__permits_t* p);
 /* 1 while someone waits (a snapshot). */
 int weft__permits_waiting(const weft__permits_t* p);
 
+/* 1 when the caller (the running task, or the plain thread) holds `lock`
+ * (lock.c). Any thread. */
+int weft__lock_owned(const weft_lock_t* lock);
+
+/* The future a token completes when cancelled (token.c). Borrowed. */
+weft_future_t* weft__token_future(weft_token_t* tok);
+
 #endif /* WEFT_SYNC_H_ */

@@ -8,19 +8,25 @@
  * withdrawn, an await forwarded, a future wait withdrawn). Exit marks an
  * open scope CLOSED under the same lock; if it finds FIRED instead, the
  * cancellation has been requested already (it was done under the lock),
- * so exit takes it back if no await consumed it yet, and reports
- * WEFT_ETIMEDOUT. A scope whose deadline passed while its worker was busy
- * (no timer could run) reports WEFT_ETIMEDOUT too, with nothing to take
- * back: a deadline is only enforced at awaits, there is no preemption. A closed
- * scope's heap entry goes stale; if exit runs on the heap's own worker it
- * counts it, so the heap drops stale entries in a rebuild instead of waiting
- * for their deadlines.
+ * so exit takes it back (weft__cancel_uncancel: one request off the task's
+ * count, and the pending delivery if no await consumed it yet) and reports
+ * WEFT_ETIMEDOUT. Requests are counted, and the scope notes the count at
+ * enter (asyncio 3.11's cancelling()/uncancel()): if more remain at exit,
+ * someone else cancelled the task too, perhaps in the same delivery, so the
+ * pending delivery is left alone and exit reports WEFT_ECANCELED; the
+ * outside cancellation is never swallowed. A scope whose deadline passed while
+ * its worker was busy (no timer could run) reports WEFT_ETIMEDOUT too, with
+ * nothing to take back: a deadline is only enforced at awaits, there is no
+ * preemption. A closed scope's heap entry goes stale; if exit runs on the
+ * heap's own worker it counts it, so the heap drops stale entries in a rebuild
+ * instead of waiting for their deadlines.
  */
 #include <stdlib.h>
 
 #include "base/alloc.h"
 #include "base/common.h"
 #include "core/future.h"
+#include "core/wait.h"
 #include "core/worker.h"
 
 enum { kOpen = 0, kFired = 1, kClosed = 2 };
@@ -32,6 +38,7 @@ struct weft_timeout_s {
   weft__spin_t lock;
   uint8_t state;        /* kOpen, kFired, kClosed; under `lock` */
   weft_task_t* task;    /* the scope's task; one reference */
+  uint32_t base;        /* the task's cancel requests at enter; read-only */
   weft__worker_t* home; /* worker whose heap holds the entry */
   uint64_t deadline;    /* read-only */
 };
@@ -64,6 +71,7 @@ int weft_timeout_enter(uint64_t ms, weft_timeout_t** out) {
   atomic_init(&tm->refs, 2);
   tm->state = kOpen;
   tm->task = weft_task_retain(w->current);
+  tm->base = weft__cancel_requests(tm->task);
   tm->home = w;
   uint64_t deadline = deadline_after_ms(ms);
   tm->deadline = deadline;
@@ -86,8 +94,8 @@ int weft_timeout_exit(weft_timeout_t* tm) {
   weft__spin_unlock(&tm->lock);
   int err = 0;
   if (was == kFired) {
-    weft__take_cancel(tm->task);
-    err = WEFT_ETIMEDOUT;
+    int others = weft__cancel_uncancel(tm->task, tm->base);
+    err = others ? WEFT_ECANCELED : WEFT_ETIMEDOUT;
   } else {
     /* Past the deadline, but its worker was busy (this very task may have
      * held it) and has not fired it: closed now, nothing to take back. */
@@ -134,33 +142,40 @@ static const weft__timer_ops_t kScopeTimer = {scope_fire, scope_live,
 
 /* ---- Awaits with a deadline: a scope around the plain await ------------- */
 
-int weft_wait_for(weft_task_t* t, uint64_t timeout_ms, void** result) {
+int weft_wait_for(weft_task_t* t, int64_t timeout_ms, void** result) {
   weft_timeout_t* tm;
   if (t == NULL)
     return WEFT_EINVAL;
-  int err = weft_timeout_enter(timeout_ms, &tm);
+  if (timeout_ms < 0)
+    return weft_await(t, result); /* no timeout, as everywhere */
+  int err = weft_timeout_enter((uint64_t)timeout_ms, &tm);
   if (err != 0)
     return err;
   /* On timeout the scope cancels us; weft_await forwards that to t and
    * goes on waiting until t has ended. */
   int status = weft_await(t, result);
-  return weft_timeout_exit(tm) == WEFT_ETIMEDOUT ? WEFT_ETIMEDOUT : status;
+  int ended = weft_timeout_exit(tm);
+  return ended != 0 ? ended : status;
 }
 
-int weft_future_wait(weft_future_t* f, uint64_t timeout_ms, void** result) {
+int weft_future_wait_for(weft_future_t* f, int64_t timeout_ms, void** result) {
   if (f == NULL)
     return WEFT_EINVAL;
   if (weft_future_done(f))
     return weft_future_result(f, result);
+  if (timeout_ms < 0)
+    return weft_future_await(f, result); /* no timeout, as everywhere */
   weft__worker_t* w = weft__worker_self();
   if (w == NULL)
-    return weft__future_await_until(f, deadline_after_ms(timeout_ms), result);
+    return weft__future_await_until(f, deadline_after_ms((uint64_t)timeout_ms),
+                                    result);
   if (w->current == NULL)
     return WEFT_EPERM;
   weft_timeout_t* tm;
-  int err = weft_timeout_enter(timeout_ms, &tm);
+  int err = weft_timeout_enter((uint64_t)timeout_ms, &tm);
   if (err != 0)
     return err;
   int status = weft_future_await(f, result);
-  return weft_timeout_exit(tm) == WEFT_ETIMEDOUT ? WEFT_ETIMEDOUT : status;
+  int ended = weft_timeout_exit(tm);
+  return ended != 0 ? ended : status;
 }

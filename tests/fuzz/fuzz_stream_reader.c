@@ -320,6 +320,14 @@ int LLVMFuzzerInitialize(int* argc, char*** argv) {
   return 0;
 }
 
+/* For tests/fuzz/replay.c, the ctest driver: frees the runtime before the
+ * process exits (libFuzzer's own runs never end that way). */
+void weft_fuzz_cleanup(void);
+void weft_fuzz_cleanup(void) {
+  CHECK(weft_runtime_free(g_rt) == 0);
+  g_rt = NULL;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   run_t r = {.script = {data, size, 0}};
   uint8_t lim = next(&r.script);
