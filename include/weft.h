@@ -168,7 +168,7 @@ typedef struct weft_config_s {
    * to stderr; 0: none. The handler only writes a byte to a pipe; a thread
    * of the runtime dumps. One runtime at a time may have one (another gets
    * WEFT_EBUSY); the previous action comes back at weft_runtime_free. Do
-   * not weft_signal_wait() for it. */
+   * not weft_signal_wait() for it, nor open a signal stream on it. */
   int dump_signal;
   /* Deterministic mode (see "Deterministic mode"): one worker whatever
    * `workers` says, a virtual clock, and tasks run in an order drawn from
@@ -1166,6 +1166,133 @@ WEFT_EXTERN int weft_select(weft_select_case_t* cases, size_t n,
                             int64_t timeout_ms);
 
 /* ------------------------------------------------------------------------
+ * Broadcast and watch channels (tokio's broadcast and watch)
+ * ------------------------------------------------------------------------
+ * For one-to-many: a broadcast channel hands every message to every
+ * receiver; a watch channel holds one value, the latest, that receivers
+ * wait to change. Any thread may send. Receivers are tasks or plain
+ * threads: a wait parks a task and blocks a plain thread (WEFT_EPERM from
+ * a worker thread outside a task). Every wait can be cancelled or bounded
+ * by a timeout scope, and a cancelled wait takes nothing: what it would
+ * have received is there for the next call. Waits use the object's mutex
+ * briefly; sends never wait. */
+
+/* A broadcast channel: every receiver sees every message sent after it
+ * subscribed, in the order of the sends. Messages are copies of item_size
+ * bytes (a pointer, a struct: for pointers, the receivers share the
+ * pointee, and its lifetime is the caller's business). The channel keeps
+ * the last `capacity` messages and sends never wait: a receiver that falls
+ * more than `capacity` behind has lagged, and its next receive says how
+ * many messages it missed (WEFT_ELIMIT), then goes on from the oldest one
+ * kept (tokio's RecvError::Lagged). A slow receiver holds up nobody. */
+typedef struct weft_broadcast_s weft_broadcast_t;
+/* One receiver: a position in the channel's sequence. Use it from one task
+ * (or thread) at a time. */
+typedef struct weft_broadcast_rx_s weft_broadcast_rx_t;
+
+/* 0, WEFT_EINVAL (NULL out, capacity or item_size 0, or their product
+ * overflows), WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_broadcast_new(size_t capacity, size_t item_size,
+                                   weft_broadcast_t** out);
+/* Frees the channel (and the messages it keeps). WEFT_EBUSY, nothing
+ * freed, while receivers are subscribed: unsubscribe them first. NULL:
+ * no-op. */
+WEFT_EXTERN int weft_broadcast_free(weft_broadcast_t* bc);
+/* A new receiver, which will see every message sent from now on.
+ * WEFT_ECLOSED once the channel is closed, WEFT_EINVAL, WEFT_ENOMEM.
+ * *out is NULL on failure. Any thread. */
+WEFT_EXTERN int weft_broadcast_subscribe(weft_broadcast_t* bc,
+                                         weft_broadcast_rx_t** out);
+/* Frees the receiver. WEFT_EBUSY, nothing freed, while a receive waits on
+ * it. NULL: no-op. */
+WEFT_EXTERN int weft_broadcast_unsubscribe(weft_broadcast_rx_t* rx);
+/* Sends a copy of item_size bytes at `item` to every receiver; never
+ * waits (the oldest message kept makes room). Returns how many receivers
+ * are subscribed (each will see it, or be told it lagged past it; 0:
+ * nobody will), WEFT_ECLOSED once closed, WEFT_EINVAL. Any thread. */
+WEFT_EXTERN int weft_broadcast_send(weft_broadcast_t* bc, const void* item);
+/* Receives the next message into `item` (item_size bytes). Awaits while
+ * there is none. 0 with the message; WEFT_ELIMIT when the receiver lagged:
+ * *missed (if not NULL) gets how many messages it missed, nothing is
+ * copied, and the next call returns the oldest message kept; WEFT_ECLOSED
+ * once the channel is closed and the receiver has read every message
+ * kept; WEFT_ECANCELED (nothing taken); WEFT_EINVAL; WEFT_ENOMEM. *missed
+ * is 0 unless WEFT_ELIMIT. A message already there is returned without
+ * awaiting (a pending cancellation waits for the next await). */
+WEFT_EXTERN int weft_broadcast_recv(weft_broadcast_rx_t* rx, void* item,
+                                    uint64_t* missed);
+/* As recv, never waits: WEFT_EAGAIN when there is no new message. Any
+ * thread. */
+WEFT_EXTERN int weft_broadcast_try_recv(weft_broadcast_rx_t* rx, void* item,
+                                        uint64_t* missed);
+/* Closes: sends fail with WEFT_ECLOSED from now on; receivers read what is
+ * kept for them, then get WEFT_ECLOSED (waiting ones are woken). Closing
+ * again is harmless. WEFT_EINVAL for NULL. Any thread. */
+WEFT_EXTERN int weft_broadcast_close(weft_broadcast_t* bc);
+
+/* A watch channel: one value, the latest, and its version (0 for the
+ * initial value, one more per send). Receivers wait for a version newer
+ * than the one they last received and get the value current then:
+ * values sent in between are skipped, as a configuration or a status only
+ * matters in its latest form. Values are the caller's pointers. A
+ * receiver's value stays valid until its next receive, get or
+ * unsubscribe, however many sends replace it meanwhile; the destructor
+ * given at creation runs (on whichever thread drops the last use) once a
+ * value is replaced and no receiver holds it any more. */
+typedef struct weft_watch_s weft_watch_t;
+/* One receiver: the version it last received, and that value. Use it from
+ * one task (or thread) at a time. */
+typedef struct weft_watch_rx_s weft_watch_rx_t;
+
+/* Destroys a value no longer current nor held by a receiver (not called
+ * for NULL). Must not await. */
+typedef void (*weft_watch_dtor)(void* value);
+
+/* A channel holding `initial` as version 0. dtor may be NULL (values are
+ * never destroyed). 0, WEFT_EINVAL (NULL out), WEFT_ENOMEM. Any thread. */
+WEFT_EXTERN int weft_watch_new(void* initial, weft_watch_dtor dtor,
+                               weft_watch_t** out);
+/* Destroys the current value and frees the channel. WEFT_EBUSY, nothing
+ * freed, while receivers are subscribed. NULL: no-op. */
+WEFT_EXTERN int weft_watch_free(weft_watch_t* w);
+/* Replaces the value, bumps the version and wakes every waiting receiver;
+ * never waits. The replaced value is destroyed unless a receiver holds
+ * it. 0, WEFT_ECLOSED once closed (the value stays the caller's),
+ * WEFT_EINVAL, WEFT_ENOMEM (nothing changed). Any thread. */
+WEFT_EXTERN int weft_watch_send(weft_watch_t* w, void* value);
+/* Closes: sends fail with WEFT_ECLOSED; receivers get a value they have
+ * not received yet, then WEFT_ECLOSED (waiting ones are woken). The value
+ * stays readable with weft_watch_get. Closing again is harmless.
+ * WEFT_EINVAL for NULL. Any thread. */
+WEFT_EXTERN int weft_watch_close(weft_watch_t* w);
+/* The current version (a snapshot); 0 for NULL. Any thread. */
+WEFT_EXTERN uint64_t weft_watch_version(const weft_watch_t* w);
+/* A new receiver, for which the current value counts as received (call
+ * weft_watch_get to read it). WEFT_ECLOSED once closed, WEFT_EINVAL,
+ * WEFT_ENOMEM; *out is NULL on failure. Any thread. */
+WEFT_EXTERN int weft_watch_subscribe(weft_watch_t* w, weft_watch_rx_t** out);
+/* Frees the receiver (and gives up the value it holds). WEFT_EBUSY,
+ * nothing freed, while a receive waits on it. NULL: no-op. */
+WEFT_EXTERN int weft_watch_unsubscribe(weft_watch_rx_t* rx);
+/* Waits for a version newer than the receiver's last, then takes the
+ * current value: *value gets it, *version (may be NULL) its version. 0;
+ * WEFT_ECLOSED once the channel is closed and nothing newer is left;
+ * WEFT_ECANCELED (nothing taken: a newer value stays for the next call);
+ * WEFT_EINVAL; WEFT_ENOMEM. A newer value already there is returned
+ * without awaiting (a pending cancellation waits for the next await).
+ * Awaits (from a plain thread: blocks). */
+WEFT_EXTERN int weft_watch_recv(weft_watch_rx_t* rx, void** value,
+                                uint64_t* version);
+/* As recv, never waits: WEFT_EAGAIN when nothing is newer. Any thread. */
+WEFT_EXTERN int weft_watch_try_recv(weft_watch_rx_t* rx, void** value,
+                                    uint64_t* version);
+/* Takes the current value whether or not it is newer (tokio's
+ * borrow_and_update), also once closed. 0, WEFT_EINVAL. Never waits. Any
+ * thread. */
+WEFT_EXTERN int weft_watch_get(weft_watch_rx_t* rx, void** value,
+                               uint64_t* version);
+
+/* ------------------------------------------------------------------------
  * Metrics and logging
  * ------------------------------------------------------------------------
  * A snapshot of what the runtime is doing, and a hook for the messages
@@ -1893,9 +2020,51 @@ WEFT_EXTERN int weft_process_free(weft_process_t* p);
  * returns 0. While a task waits, the signal no longer does its default
  * action (the process is not killed by it); once no task waits, it does
  * again, so a signal that comes between two waits is not held for the
- * next one. One signal wakes every task waiting for it. WEFT_EINVAL for
+ * next one (a service that must see every SIGTERM uses a signal stream,
+ * below). One signal wakes every task waiting for it. WEFT_EINVAL for
  * SIGKILL, SIGSTOP and numbers outside 1..NSIG-1. */
 WEFT_EXTERN int weft_signal_wait(int signum);
+
+/* A signal stream: every delivery of a set of signals, in turn, for a
+ * service that handles SIGHUP, SIGTERM or SIGINT for its whole life. From
+ * open to close the signals never do their default action: a second
+ * SIGTERM that comes while the program handles the first is queued for
+ * the next weft_signal_stream_next, not fatal (weft_signal_wait watches
+ * only while a task waits). Deliveries nobody has read yet are kept in
+ * arrival order with a count each, so none is lost: three SIGHUPs give
+ * three SIGHUPs. Past 64 alternations of different signals left unread,
+ * some come out of their arrival order, still none lost (the memory a
+ * stream holds stays bounded). What the kernel merges weft cannot see: a
+ * standard signal sent again before the process took the first is
+ * delivered once. Several streams (and weft_signal_wait) may watch the
+ * same signal: each sees every delivery. */
+typedef struct weft_signal_stream_s weft_signal_stream_t;
+
+/* Opens a stream of the n signals in `signums` (no signal twice; none of
+ * SIGKILL, SIGSTOP or numbers outside 1..NSIG-1: WEFT_EINVAL). It lives on
+ * the calling task's worker, and watches from now on. WEFT_ENOMEM,
+ * WEFT_ENOTTASK. *out is NULL on failure. */
+WEFT_EXTERN int weft_signal_stream_open(const int* signums, size_t n,
+                                        weft_signal_stream_t** out);
+/* The next delivery: its signal number in *signum, the oldest pending
+ * first; awaits while none is pending. Several tasks may wait: each
+ * delivery goes to one of them, the one that began to wait first. A
+ * pending delivery is returned without awaiting (a pending cancellation
+ * then waits for the next await). 0, WEFT_ECANCELED (nothing taken: the
+ * signal goes to the next call), WEFT_ECLOSED once the stream is closed
+ * (also for a waiting call), WEFT_EINVAL. Bounded by a timeout scope as
+ * any await. Awaits. */
+WEFT_EXTERN int weft_signal_stream_next(weft_signal_stream_t* stream,
+                                        int* signum);
+/* As next, never waits: WEFT_EAGAIN when none is pending. */
+WEFT_EXTERN int weft_signal_stream_try_next(weft_signal_stream_t* stream,
+                                            int* signum);
+/* Stops watching, wakes waiting calls with WEFT_ECLOSED, drops pending
+ * deliveries and frees the stream. Once no stream or waiter watches a
+ * signal any more, it does its default action again. Not cancellable (a
+ * cancellation is delivered at the next await). NULL: no-op. Call it once;
+ * a stream never closed is closed when the runtime is freed. */
+WEFT_EXTERN int weft_signal_stream_close(weft_signal_stream_t* stream);
 
 /* ------------------------------------------------------------------------
  * HTTP/1.1 (a small client and server, for services and the examples)
