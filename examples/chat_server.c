@@ -219,6 +219,7 @@ static int main_task(void* arg, void** result) {
     weft_lock_free(chat.lock);
     return WEFT_ENOMEM;
   }
+  weft_signal_stream_t* sigs = NULL; /* NULL-safe to close */
   int err = weft_tcp_serve("127.0.0.1", port, handle_client, &chat, NULL, &srv);
   if (err != 0) {
     fprintf(stderr, "serve: %s\n", weft_strerror(err));
@@ -227,12 +228,18 @@ static int main_task(void* arg, void** result) {
       printf("chat server up; three clients join\n");
       demo(weft_server_port(srv));
     } else {
+      /* A stream, not weft_signal_wait: a second Ctrl-C (or a SIGTERM)
+       * while the clients are being let go must not kill the process. */
+      static const int stops[] = {SIGINT, SIGTERM};
+      int sig = 0;
       printf("chat server on 127.0.0.1:%u, Ctrl-C stops it\n", port);
       fflush(stdout);
-      weft_signal_wait(SIGINT);
+      if (weft_signal_stream_open(stops, 2, &sigs) == 0)
+        weft_signal_stream_next(sigs, &sig);
     }
     weft_server_close(srv);
     err = stop_chat(&chat);
+    weft_signal_stream_close(sigs);
   }
   weft_cond_free(chat.gone);
   weft_lock_free(chat.lock);

@@ -115,11 +115,18 @@ static int main_task(void* arg, void** result) {
     demo(&s, srv);
     ok = 1; /* a, joined in the demo */
   } else {
+    /* A stream, not weft_signal_wait: a second Ctrl-C (or a SIGTERM)
+     * during the 5 s drain must not kill the process on the spot. */
+    static const int stops[] = {SIGINT, SIGTERM};
+    weft_signal_stream_t* sigs = NULL;
+    int sig = 0;
     printf("echo on 127.0.0.1:%u, Ctrl-C stops it\n", port);
     fflush(stdout);
-    weft_signal_wait(SIGINT);
+    if (weft_signal_stream_open(stops, 2, &sigs) == 0)
+      weft_signal_stream_next(sigs, &sig);
     weft_server_close(srv);
     weft_taskset_shutdown(s.handlers, 5000);
+    weft_signal_stream_close(sigs);
   }
   account(&s, &ok, &cancelled, &failed);
   int accepted = atomic_load(&s.accepted);
