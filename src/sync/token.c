@@ -430,10 +430,15 @@ int weft_token_cancel(weft_token_t* tok) {
   return 0;
 }
 
+/* An ancestor's flag counts too: a cancel that returns has set the flags
+ * of the token it was given, but another canceller's walk may still be on
+ * its way down to the descendants. Parent links are read-only and held. */
 int weft_token_cancelled(const weft_token_t* tok) {
-  /* acquire: pairs with the release store in set_flag. */
-  return tok != NULL &&
-         atomic_load_explicit(&tok->cancelled, memory_order_acquire);
+  for (; tok != NULL; tok = tok->parent)
+    /* acquire: pairs with the release store in set_flag. */
+    if (atomic_load_explicit(&tok->cancelled, memory_order_acquire))
+      return 1;
+  return 0;
 }
 
 int weft_token_wait(weft_token_t* tok) {
