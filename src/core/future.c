@@ -337,28 +337,26 @@ int weft__future_await_until(weft_future_t* f, uint64_t deadline_ns,
   return await_blocking(f, &deadline, result);
 }
 
+/* weft_future_await, with `owned` as in await_in_task. */
+static int await_future(weft_future_t* f, void** result, int owned) {
+  if (is_done(f))
+    return collect(f, result);
+  weft__worker_t* w = weft__worker_self();
+  if (w == NULL)
+    return await_blocking(f, NULL, result);
+  if (w->current == NULL)
+    return WEFT_EPERM;
+  return await_in_task(w, f, result, owned);
+}
+
 int weft_future_await(weft_future_t* f, void** result) {
   if (f == NULL)
     return WEFT_EINVAL;
-  if (is_done(f))
-    return collect(f, result);
-  weft__worker_t* w = weft__worker_self();
-  if (w == NULL)
-    return await_blocking(f, NULL, result);
-  if (w->current == NULL)
-    return WEFT_EPERM;
-  return await_in_task(w, f, result, 0);
+  return await_future(f, result, 0);
 }
 
 int weft__future_await_owned(weft_future_t* f, void** result) {
-  if (is_done(f))
-    return collect(f, result);
-  weft__worker_t* w = weft__worker_self();
-  if (w == NULL)
-    return await_blocking(f, NULL, result);
-  if (w->current == NULL)
-    return WEFT_EPERM;
-  return await_in_task(w, f, result, 1);
+  return await_future(f, result, 1);
 }
 
 int weft_task_future(weft_task_t* t, weft_future_t** out) {
