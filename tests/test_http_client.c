@@ -130,9 +130,13 @@ static int big(weft_http_response_t* resp) {
   return err;
 }
 
+static weft_event_t* g_hold; /* /hold waits for it */
+
 static int app(const weft_http_request_t* req, weft_http_response_t* resp,
                void* arg) {
   (void)arg;
+  if (strcmp(req->target, "/hold") == 0 && weft_event_wait(g_hold) != 0)
+    return WEFT_ECANCELED;
   const char* t = req->target;
   const char* host = weft_http_request_header(req, "host");
   char loc[256];
@@ -292,11 +296,261 @@ static void test_redirect_limits(void** state) {
   WEFT_ASSERT_OK(weft_test_run_detached(2, redirect_limits_main, NULL, NULL));
 }
 
+
+/* ---- Streamed bodies --------------------------------------------------- */
+
+/* A body larger than max_body_bytes: refused whole, read as a stream in
+ * small pieces, and the connection goes back to the pool at its end. */
+static int download_main(void* arg, void** result) {
+  (void)arg, (void)result;
+  weft_server_t* srv = serve();
+  weft_http_client_config_t cfg = WEFT_HTTP_CLIENT_CONFIG_INIT;
+  cfg.max_body_bytes = 64 * 1024;
+  cfg.max_conns_per_host = 1;
+  weft_http_client_t* c;
+  WEFT_EXPECT_OK(weft_http_client_new(&cfg, &c));
+  weft_http_response_t r;
+  WEFT_EXPECT_ERR(weft_http_get(c, url_of(srv, "/big"), &r), WEFT_ELIMIT);
+  weft_http_send_t req = WEFT_HTTP_SEND_INIT;
+  req.url = url_of(srv, "/big");
+  weft_http_body_t* body = NULL;
+  if (WEFT_EXPECT_OK(weft_http_send(c, &req, &r, &body))) {
+    WEFT_EXPECT_EQ(r.status, 200);
+    WEFT_EXPECT(r.body == NULL && strcmp(r.url, req.url) == 0);
+    WEFT_EXPECT(strcmp(weft_http_response_header(&r, "content-length"),
+                       "3145745") == 0);
+    char buf[4000];
+    size_t total = 0, bad = 0;
+    ptrdiff_t n;
+    while ((n = weft_http_body_read(body, buf, sizeof(buf))) > 0) {
+      for (ptrdiff_t i = 0; i < n; i++)
+        bad += buf[i] != pattern(total + (size_t)i);
+      total += (size_t)n;
+    }
+    WEFT_EXPECT_EQ(n, 0);
+    WEFT_EXPECT_EQ(total, kBigLen);
+    WEFT_EXPECT_EQ(bad, 0);
+    WEFT_EXPECT_EQ(weft_http_body_read(body, buf, sizeof(buf)), 0);
+    WEFT_EXPECT_ERR(weft_http_body_read(body, NULL, 1), WEFT_EINVAL);
+    /* The one connection is free again before the close. */
+    weft_http_response_t r2;
+    if (WEFT_EXPECT_OK(weft_http_get(c, url_of(srv, "/echo"), &r2)))
+      WEFT_EXPECT_EQ(r2.status, 200);
+    weft_http_response_free(&r2);
+    WEFT_EXPECT_OK(weft_http_body_close(body));
+    weft_http_response_free(&r);
+  }
+  /* A body closed half read: its connection goes, the client goes on. */
+  if (WEFT_EXPECT_OK(weft_http_send(c, &req, &r, &body))) {
+    char buf[100];
+    WEFT_EXPECT_EQ(weft_http_body_read(body, buf, sizeof(buf)), 100);
+    WEFT_EXPECT_ERR(weft_http_client_free(c), WEFT_EBUSY); /* body open */
+    WEFT_EXPECT_OK(weft_http_body_close(body));
+    weft_http_response_free(&r);
+  }
+  /* A redirect to it, streamed: the 3xx's connection is dropped. */
+  req.url = url_of(srv, "/chain/2");
+  if (WEFT_EXPECT_OK(weft_http_send(c, &req, &r, &body))) {
+    char buf[256];
+    ptrdiff_t n = weft_http_body_read(body, buf, sizeof(buf) - 1);
+    WEFT_EXPECT(n > 0 && strncmp(buf, "GET /chain/0", 12) == 0);
+    WEFT_EXPECT_OK(weft_http_body_close(body));
+    weft_http_response_free(&r);
+  }
+  WEFT_EXPECT_OK(weft_http_body_close(NULL));
+  WEFT_EXPECT_OK(weft_http_client_free(c));
+  WEFT_EXPECT_OK(weft_server_close(srv));
+  return 0;
+}
+
+static void test_stream_download_larger_than_limit(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run_detached(2, download_main, NULL, NULL));
+}
+
+typedef struct {
+  size_t left; /* bytes still to give */
+  size_t given;
+  int fail_at_end; /* return this instead of 0 */
+} source_t;
+
+/* Pieces of varying size, 'x' then the count so far mod 10 ('0'...). */
+static ptrdiff_t source(void* arg, void* buf, size_t cap) {
+  source_t* s = arg;
+  size_t n = 1 + (s->given * 31 + 7) % 9000;
+  n = n < cap ? n : cap;
+  n = n < s->left ? n : s->left;
+  if (n == 0)
+    return s->fail_at_end;
+  for (size_t i = 0; i < n; i++)
+    ((char*)buf)[i] = (char)('0' + (s->given + i) % 10);
+  s->left -= n;
+  s->given += n;
+  if (s->given % 3 == 0)
+    weft_yield(); /* a source may await */
+  return (ptrdiff_t)n;
+}
+
+static int upload_main(void* arg, void** result) {
+  (void)arg, (void)result;
+  weft_server_t* srv = serve();
+  weft_http_client_t* c;
+  WEFT_EXPECT_OK(weft_http_client_new(NULL, &c));
+  weft_http_header_t hdr[] = {{"Content-Type", "text/digits"}};
+  for (int known = 0; known < 2; known++) {
+    source_t src = {.left = 200000};
+    weft_http_send_t req = WEFT_HTTP_SEND_INIT;
+    req.method = "PUT";
+    req.url = url_of(srv, "/echo");
+    req.headers = hdr;
+    req.nheaders = 1;
+    req.source = source;
+    req.source_arg = &src;
+    req.source_len = known ? 200000 : 0; /* 0: chunked */
+    weft_http_response_t r;
+    if (WEFT_EXPECT_OK(weft_http_send(c, &req, &r, NULL))) {
+      const char want[] = "PUT /echo auth=- ctype=text/digits len=200000 "
+                          "body=0123456789012345678901234567890123456789";
+      WEFT_EXPECT(strncmp(r.body, want, sizeof(want) - 1) == 0);
+      weft_http_response_free(&r);
+    }
+  }
+  /* A source that gives more, or less, than it said; one that fails. */
+  source_t more = {.left = 5000}, less = {.left = 10}, bad = {.left = 10};
+  bad.fail_at_end = WEFT_EPROTO;
+  weft_http_send_t req = WEFT_HTTP_SEND_INIT;
+  req.method = "POST";
+  req.url = url_of(srv, "/echo");
+  req.source = source;
+  weft_http_response_t r;
+  req.source_arg = &more;
+  req.source_len = 4000;
+  WEFT_EXPECT_ERR(weft_http_send(c, &req, &r, NULL), WEFT_EINVAL);
+  req.source_arg = &less;
+  WEFT_EXPECT_ERR(weft_http_send(c, &req, &r, NULL), WEFT_EINVAL);
+  req.source_arg = &bad;
+  req.source_len = 0;
+  WEFT_EXPECT_ERR(weft_http_send(c, &req, &r, NULL), WEFT_EPROTO);
+  /* A 307 cannot resend a pulled body: it is the answer. */
+  source_t once = {.left = 10};
+  req.source_arg = &once;
+  req.url = url_of(srv, "/r307");
+  if (WEFT_EXPECT_OK(weft_http_send(c, &req, &r, NULL))) {
+    WEFT_EXPECT_EQ(r.status, 307);
+    weft_http_response_free(&r);
+  }
+  /* A 303 drops the body anyway: followed. */
+  source_t dropped = {.left = 10};
+  req.source_arg = &dropped;
+  req.url = url_of(srv, "/r303");
+  if (WEFT_EXPECT_OK(weft_http_send(c, &req, &r, NULL))) {
+    WEFT_EXPECT(strncmp(r.body, "GET /echo?x=1 auth=- ctype=- len=0", 34) == 0);
+    weft_http_response_free(&r);
+  }
+  /* Bad requests. */
+  req.body = "x";
+  req.body_len = 1;
+  WEFT_EXPECT_ERR(weft_http_send(c, &req, &r, NULL), WEFT_EINVAL);
+  WEFT_EXPECT_ERR(weft_http_send(c, NULL, &r, NULL), WEFT_EINVAL);
+  req = (weft_http_send_t)WEFT_HTTP_SEND_INIT;
+  WEFT_EXPECT_ERR(weft_http_send(c, &req, &r, NULL), WEFT_EINVAL); /* url */
+  req.url = url_of(srv, "/echo");
+  req.method = "";
+  weft_http_body_t* body = (weft_http_body_t*)&body;
+  WEFT_EXPECT_ERR(weft_http_send(c, &req, &r, &body), WEFT_EINVAL);
+  WEFT_EXPECT(body == NULL);
+  WEFT_EXPECT_OK(weft_http_client_free(c));
+  WEFT_EXPECT_OK(weft_server_close(srv));
+  return 0;
+}
+
+static void test_stream_upload_from_source(void** state) {
+  (void)state;
+  WEFT_ASSERT_OK(weft_test_run_detached(2, upload_main, NULL, NULL));
+}
+
+/* ---- Per-host connection limit ---------------------------------------- */
+
+enum { kQueued = 1030 };
+
+typedef struct {
+  weft_http_client_t* c;
+  const char* url;
+} get_t;
+
+static int get_task(void* arg, void** result) {
+  get_t* g = arg;
+  weft_http_response_t r;
+  int err = weft_http_get(g->c, g->url, &r);
+  *result = (void*)(intptr_t)r.status;
+  weft_http_response_free(&r);
+  return err;
+}
+
+static _Atomic int g_warned;
+
+static void on_log(int level, const char* msg, void* arg) {
+  (void)arg;
+  if (level == WEFT_LOG_WARN && strstr(msg, "max_conns_per_host") != NULL)
+    /* seq_cst: polled by the test's main task */
+    atomic_fetch_add(&g_warned, 1);
+}
+
+/* More requests than connections queue (all succeed); debug mode warns
+ * once for the host when the queue passes 1024. */
+static int queue_main(void* arg, void** result) {
+  (void)arg, (void)result;
+  WEFT_EXPECT_OK(weft_event_new(&g_hold));
+  weft_server_t* srv = serve();
+  weft_http_client_config_t cfg = WEFT_HTTP_CLIENT_CONFIG_INIT;
+  cfg.max_conns_per_host = 1;
+  get_t g = {.url = url_of(srv, "/hold")};
+  WEFT_EXPECT_OK(weft_http_client_new(&cfg, &g.c));
+  weft_set_log(on_log, NULL);
+  weft_task_t** t = calloc(kQueued, sizeof(*t));
+  for (int i = 0; i < kQueued; i++)
+    WEFT_EXPECT_OK(weft_spawn(NULL, get_task, &g, NULL, &t[i]));
+  /* seq_cst: set by the log hook */
+  WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(atomic_load(&g_warned) > 0));
+  WEFT_EXPECT_OK(weft_event_set(g_hold));
+  for (int i = 0; i < kQueued; i++) {
+    void* st = NULL;
+    WEFT_EXPECT_OK(weft_await(t[i], &st));
+    WEFT_EXPECT_EQ((intptr_t)st, 200);
+    weft_task_release(t[i]);
+  }
+  free(t);
+  weft_set_log(NULL, NULL);
+  WEFT_EXPECT_EQ(atomic_load(&g_warned), 1); /* seq_cst: all done */
+  WEFT_EXPECT_OK(weft_http_client_free(g.c));
+  WEFT_EXPECT_OK(weft_server_close(srv));
+  weft_event_free(g_hold);
+  return 0;
+}
+
+static void test_per_host_queue_warns_in_debug_mode(void** state) {
+  (void)state;
+  weft_config_t cfg = WEFT_CONFIG_INIT;
+  cfg.workers = 2;
+  cfg.debug = 1;
+  weft_runtime_t* rt;
+  assert_int_equal(weft_runtime_new(&cfg, &rt), 0);
+  weft_task_t* t;
+  assert_int_equal(weft_spawn(rt, queue_main, NULL, NULL, &t), 0);
+  assert_int_equal(weft_await(t, NULL), 0);
+  weft_task_release(t);
+  assert_int_equal(weft_runtime_free(rt), 0);
+  WEFT_ASSERT_NO_FAILURES();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_resolve_rfc3986_examples),
       cmocka_unit_test(test_redirects),
       cmocka_unit_test(test_redirect_limits),
+      cmocka_unit_test(test_stream_download_larger_than_limit),
+      cmocka_unit_test(test_stream_upload_from_source),
+      cmocka_unit_test(test_per_host_queue_warns_in_debug_mode),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
