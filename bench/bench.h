@@ -27,6 +27,10 @@ typedef struct bench_param_s {
   /* Non-NULL: the value is one of these names (the list ends at NULL),
    * kept as its index (def is one too) and printed as the name. */
   const char* const* names;
+  /* Non-zero: the value is text (a URL, a path), kept as the argument's
+   * pointer in p[i] (uintptr_t; 0 when not given) and printed as a JSON
+   * string, or null. */
+  int text;
 } bench_param_t;
 
 typedef struct bench_result_s {

@@ -66,6 +66,8 @@ static void usage(FILE* f) {
       const bench_param_t* q = &b->params[j];
       if (q->flag) {
         fprintf(f, " [--%s]", q->name);
+      } else if (q->text) {
+        fprintf(f, " [--%s TEXT]", q->name);
       } else if (q->names != NULL) {
         fprintf(f, " [--%s ", q->name);
         for (int k = 0; q->names[k] != NULL; k++)
@@ -167,6 +169,12 @@ static int parse_options(int argc, char** argv, args_t* a) {
       return usage_error("unknown option '%s'", argv[i]);
     if (flag) {
       i--; /* a switch: no value to skip */
+    } else if (slot < BENCH_MAX_PARAMS && a->bench->params[slot].text) {
+      const char* t = i + 1 < argc ? argv[i + 1] : NULL;
+      if (t == NULL || t[0] == '\0' || t[strcspn(t, "\"\\")] != '\0')
+        return usage_error("%s takes a text without quotes or backslashes",
+                           argv[i]);
+      v = (uint64_t)(uintptr_t)t;
     } else if (slot < BENCH_MAX_PARAMS && a->bench->params[slot].names) {
       const char* const* names = a->bench->params[slot].names;
       int k = find_name(names, i + 1 < argc ? argv[i + 1] : NULL);
@@ -273,7 +281,12 @@ static void print_json(const args_t* a, unsigned workers, const body_t* body) {
   printf("{\"runtime\":\"weft\",\"bench\":\"%s\",\"threads\":%u,\"params\":{",
          b->name, workers);
   for (int i = 0; i < BENCH_MAX_PARAMS && b->params[i].name != NULL; i++) {
-    if (b->params[i].names != NULL)
+    if (b->params[i].text && a->p[i] != 0)
+      printf("%s\"%s\":\"%s\"", i ? "," : "", b->params[i].name,
+             (const char*)(uintptr_t)a->p[i]);
+    else if (b->params[i].text)
+      printf("%s\"%s\":null", i ? "," : "", b->params[i].name);
+    else if (b->params[i].names != NULL)
       printf("%s\"%s\":\"%s\"", i ? "," : "", b->params[i].name,
              b->params[i].names[a->p[i]]);
     else

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# net-smoke.sh echo|http|fetch|echoload|tls_echo SERVER [ARGS...]
+# net-smoke.sh echo|http|fetch|fetch_https|echoload|tls_echo SERVER [ARGS...]
 #
 # The bench-smoke test of a network server (weft-bench echo-server or
 # http-server, or ref_echo). Starts `SERVER ARGS` with no --port, so it
@@ -238,6 +238,39 @@ echoload_test() {
   stop_server
 }
 
+# fetch_https: the server is `openssl s_server -www` (OpenSSL's own, one
+# connection at a time, each closed with close_notify) with the test
+# certificates; SERVER is weft-bench, whose fetch gets https://localhost
+# with --ca (every answer a 2xx), and fails without it (the system store
+# does not know the test CA).
+fetch_https_test() {
+  local out bin=$1
+  (cd "$tmp/pki" && exec stdbuf -oL openssl s_server -www -cert server.pem \
+    -key server.key -accept 127.0.0.1:0 >"$tmp/out" 2>"$tmp/err") &
+  pid=$!
+  for ((i = 0; i < 3000; i++)); do
+    port=$(sed -n 's/^ACCEPT 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' \
+      "$tmp/out" 2>/dev/null || true)
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2>/dev/null || fail "s_server exited before listening"
+    sleep 0.01
+  done
+  [ -n "$port" ] || fail "s_server did not listen within 30 s"
+  out=$("$bin" fetch --url "https://localhost:$port/" --ca "$tmp/pki/ca.pem" \
+    --urls 10 --threads 2) || fail "https fetch failed: $out"
+  [[ "$out" == *'"result":10'* ]] || fail "https fetch: $out"
+  [[ "$out" == *'"url":"https://localhost:'* ]] || fail "https fetch: $out"
+  if out=$("$bin" fetch --url "https://localhost:$port/" --urls 1 \
+    --threads 1 2>"$tmp/fetch_err"); then
+    fail "a fetch without --ca verified the test CA: $out"
+  fi
+  grep -q "certificate verify failed" "$tmp/fetch_err" ||
+    fail "no verify reason: $(cat "$tmp/fetch_err")"
+  kill -TERM "$pid"
+  wait "$pid" || true
+  pid=
+}
+
 # -- tls_echo ---------------------------------------------------------------
 
 # The server is weft-bench tls-echo-server with the test certificates of
@@ -304,13 +337,19 @@ tls_echo_test() {
     fail "handshakes $(member handshakes), expected $((conns + 1))"
 }
 
-if [ "$mode" = tls_echo ]; then
+if [ "$mode" = tls_echo ] || [ "$mode" = fetch_https ]; then
   command -v openssl >/dev/null || fail "no openssl command"
   mkdir "$tmp/pki"
   sh "$(dirname "$0")/../tests/tls/make-certs.sh" "$tmp/pki" ||
     fail "make-certs.sh failed"
   export WEFT_BENCH_CERT=$tmp/pki/server.pem WEFT_BENCH_KEY=$tmp/pki/server.key
   declare -A w r cpid
+fi
+
+if [ "$mode" = fetch_https ]; then
+  fetch_https_test "$1"
+  echo "net-smoke: $mode: ok"
+  exit 0
 fi
 
 server_bin=$1

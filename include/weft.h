@@ -2069,9 +2069,11 @@ WEFT_EXTERN int weft_signal_stream_close(weft_signal_stream_t* stream);
 /* ------------------------------------------------------------------------
  * HTTP/1.1 (a small client and server, for services and the examples)
  *
- * Plain HTTP/1.1 over weft streams: GET/POST/any method, keep-alive,
- * Content-Length and chunked bodies, limits on heads and bodies. No TLS,
- * no HTTP/2. Every call is from a task and awaits, except where it says.
+ * HTTP/1.1 over weft streams, plain or TLS (https:// URLs; a server's
+ * cfg.tcp.tls): GET/POST/any method, keep-alive, Content-Length and
+ * chunked bodies, limits on heads and bodies, redirects, bodies streamed
+ * both ways. No HTTP/2 (examples/curl_multi.c shows libcurl on a worker).
+ * Every call is from a task and awaits, except where it says.
  * ------------------------------------------------------------------------ */
 
 typedef struct weft_http_header_s {
@@ -2087,6 +2089,9 @@ typedef struct weft_http_response_s {
   size_t body_len;
   weft_http_header_t* headers; /* names and values owned by the struct */
   size_t nheaders;
+  /* The client's: the URL that answered, after any redirects (NULL in a
+   * server handler's response). */
+  char* url;
 } weft_http_response_t;
 
 /* Frees what the response owns and zeroes it. NULL: no-op. Any thread. */
@@ -2114,41 +2119,81 @@ typedef struct weft_http_client_s weft_http_client_t;
 #define WEFT_HTTP_NO_TIMEOUT WEFT_HTTP_OFF
 
 /* Deadlines end a request with WEFT_ETIMEDOUT (and close its connection):
- * connecting (DNS included); from the request sent (its body too) until
- * the final response head (1xx heads included); and the whole request,
- * waiting for a pooled connection, sending and reading bodies included. */
+ * connecting (DNS and the TLS handshake included); from sending the
+ * request (after a streamed request body: from its end) until the final
+ * response head (1xx heads included); and the whole request, waiting for
+ * a pooled connection and reading the body included (a body read with
+ * weft_http_body_read is not: put your own weft_timeout_enter around it).
+ *
+ * Connections per host: at most max_conns_per_host connections to one
+ * scheme://host:port are open at once (idle pooled ones included). More
+ * requests than that at once do not fail: they queue, in arrival order,
+ * each waiting for a connection to come free (bounded only by
+ * timeout_ms, which counts the wait). 10,000 concurrent fetches to one
+ * host with the default 64 run 64 at a time; raise the limit for fan-out
+ * to one host. In debug mode (weft_config_t.debug) the client warns once
+ * per host when more than 1024 requests wait. */
 typedef struct weft_http_client_config_s {
   size_t size; /* sizeof(weft_http_client_config_t), or 0 (WEFT_CONFIG_INIT) */
-  unsigned max_conns_per_host; /* pooled keep-alive connections; 0: 64 */
+  unsigned max_conns_per_host; /* connections per host (see above); 0: 64 */
   uint64_t timeout_ms;         /* whole request; 0: 300 s */
   size_t max_header_bytes;     /* response head; 0: 64 KiB */
-  size_t max_body_bytes;       /* response body; 0: 64 MiB */
+  size_t max_body_bytes;       /* response body read whole; 0: 64 MiB */
   uint64_t connect_timeout_ms; /* connecting; 0: 10 s */
   uint64_t head_timeout_ms;    /* request sent to final head; 0: 30 s */
+  /* https: servers are verified (chain and host name) against the
+   * system's CA store, or the PEM CAs in ca_file (read by
+   * weft_http_client_new: a missing file is its error). `tls` instead
+   * takes a client context of your own (weft_tls_new: client
+   * certificates, WEFT_TLS_NO_VERIFY for a throwaway test server, ...);
+   * the client keeps a reference. Not both. */
+  const char* ca_file;
+  weft_tls_t* tls;
+  /* Redirects (301, 302, 303, 307, 308 with a Location) followed per
+   * request; 0: 10; WEFT_HTTP_OFF: none (the 3xx is the response). */
+  uint64_t max_redirects;
 } weft_http_client_config_t;
 
-/* A client with a keep-alive connection pool per host:port. cfg may be
- * NULL. Any thread. */
+/* A client with a keep-alive connection pool per scheme://host:port.
+ * cfg may be NULL. Returns WEFT_EINVAL (bad cfg, both ca_file and tls, a
+ * server context), ca_file's errors as weft_tls_new's (UV_ENOENT,
+ * WEFT_ETLS, WEFT_ENOTSUP without TLS), WEFT_ENOMEM. Any thread. */
 WEFT_EXTERN int weft_http_client_new(const weft_http_client_config_t* cfg,
                                      weft_http_client_t** out);
 /* Closes the pooled connections and frees. WEFT_EBUSY (nothing freed)
- * while a request is in flight. NULL: no-op. From a task. */
+ * while a request is in flight or a streamed body is open. NULL: no-op.
+ * From a task. */
 WEFT_EXTERN int weft_http_client_free(weft_http_client_t* client);
 
-/* Sends `method` to url ("http://host[:port]/path?query") with optional
- * extra headers and body, and reads the whole response into *resp (free
+/* Sends `method` to url ("http://host[:port]/path?query" or "https://...",
+ * port 80 or 443 by default) with optional extra headers (sent with this
+ * request only) and body, and reads the whole response into *resp (free
  * it with weft_http_response_free). A pooled connection that the server
- * closed meanwhile is retried once on a fresh one for idempotent methods.
+ * closed meanwhile (on TLS, with or without close_notify) is retried once
+ * on a fresh one for idempotent methods.
  * A connection is pooled again only when its response ended exactly where
  * the bytes the server sent do (a server that sends more than it framed
  * loses the connection, never hands those bytes to the next request).
+ * Redirects are followed (max_redirects): 301, 302 and 303 turn any method
+ * but HEAD into a GET without body (and without Content-Type); 307 and 308
+ * resend the same method and body. A relative Location is resolved
+ * against the URL it answered. Authorization, Proxy-Authorization and
+ * Cookie headers are sent to the first scheme://host:port only, never
+ * after a redirect leaves it. A Location that is not http(s) is not
+ * followed (the 3xx is the response). resp->url is the URL that answered.
  * Returns 0 for any status the server sent (look at resp->status), or
  * WEFT_EINVAL (bad url or arguments), WEFT_ETIMEDOUT, WEFT_ELIMIT (head or
- * body over the limits), WEFT_EPROTO (not HTTP), a connect or stream
- * error, WEFT_ECANCELED. The client writes Host (unless given) and
- * Content-Length itself (a given Content-Length or Transfer-Encoding is
- * dropped); a response with neither length nor chunking is read until the
- * server closes. Any number of tasks may share a client. */
+ * body over the limits, or more than max_redirects redirects), WEFT_EPROTO
+ * (not HTTP), WEFT_ECERT (https: the server's certificate does not verify
+ * for that host: untrusted, expired, another name; the reason goes to the
+ * log hook, WEFT_LOG_WARN), WEFT_ETLS (any other TLS failure, reason
+ * logged too), WEFT_ETRUNCATED (https: a body framed by the end of the
+ * connection ended without close_notify), WEFT_ENOTSUP (https in a build
+ * without TLS), a connect or stream error, WEFT_ECANCELED. The client
+ * writes Host (unless given) and Content-Length itself (a given
+ * Content-Length or Transfer-Encoding is dropped); a response with neither
+ * length nor chunking is read until the server closes. Any number of tasks
+ * may share a client. */
 WEFT_EXTERN int weft_http_request(weft_http_client_t* client,
                                   const char* method, const char* url,
                                   const weft_http_header_t* headers,
@@ -2157,6 +2202,64 @@ WEFT_EXTERN int weft_http_request(weft_http_client_t* client,
 /* weft_http_request(client, "GET", url, NULL, 0, NULL, 0, resp). */
 WEFT_EXTERN int weft_http_get(weft_http_client_t* client, const char* url,
                               weft_http_response_t* resp);
+
+/* A request body the client pulls as it sends: put up to `cap` bytes into
+ * buf and return how many (> 0), 0 at the end of the body, or a negative
+ * code, which fails the request with it. Called in the requesting task,
+ * one call after another as the connection takes the bytes (the
+ * backpressure: a slow server slows the source); it may await. */
+typedef ptrdiff_t (*weft_http_source_fn)(void* arg, void* buf, size_t cap);
+
+/* A request for weft_http_send. Set it up with WEFT_HTTP_SEND_INIT. */
+typedef struct weft_http_send_s {
+  size_t size;        /* sizeof(weft_http_send_t), or 0 (as option structs) */
+  const char* method; /* NULL: "GET" */
+  const char* url;
+  const weft_http_header_t* headers; /* sent with this request only */
+  size_t nheaders;
+  const void* body; /* a body in memory, or ... */
+  size_t body_len;
+  /* ... one pulled from source(source_arg, ...) (not both): sent with
+   * Content-Length: source_len when that is known (a source that gives
+   * more or less fails the request with WEFT_EINVAL), else (0) chunked.
+   * A pulled body is sent once: no retry on a stale connection, and a
+   * 307 or 308 is then the response, not followed. */
+  weft_http_source_fn source;
+  void* source_arg;
+  uint64_t source_len;
+} weft_http_send_t;
+#define WEFT_HTTP_SEND_INIT                                                    \
+  { .size = sizeof(weft_http_send_t) }
+
+/* A response body being read from its connection (weft_http_send). */
+typedef struct weft_http_body_s weft_http_body_t;
+
+/* weft_http_request for a weft_http_send_t, which can pull the request
+ * body from a source. With body NULL the response is read whole, as
+ * weft_http_request does. Otherwise only the head is: *resp gets status,
+ * headers and url (body NULL), and *body a handle to read the body from
+ * in pieces (weft_http_body_read) however large it is (max_body_bytes
+ * does not apply), then weft_http_body_close. Until then the connection,
+ * one of the host's max_conns_per_host, is the body's. Errors as
+ * weft_http_request; *body is NULL after one. */
+WEFT_EXTERN int weft_http_send(weft_http_client_t* client,
+                               const weft_http_send_t* req,
+                               weft_http_response_t* resp,
+                               weft_http_body_t** body);
+/* Reads the next piece of the body into buf (n > 0): the count (> 0), as
+ * soon as some bytes come; 0 at the end of the body; or WEFT_EPROTO (bad
+ * chunked framing), WEFT_EOF (the server closed early), WEFT_ETRUNCATED
+ * (https: closed without close_notify where the end of the connection
+ * ends the body), a stream error, WEFT_ECANCELED. Reading is the
+ * backpressure: nothing is read ahead beyond the stream's buffer, so a
+ * download larger than memory streams through. Errors stick. No deadline
+ * of the client's applies. From any task, one at a time. Awaits. */
+WEFT_EXTERN ptrdiff_t weft_http_body_read(weft_http_body_t* body, void* buf,
+                                          size_t n);
+/* Ends the body: its connection goes back to the pool when the body was
+ * read to its end, else it is closed. Returns the body's sticky error, or
+ * 0. NULL: no-op. From a task. */
+WEFT_EXTERN int weft_http_body_close(weft_http_body_t* body);
 
 /* -- Server -- */
 

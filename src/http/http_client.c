@@ -1,5 +1,6 @@
-/* The HTTP/1.1 client: URL parsing, a keep-alive pool per host:port, and
- * one request/response exchange on a pooled or fresh connection.
+/* The HTTP/1.1 client: a keep-alive pool per scheme, host and port, and
+ * one exchange (a hop of the redirect loop in http_fetch.c) on a pooled
+ * or fresh connection, plain or TLS.
  *
  * DESIGN
  * A client is shared by any number of tasks on any workers. A pthread
@@ -12,7 +13,9 @@
  * holds one from before it takes a connection until it gives it back, so
  * a host never has more connections than that (idle ones included: a
  * request takes an idle one before it makes a new one) and the idle list
- * never needs more room than max_conns_per_host.
+ * never needs more room than max_conns_per_host. Requests over the limit
+ * wait for a permit in arrival order (the semaphore is FIFO); debug mode
+ * warns once per host when more than kQueueWarn of them wait.
  *
  * A connection goes back to the pool only after a whole response was read,
  * both sides meant to keep it (keep-alive, framed body), and the response
@@ -23,135 +26,51 @@
  * user reading what was meant for another. The check is made again when a
  * connection is taken from the pool, for bytes that came while it idled.
  *
- * Deadlines (all on by default): connecting, the time from the request
- * sent until the final response head (1xx heads included, so an endless
+ * HTTPS: one client TLS context per client (ALPN "http/1.1"), made when
+ * the client is (a CA file or the caller's context) or at the first https
+ * request (the system store); weft_tls_start runs on each new connection,
+ * and from then on a TLS stream is used exactly as a plain one. Servers
+ * often close idle keep-alive connections without close_notify: a reused
+ * connection that ends in WEFT_ETRUNCATED before any response byte is a
+ * stale connection like one reset (retried), while a body framed by the
+ * end of the stream that ends so is a truncation: an error.
+ *
+ * Deadlines (all on by default): connecting (TLS handshake included), the
+ * time from the request's first byte (after a streamed body: from its
+ * end) until the final response head (1xx heads included, so an endless
  * stream of 100 Continue ends too), and the whole request; each is a
  * weft_timeout_enter scope, the inner ones nested in the outer.
  * A pooled connection the server has closed meanwhile is seen at the next
  * use: either at_eof already says so (dropped, no harm done), or the
  * request fails before any byte of the response came back; for idempotent
  * methods that request is then retried once on a fresh connection (the
- * server may have closed it just as we sent, RFC 9112 9.3.1).
+ * server may have closed it just as we sent, RFC 9112 9.3.1), unless a
+ * streamed body was already pulled from its source.
  *
  * Pooled streams live on the worker that connected them; weft_stream_*
  * calls move the task there, so any worker may use any pooled stream.
  */
-#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "base/alloc.h"
+#include "base/common.h"
 #include "base/opts.h"
-#include "http/http.h"
+#include "core/runtime.h"
+#include "http/http_client.h"
 #include "io/io.h"
 #include "io/stream.h"
+#include "io/tls.h"
 
-enum { kDefaultConns = 64u };
-enum { kDefaultMaxHeader = (64u * 1024u) };
-enum { kDefaultMaxBody = (64u * 1024u * 1024u) };
-enum { kHostMax = 256 };
-enum { kDefaultConnectMs = 10000u };
-enum { kDefaultHeadMs = 30000u };
-enum { kDefaultTimeoutMs = 300000u };
-typedef struct weft__http_host_s {
-  struct weft__http_host_s* next;
-  char name[kHostMax]; /* for connecting: no brackets */
-  unsigned port;
-  weft_sem_t* slots;    /* connections in use or idle */
-  weft_stream_t** idle; /* max_conns entries; under the client's lock */
-  size_t nidle;
-} weft__http_host_t;
-
-struct weft_http_client_s {
-  pthread_mutex_t lock;
-  weft__http_host_t* hosts; /* under lock */
-  size_t inflight;          /* under lock */
-  unsigned max_conns;
-  uint64_t timeout_ms;         /* 0: none */
-  uint64_t connect_timeout_ms; /* 0: none */
-  uint64_t head_timeout_ms;    /* 0: none */
-  size_t max_header;
-  size_t max_body;
-};
-
-typedef struct {
-  char host[kHostMax];          /* for connecting */
-  char authority[kHostMax + 8]; /* for the Host field */
-  unsigned port;
-  const char* target; /* path and query, up to '#' */
-  size_t target_len;
-} weft__http_url_t;
-
-/* ---- URLs ------------------------------------------------------------------
- */
-
-static int parse_port(const char* p, const char* end, unsigned* port) {
-  unsigned n = 0;
-  if (p == end)
-    return WEFT_EINVAL;
-  for (; p < end; p++) {
-    if (*p < '0' || *p > '9' || (n = n * 10 + (unsigned)(*p - '0')) > 65535)
-      return WEFT_EINVAL;
-  }
-  *port = n;
-  return n == 0 ? WEFT_EINVAL : 0;
-}
-
-/* host[:port] or [v6][:port] in [p, end). */
-static int parse_authority(const char* p, const char* end,
-                           weft__http_url_t* u) {
-  const char* hs = p;
-  const char* he;
-  if (*p == '[') {
-    he = memchr(p, ']', (size_t)(end - p));
-    if (he == NULL)
-      return WEFT_EINVAL;
-    hs = p + 1;
-    p = he + 1;
-  } else {
-    he = memchr(p, ':', (size_t)(end - p));
-    he = he != NULL ? he : end;
-    p = he;
-  }
-  if (he == hs || (size_t)(he - hs) >= kHostMax ||
-      memchr(hs, '@', (size_t)(he - hs)) != NULL)
-    return WEFT_EINVAL;
-  memcpy(u->host, hs, (size_t)(he - hs));
-  u->host[he - hs] = '\0';
-  u->port = 80;
-  if (p < end && (*p != ':' || parse_port(p + 1, end, &u->port) != 0))
-    return WEFT_EINVAL;
-  return 0;
-}
-
-static int parse_url(const char* url, weft__http_url_t* u) {
-  if (strncasecmp(url, "http://", 7) != 0)
-    return WEFT_EINVAL; /* https too: no TLS */
-  const char* a = url + 7;
-  const char* end = a + strcspn(a, "/?#");
-  if (end == a || parse_authority(a, end, u) != 0)
-    return WEFT_EINVAL;
-  size_t alen = (size_t)(end - a);
-  if (alen >= sizeof(u->authority))
-    return WEFT_EINVAL;
-  memcpy(u->authority, a, alen);
-  u->authority[alen] = '\0';
-  u->target = end;
-  u->target_len = strcspn(end, "#");
-  for (size_t i = 0; i < u->target_len; i++) {
-    unsigned char c = (unsigned char)end[i];
-    if (c <= 0x20 || c == 0x7f)
-      return WEFT_EINVAL;
-  }
-  return 0;
-}
+enum { kQueueWarn = 1024 }; /* waiting requests per host: debug warns */
 
 /* ---- The pool --------------------------------------------------------------
  */
 
 static weft__http_host_t* host_new(weft_http_client_t* c, const char* name,
-                                   unsigned port) {
+                                   unsigned port, int tls) {
   weft__http_host_t* h = weft__calloc(1, sizeof(*h));
   if (h == NULL)
     return NULL;
@@ -163,17 +82,19 @@ static weft__http_host_t* host_new(weft_http_client_t* c, const char* name,
   }
   snprintf(h->name, sizeof(h->name), "%s", name);
   h->port = port;
+  h->tls = tls;
   return h;
 }
 
 /* The host's entry (made on first use) and one more request in flight. */
-static weft__http_host_t* host_get(weft_http_client_t* c, const char* name,
-                                   unsigned port) {
+static weft__http_host_t* host_get(weft_http_client_t* c,
+                                   const weft__http_url_t* u) {
   pthread_mutex_lock(&c->lock);
   weft__http_host_t* h = c->hosts;
-  while (h != NULL && (h->port != port || strcmp(h->name, name) != 0))
+  while (h != NULL && (h->port != u->port || h->tls != u->tls ||
+                       strcmp(h->name, u->host) != 0))
     h = h->next;
-  if (h == NULL && (h = host_new(c, name, port)) != NULL) {
+  if (h == NULL && (h = host_new(c, u->host, u->port, u->tls)) != NULL) {
     h->next = c->hosts;
     c->hosts = h;
   }
@@ -204,6 +125,30 @@ static void pool_put(weft_http_client_t* c, weft__http_host_t* h,
   pthread_mutex_unlock(&c->lock);
 }
 
+/* Waits for one of the host's connection permits (FIFO), counting the
+ * waiters for debug mode's warning. */
+static int slot_acquire(weft_http_client_t* c, weft__http_host_t* h) {
+  if (weft_sem_try_acquire(h->slots) == 0)
+    return 0;
+  pthread_mutex_lock(&c->lock);
+  size_t n = ++h->waiting;
+  int warn = n > kQueueWarn && !h->warned && weft_current_runtime()->debug;
+  h->warned |= warn;
+  pthread_mutex_unlock(&c->lock);
+  if (warn)
+    weft__warn("HTTP client: more than %u requests to %s:%u wait for one "
+               "of its %u connections (max_conns_per_host); they queue",
+               (unsigned)kQueueWarn, h->name, h->port, c->max_conns);
+  int err = weft_sem_acquire(h->slots);
+  pthread_mutex_lock(&c->lock);
+  h->waiting--;
+  pthread_mutex_unlock(&c->lock);
+  return err;
+}
+
+/* ---- Connecting ------------------------------------------------------------
+ */
+
 /* Ends the scope `t` (NULL: none) and turns a failure that its
  * deadline caused into WEFT_ETIMEDOUT. */
 static int scope_exit(weft_timeout_t* t, int err) {
@@ -218,6 +163,36 @@ static int scope_enter(uint64_t ms, weft_timeout_t** t) {
   return ms > 0 ? weft_timeout_enter(ms, t) : 0;
 }
 
+/* The client's TLS context (the system store), made at the first https
+ * request unless the client was given one or a CA file. */
+static int client_tls(weft_http_client_t* c, weft_tls_t** out) {
+  int err = 0;
+  pthread_mutex_lock(&c->lock);
+  if (c->tls == NULL) {
+    weft_tls_opts_t o = {.alpn = "http/1.1"};
+    err = weft_tls_new(WEFT_TLS_CLIENT, &o, &c->tls);
+  }
+  *out = c->tls;
+  pthread_mutex_unlock(&c->lock);
+  return err;
+}
+
+/* The handshake on a new connection to h; the reason of a failure goes to
+ * the log, since the stream that knows it is closed. */
+static int start_tls(weft_http_client_t* c, weft__http_host_t* h,
+                     weft_stream_t* s) {
+  weft_tls_t* tls;
+  int err = client_tls(c, &tls);
+  if (err == 0)
+    err = weft_tls_start(s, tls, h->name);
+  if (err == WEFT_ECERT || err == WEFT_ETLS) {
+    char msg[256];
+    weft_tls_error(s, msg, sizeof(msg));
+    weft__log(WEFT_LOG_WARN, "https://%s:%u: %s", h->name, h->port, msg);
+  }
+  return err;
+}
+
 static int connect_within(weft_http_client_t* c, weft__http_host_t* h,
                           weft_stream_t** out) {
   weft_timeout_t* t;
@@ -227,6 +202,10 @@ static int connect_within(weft_http_client_t* c, weft__http_host_t* h,
   err = weft_tcp_connect(h->name, h->port, out);
   if (err == 0)
     weft_stream_nodelay(*out, 1);
+  if (err == 0 && h->tls && (err = start_tls(c, h, *out)) != 0) {
+    weft_stream_abort(*out);
+    *out = NULL;
+  }
   return scope_exit(t, err);
 }
 
@@ -254,7 +233,8 @@ static int get_conn(weft_http_client_t* c, weft__http_host_t* h,
 
 typedef struct {
   weft_http_client_t* c;
-  const weft__http_buf_t* req;
+  const weft__http_buf_t* req; /* the head, and a body given as bytes */
+  weft__http_payload_t* body;  /* a body pulled from a source, or NULL */
   int is_head;
   weft__http_head_t h;
   char* headbuf;
@@ -269,10 +249,10 @@ static int read_head(weft__http_xchg_t* x, weft_stream_t* s) {
         weft_stream_readuntil(s, "\r\n\r\n", 4, x->headbuf, x->c->max_header);
     if (n == WEFT_ELIMIT || n == WEFT_ENOBUFS)
       return WEFT_ELIMIT;
-    if (n == WEFT_EOF)
-      x->got_bytes = weft_stream_at_eof(s) != 1;
-    if (n < 0)
+    if (n < 0) {
+      x->got_bytes |= weft__stream_buffered(s) > 0;
       return (int)n;
+    }
     x->got_bytes = 1;
     ssize_t r = weft__http_parse_response(x->headbuf, (size_t)n, &x->h);
     if (r < 0)
@@ -295,31 +275,72 @@ static int fill_response(weft__http_xchg_t* x, weft_http_response_t* resp) {
   return 0;
 }
 
-/* Sends the request (bounded by the whole-request deadline: a large body
- * may take long), then reads heads up to the final one within the head
- * deadline. */
+/* Writes n bytes and waits until the socket took them: the backpressure
+ * that keeps a streamed body from piling up in memory. */
+static int write_drained(weft_stream_t* s, const void* p, size_t n) {
+  int err = weft_stream_write(s, p, n);
+  return err == 0 ? weft_stream_drain(s) : err;
+}
+
+/* Pulls the source dry onto s: chunked when its length is unknown, else
+ * exactly source_len bytes (a source that gives more or less fails the
+ * request with WEFT_EINVAL). */
+static int send_source(weft_stream_t* s, weft__http_payload_t* b) {
+  enum { kPiece = 16 * 1024 };
+  char* buf = weft__malloc(kPiece + 2);
+  if (buf == NULL)
+    return WEFT_ENOMEM;
+  uint64_t total = 0;
+  int chunked = b->source_len == 0;
+  int err = 0;
+  b->used = 1;
+  for (;;) {
+    ptrdiff_t n = b->source(b->arg, buf, kPiece);
+    if (n < 0 || (size_t)n > kPiece) {
+      err = n < 0 ? (int)n : WEFT_EINVAL;
+      break;
+    }
+    total += (uint64_t)n;
+    if (!chunked && total > b->source_len) {
+      err = WEFT_EINVAL;
+      break;
+    }
+    if (n == 0)
+      break;
+    char size[24];
+    int len = snprintf(size, sizeof(size), "%zx\r\n", (size_t)n);
+    memcpy(buf + n, "\r\n", 2);
+    if ((chunked && (err = weft_stream_write(s, size, (size_t)len)) != 0) ||
+        (err = write_drained(s, buf, (size_t)n + (chunked ? 2 : 0))) != 0)
+      break;
+  }
+  free(buf);
+  if (err == 0 && !chunked && total != b->source_len)
+    err = WEFT_EINVAL;
+  if (err == 0 && chunked)
+    err = write_drained(s, "0\r\n\r\n", 5);
+  return err;
+}
+
+/* Sends the request and reads heads up to the final one, within the head
+ * deadline (which starts after a streamed body). */
 static int send_and_read_head(weft__http_xchg_t* x, weft_stream_t* s) {
+  int err = write_drained(s, x->req->p, x->req->len);
+  if (err == 0 && x->body != NULL)
+    err = send_source(s, x->body);
   weft_timeout_t* t;
-  int err = weft_stream_write(s, x->req->p, x->req->len);
-  if (err == 0)
-    err = weft_stream_drain(s);
-  if (err == 0)
-    err = scope_enter(x->c->head_timeout_ms, &t);
-  if (err != 0)
+  if (err != 0 || (err = scope_enter(x->c->head_timeout_ms, &t)))
     return err;
   err = read_head(x, s);
   return scope_exit(t, err);
 }
 
-static int read_response(weft__http_xchg_t* x, weft_stream_t* s,
-                         weft_http_response_t* resp) {
-  int err = send_and_read_head(x, s);
-  if (err == 0)
-    err = fill_response(x, resp);
-  if (err != 0)
-    return err;
+/* The body after the head, read whole into resp. */
+static int read_body(weft__http_xchg_t* x, weft_stream_t* s,
+                     weft_http_response_t* resp) {
   int st = x->h.status;
   int framed = x->h.chunked || x->h.content_length >= 0;
+  int err;
   if (x->is_head || st == 204 || st == 304) {
     err = weft__http_read_body(s, &(weft__http_head_t){.content_length = -1}, 0,
                                &resp->body, &resp->body_len);
@@ -338,29 +359,42 @@ static int read_response(weft__http_xchg_t* x, weft_stream_t* s,
 }
 
 static int roundtrip(weft__http_xchg_t* x, weft_stream_t* s,
-                     weft_http_response_t* resp) {
+                     weft_http_response_t* resp, int whole) {
   x->got_bytes = 0;
   x->keep = 0;
   int err = weft_stream_set_limit(s, x->c->max_header);
   if (err == 0)
-    err = read_response(x, s, resp);
+    err = send_and_read_head(x, s);
+  if (err == 0)
+    err = fill_response(x, resp);
+  if (err == 0 && whole)
+    err = read_body(x, s, resp);
   return err;
 }
 
-static int retryable(int err) {
+/* A failure of a reused connection before any response byte: the server
+ * closed it while it idled (a TLS server often without close_notify). */
+static int stale(int err) {
   return err == WEFT_EOF || err == UV_ECONNRESET || err == UV_EPIPE ||
-         err == WEFT_ECLOSED;
+         err == WEFT_ECLOSED || err == WEFT_ETRUNCATED;
 }
 
+/* Runs x on a connection to h (retrying a stale one once). With `open`,
+ * the connection is handed over there after the head. */
 static int exchange(weft__http_xchg_t* x, weft__http_host_t* h, int idempotent,
-                    weft_http_response_t* resp) {
+                    weft_http_response_t* resp, weft__http_open_t* open) {
   for (int attempt = 0;; attempt++) {
     weft_stream_t* s;
     int reused;
     int err = get_conn(x->c, h, &s, &reused);
     if (err != 0)
       return err;
-    err = roundtrip(x, s, resp);
+    err = roundtrip(x, s, resp, open == NULL);
+    if (err == 0 && open != NULL) {
+      *open = (weft__http_open_t){
+          .c = x->c, .h = h, .s = s, .head = x->h, .is_head = x->is_head};
+      return 0;
+    }
     if (err == 0 && x->keep) {
       pool_put(x->c, h, s);
       return 0;
@@ -370,14 +404,26 @@ static int exchange(weft__http_xchg_t* x, weft__http_host_t* h, int idempotent,
       return 0;
     }
     weft_stream_abort(s);
-    if (!reused || !idempotent || x->got_bytes || !retryable(err) ||
-        attempt > 0)
+    if (!reused || !idempotent || x->got_bytes || !stale(err) || attempt > 0 ||
+        (x->body != NULL && x->body->used))
       return err;
     weft_http_response_free(resp);
   }
 }
 
-/* ---- Building the request --------------------------------------------------
+void weft__http_open_done(weft__http_open_t* o, int reusable, int abort) {
+  if (reusable)
+    pool_put(o->c, o->h, o->s);
+  else if (abort)
+    weft_stream_abort(o->s);
+  else
+    weft_stream_close(o->s);
+  o->s = NULL;
+  weft_sem_release(o->h->slots);
+  request_done(o->c);
+}
+
+/* ---- One hop ---------------------------------------------------------------
  */
 
 static int is_idempotent(const char* m) {
@@ -390,70 +436,52 @@ static int is_idempotent(const char* m) {
   return 0;
 }
 
-static int check_args(const char* method, const weft_http_header_t* headers,
-                      size_t nheaders, const void* body, size_t body_len) {
-  if (method == NULL || method[0] == '\0' || (body == NULL && body_len > 0) ||
-      (headers == NULL && nheaders > 0))
-    return WEFT_EINVAL;
-  for (const char* p = method; *p != '\0'; p++) {
-    if (!weft__http_is_tchar((unsigned char)*p))
-      return WEFT_EINVAL;
+/* The exchange under the host's permit, the request's timeout scope around
+ * it all (in stream mode, until the head). */
+static int request_on(weft__http_xchg_t* x, weft__http_host_t* h,
+                      int idempotent, weft_http_response_t* resp,
+                      weft__http_open_t* open) {
+  weft_timeout_t* t;
+  int err = scope_enter(x->c->timeout_ms, &t);
+  if (err != 0)
+    return err;
+  if ((err = slot_acquire(x->c, h)) == 0) {
+    err = exchange(x, h, idempotent, resp, open);
+    if (err != 0 || open == NULL)
+      weft_sem_release(h->slots);
   }
-  for (size_t i = 0; i < nheaders; i++) {
-    if (weft__http_check_header(headers[i].name, headers[i].value) != 0)
-      return WEFT_EINVAL;
-  }
-  return 0;
+  return scope_exit(t, err);
 }
 
-/* User headers, less those we write ourselves; *has_host if one is Host. */
-static int add_user_headers(weft__http_buf_t* b,
-                            const weft_http_header_t* headers, size_t n,
-                            int* has_host) {
-  int err = 0;
-  for (size_t i = 0; err == 0 && i < n; i++) {
-    const char* name = headers[i].name;
-    if (weft__http_ieq(name, "content-length") ||
-        weft__http_ieq(name, "transfer-encoding"))
-      continue;
-    *has_host |= weft__http_ieq(name, "host");
-    err = weft__http_buf_field(b, name, headers[i].value);
+int weft__http_hop(weft_http_client_t* c, const weft__http_hop_t* hop,
+                   weft_http_response_t* resp, weft__http_open_t* open) {
+  weft__http_url_t u;
+  int err = weft__http_parse_url(hop->url, &u);
+  if (err != 0)
+    return err;
+  if (u.tls && !weft_tls_available())
+    return WEFT_ENOTSUP;
+  weft__http_buf_t req = {0};
+  weft__http_payload_t* src = hop->body->source != NULL ? hop->body : NULL;
+  weft__http_xchg_t x = {.c = c, .req = &req, .body = src};
+  x.is_head = strcmp(hop->method, "HEAD") == 0;
+  x.headbuf = weft__malloc(c->max_header);
+  weft__http_host_t* h = NULL;
+  err =
+      x.headbuf == NULL ? WEFT_ENOMEM : weft__http_build_request(&req, hop, &u);
+  if (err == 0 && (h = host_get(c, &u)) == NULL)
+    err = WEFT_ENOMEM;
+  if (err == 0) {
+    err = request_on(&x, h, is_idempotent(hop->method), resp, open);
+    if (open == NULL || err != 0)
+      request_done(c); /* else when the body is done with */
   }
+  weft__http_buf_free(&req);
+  free(x.headbuf);
   return err;
 }
 
-static int build_request(weft__http_buf_t* b, const char* method,
-                         const weft__http_url_t* u,
-                         const weft_http_header_t* headers, size_t nheaders,
-                         const void* body, size_t body_len) {
-  int has_host = 0;
-  int err = weft__http_buf_adds(b, method);
-  if (err == 0)
-    err = weft__http_buf_add(b, " ", 1);
-  if (err == 0 && (u->target_len == 0 || u->target[0] == '?'))
-    err = weft__http_buf_add(b, "/", 1);
-  if (err == 0)
-    err = weft__http_buf_add(b, u->target, u->target_len);
-  if (err == 0)
-    err = weft__http_buf_adds(b, " HTTP/1.1\r\n");
-  if (err == 0)
-    err = add_user_headers(b, headers, nheaders, &has_host);
-  if (err == 0 && !has_host)
-    err = weft__http_buf_field(b, "Host", u->authority);
-  int needs_len = body_len > 0 || strcmp(method, "POST") == 0 ||
-                  strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
-  char cl[48];
-  snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", body_len);
-  if (err == 0 && needs_len)
-    err = weft__http_buf_adds(b, cl);
-  if (err == 0)
-    err = weft__http_buf_add(b, "\r\n", 2);
-  if (err == 0)
-    err = weft__http_buf_add(b, body, body_len);
-  return err;
-}
-
-/* ---- Public ---------------------------------------------------------------
+/* ---- The client ------------------------------------------------------------
  */
 
 /* A configured deadline: 0 takes the default, WEFT_HTTP_NO_TIMEOUT none
@@ -462,11 +490,55 @@ static uint64_t deadline(uint64_t ms, uint64_t dflt) {
   return ms == 0 ? dflt : ms == WEFT_HTTP_NO_TIMEOUT ? 0 : ms;
 }
 
+enum { kDefaultConns = 64u };
+enum { kDefaultMaxHeader = (64u * 1024u) };
+enum { kDefaultMaxBody = (64u * 1024u * 1024u) };
+enum { kDefaultConnectMs = 10000u };
+enum { kDefaultHeadMs = 30000u };
+enum { kDefaultTimeoutMs = 300000u };
+enum { kDefaultRedirects = 10u };
+
+static void set_limits(weft_http_client_t* c,
+                       const weft_http_client_config_t* cfg) {
+  static const weft_http_client_config_t kZero;
+  cfg = cfg != NULL ? cfg : &kZero;
+  c->max_conns =
+      cfg->max_conns_per_host ? cfg->max_conns_per_host : kDefaultConns;
+  c->timeout_ms = deadline(cfg->timeout_ms, kDefaultTimeoutMs);
+  c->connect_timeout_ms = deadline(cfg->connect_timeout_ms, kDefaultConnectMs);
+  c->head_timeout_ms = deadline(cfg->head_timeout_ms, kDefaultHeadMs);
+  c->max_header =
+      cfg->max_header_bytes ? cfg->max_header_bytes : kDefaultMaxHeader;
+  c->max_body = cfg->max_body_bytes ? cfg->max_body_bytes : kDefaultMaxBody;
+  c->max_redirects =
+      cfg->max_redirects == 0 ? kDefaultRedirects
+      : cfg->max_redirects == WEFT_HTTP_OFF
+          ? 0
+          : (unsigned)(cfg->max_redirects > 1000 ? 1000 : cfg->max_redirects);
+}
+
+/* The TLS settings: the caller's context (retained), or one for the CA
+ * file made now so that a bad file fails here. */
+static int set_tls(weft_http_client_t* c,
+                   const weft_http_client_config_t* cfg) {
+  if (cfg == NULL || (cfg->tls == NULL && cfg->ca_file == NULL))
+    return 0;
+  if (cfg->tls != NULL) {
+    if (cfg->ca_file != NULL || weft__tls_mode(cfg->tls) != WEFT_TLS_CLIENT)
+      return WEFT_EINVAL;
+    c->tls = weft__tls_retain(cfg->tls);
+    return 0;
+  }
+  weft_tls_opts_t o = {.ca_file = cfg->ca_file, .alpn = "http/1.1"};
+  return weft_tls_new(WEFT_TLS_CLIENT, &o, &c->tls);
+}
+
 int weft_http_client_new(const weft_http_client_config_t* cfg,
                          weft_http_client_t** out) {
   weft_http_client_config_t copy; /* the caller's, as this version reads it */
-  if (out == NULL || WEFT__OPTS_READ(&copy, cfg, head_timeout_ms) != 0)
+  if (out == NULL || WEFT__OPTS_READ(&copy, cfg, max_redirects) != 0)
     return WEFT_EINVAL;
+  *out = NULL;
   cfg = cfg != NULL ? &copy : NULL;
   weft_http_client_t* c = weft__calloc(1, sizeof(*c));
   if (c == NULL)
@@ -475,16 +547,13 @@ int weft_http_client_new(const weft_http_client_config_t* cfg,
     free(c);
     return WEFT_ENOMEM;
   }
-  c->max_conns =
-      cfg && cfg->max_conns_per_host ? cfg->max_conns_per_host : kDefaultConns;
-  c->timeout_ms = deadline(cfg ? cfg->timeout_ms : 0, kDefaultTimeoutMs);
-  c->connect_timeout_ms =
-      deadline(cfg ? cfg->connect_timeout_ms : 0, kDefaultConnectMs);
-  c->head_timeout_ms = deadline(cfg ? cfg->head_timeout_ms : 0, kDefaultHeadMs);
-  c->max_header =
-      cfg && cfg->max_header_bytes ? cfg->max_header_bytes : kDefaultMaxHeader;
-  c->max_body =
-      cfg && cfg->max_body_bytes ? cfg->max_body_bytes : kDefaultMaxBody;
+  set_limits(c, cfg);
+  int err = set_tls(c, cfg);
+  if (err != 0) {
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+    return err;
+  }
   *out = c;
   return 0;
 }
@@ -511,63 +580,8 @@ int weft_http_client_free(weft_http_client_t* c) {
     free(h->idle);
     free(h);
   }
+  weft__tls_release(c->tls);
   pthread_mutex_destroy(&c->lock);
   free(c);
   return 0;
-}
-
-/* The exchange under the host's permit, the caller's timeout scope around
- * it all. */
-static int request_on(weft_http_client_t* c, weft__http_host_t* h,
-                      weft__http_xchg_t* x, int idempotent,
-                      weft_http_response_t* resp) {
-  weft_timeout_t* t;
-  int err = scope_enter(c->timeout_ms, &t);
-  if (err != 0)
-    return err;
-  if ((err = weft_sem_acquire(h->slots)) == 0) {
-    err = exchange(x, h, idempotent, resp);
-    weft_sem_release(h->slots);
-  }
-  return scope_exit(t, err);
-}
-
-int weft_http_request(weft_http_client_t* client, const char* method,
-                      const char* url, const weft_http_header_t* headers,
-                      size_t nheaders, const void* body, size_t body_len,
-                      weft_http_response_t* resp) {
-  int err;
-  if (weft__io_task_worker(&err) == NULL)
-    return err;
-  if (client == NULL || url == NULL || resp == NULL)
-    return WEFT_EINVAL;
-  memset(resp, 0, sizeof(*resp));
-  weft__http_url_t u;
-  if ((err = check_args(method, headers, nheaders, body, body_len)) != 0 ||
-      (err = parse_url(url, &u)) != 0)
-    return err;
-  weft__http_buf_t req = {0};
-  weft__http_xchg_t x = {.c = client, .req = &req};
-  x.is_head = strcmp(method, "HEAD") == 0;
-  x.headbuf = weft__malloc(client->max_header);
-  weft__http_host_t* h = NULL;
-  err = x.headbuf == NULL ? WEFT_ENOMEM
-                          : build_request(&req, method, &u, headers, nheaders,
-                                          body, body_len);
-  if (err == 0 && (h = host_get(client, u.host, u.port)) == NULL)
-    err = WEFT_ENOMEM;
-  if (err == 0) {
-    err = request_on(client, h, &x, is_idempotent(method), resp);
-    request_done(client);
-  }
-  if (err != 0)
-    weft_http_response_free(resp);
-  weft__http_buf_free(&req);
-  free(x.headbuf);
-  return err;
-}
-
-int weft_http_get(weft_http_client_t* client, const char* url,
-                  weft_http_response_t* resp) {
-  return weft_http_request(client, "GET", url, NULL, 0, NULL, 0, resp);
 }

@@ -134,6 +134,7 @@ int weft_http_response_free(weft_http_response_t* resp) {
     free((char*)resp->headers[i].name); /* the value shares the block */
   free(resp->headers);
   free(resp->body);
+  free(resp->url);
   memset(resp, 0, sizeof(*resp));
   return 0;
 }

@@ -6,6 +6,8 @@
 #   expired.pem             the same name and key, expired a day ago
 #   self.pem self.key       localhost, self-signed
 #   client.pem client.key  a client certificate, signed by the CA
+#   other.pem               other.test only (not localhost), signed by the
+#                           CA, with server.key: a host name mismatch
 # EC P-256 keys: quick to make and to use.
 set -eu
 dir=${1:?usage: make-certs.sh DIR}
@@ -17,6 +19,11 @@ basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth
 subjectAltName = DNS:localhost, IP:127.0.0.1
+[other]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:other.test
 [client]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
@@ -32,6 +39,9 @@ openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
   -days 2 -extfile ext.cnf -extensions leaf -out server.pem 2>/dev/null
 openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
   -days -1 -extfile ext.cnf -extensions leaf -out expired.pem 2>/dev/null
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+  -days 2 -extfile ext.cnf -extensions other -subj "/CN=other.test" \
+  -out other.pem 2>/dev/null
 key self.key
 openssl req -x509 -new -key self.key -out self.pem -days 2 -subj "/CN=localhost" \
   -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
