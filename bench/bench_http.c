@@ -21,6 +21,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <stdlib.h>
+
 #include "bench.h"
 
 typedef struct http_opts_s {
@@ -78,12 +80,13 @@ typedef struct {
   unsigned port;
   int reuseport;
   http_opts_t opts;
+  weft_tls_t* tls; /* HTTPS when not NULL */
 } http_start_t;
 
 static int start_http(void* arg, weft_server_t** out) {
   http_start_t* h = arg;
   weft_http_server_config_t cfg = {
-      .tcp = {.flags = h->reuseport ? WEFT_SERVE_REUSEPORT : 0}};
+      .tcp = {.flags = h->reuseport ? WEFT_SERVE_REUSEPORT : 0, .tls = h->tls}};
   return weft_http_serve("127.0.0.1", h->port, hello, &h->opts, &cfg, out);
 }
 
@@ -100,8 +103,8 @@ static void stopping_http(void* arg, weft_server_t* srv) {
 static http_start_t http_start;
 
 static int serve(const char* name, unsigned port, int reuseport,
-                 http_opts_t opts, bench_result_t* out) {
-  http_start = (http_start_t){port, reuseport, opts};
+                 http_opts_t opts, weft_tls_t* tls, bench_result_t* out) {
+  http_start = (http_start_t){port, reuseport, opts, tls};
   bench_server_t server = {.start = start_http,
                            .stopping = stopping_http,
                            .arg = &http_start};
@@ -110,12 +113,26 @@ static int serve(const char* name, unsigned port, int reuseport,
 
 int bench_http_serve_hello(const char* name, unsigned port, int reuseport,
                            bench_result_t* out) {
-  return serve(name, port, reuseport, (http_opts_t){0, 0}, out);
+  return serve(name, port, reuseport, (http_opts_t){0, 0}, NULL, out);
 }
 
+/* With WEFT_BENCH_CERT and WEFT_BENCH_KEY (PEM files) in the environment,
+ * the server speaks HTTPS with that certificate (the same server over TLS,
+ * to compare HTTPS fetches with plain ones). */
 static int run_http(const uint64_t* p, bench_result_t* out) {
   http_opts_t opts = {.work_us = p[2], .delay_ms = p[3]};
-  return serve("http-server", (unsigned)p[0], p[1] != 0, opts, out);
+  const char* cert = getenv("WEFT_BENCH_CERT");
+  const char* key = getenv("WEFT_BENCH_KEY");
+  weft_tls_t* tls = NULL;
+  if (cert != NULL && key != NULL) {
+    weft_tls_opts_t to = {.cert_file = cert, .key_file = key};
+    int err = weft_tls_new(WEFT_TLS_SERVER, &to, &tls);
+    if (err != 0)
+      return bench_error("http-server: certificate", err);
+  }
+  int rc = serve("http-server", (unsigned)p[0], p[1] != 0, opts, tls, out);
+  weft_tls_free(tls); /* connections still open keep it */
+  return rc;
 }
 
 int bench_http_finish(const char* name, bench_result_t* out) {
