@@ -2124,6 +2124,7 @@ typedef struct weft_http_client_s weft_http_client_t;
  * response head (1xx heads included); and the whole request, waiting for
  * a pooled connection and reading the body included (a body read with
  * weft_http_body_read is not: put your own weft_timeout_enter around it).
+ * Each redirect hop is a request of its own for these deadlines.
  *
  * Connections per host: at most max_conns_per_host connections to one
  * scheme://host:port are open at once (idle pooled ones included). More

@@ -161,10 +161,12 @@ static int follow(weft_http_client_t* c, weft__http_hop_t* hop,
     if (err != 0 || c->max_redirects == 0)
       return err;
     char* next = next_url(hop, resp, &err);
-    if (next == NULL)
-      return err;
+    if (next == NULL && err == 0)
+      return 0; /* the answer */
     if (open != NULL)
       weft__http_open_done(open, 0, 1); /* the 3xx's body: not wanted */
+    if (next == NULL)
+      return err;
     if (hops == c->max_redirects) {
       free(next);
       return WEFT_ELIMIT;
