@@ -52,14 +52,33 @@ static int fail_start(uv_loop_t* loop, weft_uv_op_t* op, void* arg) {
   return UV_EINVAL;
 }
 
+/* An operation that ends when the test says so (uv_async_send is
+ * thread-safe), so the child is parked for as long as the test needs. */
+typedef struct {
+  uv_async_t async;
+  weft_uv_op_t* op;
+} gate_t;
+
+static void on_gate(uv_async_t* a) {
+  gate_t* g = a->data;
+  weft_uv_done(g->op, 0);
+}
+
+static int start_gate(uv_loop_t* loop, weft_uv_op_t* op, void* arg) {
+  gate_t* g = arg;
+  g->op = op;
+  g->async.data = g;
+  return uv_async_init(loop, &g->async, on_gate);
+}
+
 static int hookless_child(void* arg, void** result) {
-  (void)arg;
+  gate_t* g = arg;
   (void)result;
-  timer_arg_t ta = {.ms = 30};
-  WEFT_EXPECT_OK(weft_uv_await(NULL, start_timer, NULL, &ta));
+  WEFT_EXPECT_OK(weft_uv_await(NULL, start_gate, NULL, g));
   /* The request, still pending, is delivered at the next await. */
-  WEFT_EXPECT_ERR(close_timer(NULL, &ta), WEFT_ECANCELED);
-  WEFT_EXPECT_OK(close_timer(NULL, &ta));
+  WEFT_EXPECT_ERR(weft_uv_await(NULL, start_close, NULL, &g->async),
+                  WEFT_ECANCELED);
+  WEFT_EXPECT_OK(weft_uv_await(NULL, start_close, NULL, &g->async));
   return 0;
 }
 
@@ -82,9 +101,12 @@ static int interop_main(void* arg, void** result) {
   /* Without one the wait lasts until the callback; the request then
    * stays pending for the next await. */
   weft_task_t* child;
-  WEFT_EXPECT_OK(weft_spawn(NULL, hookless_child, NULL, NULL, &child));
+  gate_t gate;
+  WEFT_EXPECT_OK(weft_spawn(NULL, hookless_child, &gate, NULL, &child));
+  /* Parked in the gate's wait until the send below: no time window. */
   WEFT_YIELD_UNTIL(weft_task_state(child) == WEFT_TASK_SUSPENDED);
   WEFT_EXPECT_OK(weft_cancel(child));
+  uv_async_send(&gate.async);
   WEFT_EXPECT_OK(weft_await(child, NULL));
   weft_task_release(child);
   WEFT_EXPECT_ERR(weft_uv_await(NULL, fail_start, NULL, NULL), UV_EINVAL);
