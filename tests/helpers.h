@@ -108,4 +108,12 @@ int weft_test_sleep_hour(void* arg, void** result);
     weft_y_;                                                                   \
   })
 
+/* Test certificates (helpers_certs.c): made by tests/tls/make-certs.sh in
+ * a temporary directory; use the first two as a cmocka group's setup and
+ * teardown. weft_test_cert("server.pem") is a path in that directory. */
+int weft_test_certs_make(void** state);
+int weft_test_certs_remove(void** state);
+const char* weft_test_certs_dir(void);
+const char* weft_test_cert(const char* name);
+
 #endif /* WEFT_TESTS_HELPERS_H_ */

@@ -48,14 +48,9 @@ int main(void) {
 #include <sys/socket.h>
 #include <unistd.h>
 
-static char certdir[64];
-
+/* The test certificates (helpers_certs.c). */
 static const char* cert(const char* name) {
-  static _Thread_local char path[8][128];
-  static _Thread_local int next;
-  char* p = path[next++ % 8];
-  snprintf(p, sizeof(path[0]), "%s/%s", certdir, name);
-  return p;
+  return weft_test_cert(name);
 }
 
 static weft_tls_t* server_ctx(const char* pem) {
@@ -406,25 +401,6 @@ static void test_https_bad_config(void** state) {
   weft_tls_free(cfg.tls);
 }
 
-static int setup_certs(void** state) {
-  (void)state;
-  snprintf(certdir, sizeof(certdir), "/tmp/weft-https-XXXXXX");
-  if (mkdtemp(certdir) == NULL)
-    return -1;
-  const char* src = getenv("WEFT_TEST_SOURCE_DIR");
-  char cmd[512];
-  snprintf(cmd, sizeof(cmd), "sh '%s/tests/tls/make-certs.sh' '%s'",
-           src != NULL ? src : ".", certdir);
-  return system(cmd) == 0 ? 0 : -1;
-}
-
-static int remove_certs(void** state) {
-  (void)state;
-  char cmd[128];
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certdir);
-  return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_https_roundtrip_pooled),
@@ -434,6 +410,7 @@ int main(void) {
       cmocka_unit_test(test_https_body_to_eof_truncated),
       cmocka_unit_test(test_https_bad_config),
   };
-  return cmocka_run_group_tests(tests, setup_certs, remove_certs);
+  return cmocka_run_group_tests(tests, weft_test_certs_make,
+                                weft_test_certs_remove);
 }
 #endif /* WEFT_HAVE_TLS */

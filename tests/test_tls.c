@@ -42,14 +42,9 @@ int main(void) {
 #include <unistd.h>
 #include <uv.h>
 
-static char certdir[64];
-
+/* The test certificates (helpers_certs.c). */
 static const char* cert(const char* name) {
-  static _Thread_local char path[8][128];
-  static _Thread_local int next;
-  char* p = path[next++ % 8];
-  snprintf(p, sizeof(path[0]), "%s/%s", certdir, name);
-  return p;
+  return weft_test_cert(name);
 }
 
 static weft_tls_t* server_ctx(const char* pem, const char* key, int max) {
@@ -163,7 +158,7 @@ static int unix_tls_main(void* arg, void** result) {
   (void)arg;
   (void)result;
   char path[128];
-  snprintf(path, sizeof(path), "%s/tls.sock", certdir);
+  snprintf(path, sizeof(path), "%s/tls.sock", weft_test_certs_dir());
   weft_server_config_t sc = {.tls = server_ctx("server.pem", "server.key", 0)};
   weft_server_t* srv;
   WEFT_EXPECT_OK(weft_unix_serve(path, echo_lines, NULL, &sc, &srv));
@@ -1032,25 +1027,6 @@ static void test_tls_shutdown_frees_open_streams(void** state) {
   WEFT_ASSERT_OK(weft_test_run_detached(2, leave_open_main, NULL, NULL));
 }
 
-static int setup_certs(void** state) {
-  (void)state;
-  snprintf(certdir, sizeof(certdir), "/tmp/weft-tls-XXXXXX");
-  if (mkdtemp(certdir) == NULL)
-    return -1;
-  const char* src = getenv("WEFT_TEST_SOURCE_DIR");
-  char cmd[512];
-  snprintf(cmd, sizeof(cmd), "sh '%s/tests/tls/make-certs.sh' '%s'",
-           src != NULL ? src : ".", certdir);
-  return system(cmd) == 0 ? 0 : -1;
-}
-
-static int remove_certs(void** state) {
-  (void)state;
-  char cmd[128];
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certdir);
-  return system(cmd) == 0 ? 0 : -1;
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_tls_echo_one_worker),
@@ -1073,6 +1049,7 @@ int main(void) {
       cmocka_unit_test(test_tls_bad_arguments),
       cmocka_unit_test(test_tls_shutdown_frees_open_streams),
   };
-  return cmocka_run_group_tests(tests, setup_certs, remove_certs);
+  return cmocka_run_group_tests(tests, weft_test_certs_make,
+                                weft_test_certs_remove);
 }
 #endif /* WEFT_HAVE_TLS */
