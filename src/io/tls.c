@@ -405,12 +405,21 @@ static weft__tls_conn_t* enter_tls(weft_stream_t* s, int* err) {
   return c;
 }
 
+/* enter_tls for the calls that copy a string out: checks buf and cap and
+ * leaves buf empty, whatever happens next. */
+static weft__tls_conn_t* enter_tls_str(weft_stream_t* s, char* buf, size_t cap,
+                                       int* err) {
+  if (buf == NULL || cap == 0) {
+    *err = WEFT_EINVAL;
+    return NULL;
+  }
+  buf[0] = '\0';
+  return enter_tls(s, err);
+}
+
 int weft_tls_error(weft_stream_t* s, char* buf, size_t cap) {
   int err;
-  if (buf == NULL || cap == 0)
-    return WEFT_EINVAL;
-  buf[0] = '\0';
-  weft__tls_conn_t* c = enter_tls(s, &err);
+  weft__tls_conn_t* c = enter_tls_str(s, buf, cap, &err);
   if (c == NULL)
     return err;
   snprintf(buf, cap, "%s", c->msg);
@@ -430,10 +439,7 @@ int weft_tls_verify_error(weft_stream_t* s) {
 
 int weft_tls_alpn(weft_stream_t* s, char* buf, size_t cap) {
   int err;
-  if (buf == NULL || cap == 0)
-    return WEFT_EINVAL;
-  buf[0] = '\0';
-  weft__tls_conn_t* c = enter_tls(s, &err);
+  weft__tls_conn_t* c = enter_tls_str(s, buf, cap, &err);
   if (c == NULL)
     return err;
   const unsigned char* p = NULL;
@@ -452,10 +458,7 @@ int weft_tls_alpn(weft_stream_t* s, char* buf, size_t cap) {
 
 int weft_tls_version(weft_stream_t* s, char* buf, size_t cap) {
   int err;
-  if (buf == NULL || cap == 0)
-    return WEFT_EINVAL;
-  buf[0] = '\0';
-  weft__tls_conn_t* c = enter_tls(s, &err);
+  weft__tls_conn_t* c = enter_tls_str(s, buf, cap, &err);
   if (c == NULL)
     return err;
   if (c->state == kOpen &&
