@@ -108,3 +108,19 @@ int weft_test_sleep_hour(void* arg, void** result) {
   (void)result;
   return weft_sleep_ms(3600 * 1000);
 }
+
+weft_task_t* weft_test_spawn(weft_task_fn fn, void* arg) {
+  weft_task_t* t = NULL;
+  WEFT_EXPECT_OK(weft_spawn(NULL, fn, arg, NULL, &t));
+  return t;
+}
+
+void weft_test_until_parked(weft_task_t* t) {
+  WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft_task_state(t) == WEFT_TASK_SUSPENDED));
+}
+
+int weft_test_finish(weft_task_t* t) {
+  int rc = weft_await(t, NULL);
+  weft_task_release(t);
+  return rc;
+}

@@ -108,6 +108,13 @@ int weft_test_sleep_hour(void* arg, void** result);
     weft_y_;                                                                   \
   })
 
+/* In a task: spawns fn(arg) in the current runtime (a handle, or NULL
+ * after a recorded failure); yields until `t` is parked at an await;
+ * awaits and releases `t`, returning its status. */
+weft_task_t* weft_test_spawn(weft_task_fn fn, void* arg);
+void weft_test_until_parked(weft_task_t* t);
+int weft_test_finish(weft_task_t* t);
+
 /* Test certificates (helpers_certs.c): made by tests/tls/make-certs.sh in
  * a temporary directory; use the first two as a cmocka group's setup and
  * teardown. weft_test_cert("server.pem") is a path in that directory. */

@@ -10,22 +10,6 @@
 
 #define NS_PER_MS 1000000ull
 
-static weft_task_t* spawn(weft_task_fn fn, void* arg) {
-  weft_task_t* t = NULL;
-  WEFT_EXPECT_OK(weft_spawn(NULL, fn, arg, NULL, &t));
-  return t;
-}
-
-static void until_parked(weft_task_t* t) {
-  WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft_task_state(t) == WEFT_TASK_SUSPENDED));
-}
-
-static int finish(weft_task_t* t) {
-  int rc = weft_await(t, NULL);
-  weft_task_release(t);
-  return rc;
-}
-
 static void test_errors(void** state) {
   weft_ratelimit_t* rl;
   (void)state;
@@ -89,9 +73,9 @@ static int main_window(void* arg, void** result) {
   (void)result;
   WEFT_EXPECT_OK(weft_ratelimit_new(W_MAX, W_PERIOD_MS, &c.rl));
   for (int i = 0; i < W_TASKS; i++)
-    t[i] = spawn(window_taker, &c);
+    t[i] = weft_test_spawn(window_taker, &c);
   for (int i = 0; i < W_TASKS; i++)
-    WEFT_EXPECT_OK(finish(t[i]));
+    WEFT_EXPECT_OK(weft_test_finish(t[i]));
   WEFT_EXPECT_EQ(c.n, W_TASKS * W_EACH);
   qsort(c.grants, c.n, sizeof(c.grants[0]), cmp_after);
   /* No W_MAX + 1 grants within one period. Each grant happened between
@@ -156,12 +140,12 @@ static int main_fifo(void* arg, void** result) {
   WEFT_EXPECT_OK(weft_ratelimit_acquire(ctx.rl));
   for (int i = 0; i < 4; i++) {
     args[i] = (fifo_arg_t){&ctx, i};
-    t[i] = spawn(fifo_taker, &args[i]);
-    until_parked(t[i]);
+    t[i] = weft_test_spawn(fifo_taker, &args[i]);
+    weft_test_until_parked(t[i]);
   }
   WEFT_EXPECT_ERR(weft_ratelimit_free(ctx.rl), WEFT_EBUSY);
   for (int i = 0; i < 4; i++)
-    WEFT_EXPECT_OK(finish(t[i]));
+    WEFT_EXPECT_OK(weft_test_finish(t[i]));
   WEFT_EXPECT_EQ(ctx.n, 4);
   for (int i = 0; i < 4; i++)
     WEFT_EXPECT_EQ(ctx.order[i], i);
@@ -195,14 +179,14 @@ static int main_cancel(void* arg, void** result) {
   WEFT_EXPECT_OK(weft_ratelimit_acquire(ctx.rl));
   for (int i = 0; i < 3; i++) {
     args[i] = (fifo_arg_t){&ctx, i};
-    t[i] = spawn(fifo_taker, &args[i]);
-    until_parked(t[i]);
+    t[i] = weft_test_spawn(fifo_taker, &args[i]);
+    weft_test_until_parked(t[i]);
   }
   WEFT_EXPECT_OK(weft_cancel(t[1]));
-  WEFT_EXPECT_ERR(finish(t[1]), WEFT_ECANCELED);
+  WEFT_EXPECT_ERR(weft_test_finish(t[1]), WEFT_ECANCELED);
   WEFT_EXPECT_OK(weft_cancel(t[0]));
-  WEFT_EXPECT_ERR(finish(t[0]), WEFT_ECANCELED);
-  WEFT_EXPECT_OK(finish(t[2]));
+  WEFT_EXPECT_ERR(weft_test_finish(t[0]), WEFT_ECANCELED);
+  WEFT_EXPECT_OK(weft_test_finish(t[2]));
   WEFT_EXPECT_EQ(ctx.n, 1);
   WEFT_EXPECT_EQ(ctx.order[0], 2);
   WEFT_EXPECT_OK(weft_ratelimit_free(ctx.rl));
@@ -237,7 +221,7 @@ static int main_timeout(void* arg, void** result) {
   (void)result;
   WEFT_EXPECT_OK(weft_ratelimit_new(1, 3600 * 1000, &rl));
   WEFT_EXPECT_OK(weft_ratelimit_acquire(rl));
-  WEFT_EXPECT_OK(finish(spawn(timed_taker, rl)));
+  WEFT_EXPECT_OK(weft_test_finish(weft_test_spawn(timed_taker, rl)));
   WEFT_EXPECT_OK(weft_ratelimit_free(rl));
   return 0;
 }
@@ -288,9 +272,9 @@ static int main_det(void* arg, void** result) {
   (void)result;
   WEFT_EXPECT_OK(weft_ratelimit_new(D_MAX, D_PERIOD_MS, &c.rl));
   for (int i = 0; i < D_TASKS; i++)
-    t[i] = spawn(det_taker, &c);
+    t[i] = weft_test_spawn(det_taker, &c);
   for (int i = 0; i < D_TASKS; i++)
-    WEFT_EXPECT_OK(finish(t[i]));
+    WEFT_EXPECT_OK(weft_test_finish(t[i]));
   WEFT_EXPECT_EQ(c.n, D_TASKS * D_EACH);
   for (size_t i = 1; i < c.n; i++)
     WEFT_EXPECT(c.seen[i] >= c.seen[i - 1]);

@@ -10,22 +10,6 @@
 
 #include "helpers.h"
 
-static weft_task_t* spawn(weft_task_fn fn, void* arg) {
-  weft_task_t* t = NULL;
-  WEFT_EXPECT_OK(weft_spawn(NULL, fn, arg, NULL, &t));
-  return t;
-}
-
-static void until_parked(weft_task_t* t) {
-  WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft_task_state(t) == WEFT_TASK_SUSPENDED));
-}
-
-static int finish(weft_task_t* t) {
-  int rc = weft_await(t, NULL);
-  weft_task_release(t);
-  return rc;
-}
-
 static void test_rwlock_errors(void** state) {
   weft_rwlock_t* rw;
   (void)state;
@@ -97,15 +81,15 @@ static int main_order(void* arg, void** result) {
   WEFT_EXPECT_OK(weft_event_new(&c.go));
   WEFT_EXPECT_OK(weft_event_set(c.go)); /* holders release at once */
   WEFT_EXPECT_OK(weft_rwlock_read_acquire(c.rw));
-  weft_task_t* tw = spawn(taker, &w);
-  until_parked(tw);
-  weft_task_t* tr = spawn(taker, &r);
-  until_parked(tr);
+  weft_task_t* tw = weft_test_spawn(taker, &w);
+  weft_test_until_parked(tw);
+  weft_task_t* tr = weft_test_spawn(taker, &r);
+  weft_test_until_parked(tr);
   WEFT_EXPECT_ERR(weft_rwlock_try_read(c.rw), WEFT_EAGAIN); /* W waits */
   WEFT_EXPECT_EQ(atomic_load(&c.n), 0);
   WEFT_EXPECT_OK(weft_rwlock_read_release(c.rw));
-  WEFT_EXPECT_OK(finish(tw));
-  WEFT_EXPECT_OK(finish(tr));
+  WEFT_EXPECT_OK(weft_test_finish(tw));
+  WEFT_EXPECT_OK(weft_test_finish(tr));
   WEFT_EXPECT_EQ(atomic_load(&c.n), 2);
   WEFT_EXPECT_EQ(c.order[0], 1);
   WEFT_EXPECT_EQ(c.order[1], 2);
@@ -113,13 +97,13 @@ static int main_order(void* arg, void** result) {
   atomic_store(&c.n, 0);
   who_t w1 = {&c, 3, 1}, r1 = {&c, 4, 0};
   WEFT_EXPECT_OK(weft_rwlock_read_acquire(c.rw));
-  weft_task_t* t1 = spawn(taker, &w1);
-  until_parked(t1);
-  weft_task_t* t2 = spawn(taker, &r1);
-  until_parked(t2);
+  weft_task_t* t1 = weft_test_spawn(taker, &w1);
+  weft_test_until_parked(t1);
+  weft_task_t* t2 = weft_test_spawn(taker, &r1);
+  weft_test_until_parked(t2);
   WEFT_EXPECT_OK(weft_cancel(t1));
-  WEFT_EXPECT_ERR(finish(t1), WEFT_ECANCELED);
-  WEFT_EXPECT_OK(finish(t2)); /* shared with main's read */
+  WEFT_EXPECT_ERR(weft_test_finish(t1), WEFT_ECANCELED);
+  WEFT_EXPECT_OK(weft_test_finish(t2)); /* shared with main's read */
   WEFT_EXPECT_EQ(c.order[0], 4);
   WEFT_EXPECT_OK(weft_rwlock_read_release(c.rw));
   WEFT_EXPECT_OK(weft_rwlock_try_write(c.rw)); /* nothing left behind */
@@ -151,12 +135,12 @@ static int main_owner(void* arg, void** result) {
   (void)result;
   WEFT_EXPECT_OK(weft_rwlock_new(&c.rw));
   WEFT_EXPECT_OK(weft_event_new(&c.go));
-  weft_task_t* t = spawn(write_holder, &c);
+  weft_task_t* t = weft_test_spawn(write_holder, &c);
   WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(atomic_load(&c.n) == 1));
   WEFT_EXPECT_ERR(weft_rwlock_write_release(c.rw), WEFT_EPERM);
   WEFT_EXPECT_ERR(weft_rwlock_read_release(c.rw), WEFT_EPERM);
   WEFT_EXPECT_OK(weft_event_set(c.go));
-  WEFT_EXPECT_OK(finish(t));
+  WEFT_EXPECT_OK(weft_test_finish(t));
   WEFT_EXPECT_OK(weft_event_free(c.go));
   WEFT_EXPECT_OK(weft_rwlock_free(c.rw));
   return 0;
@@ -219,13 +203,13 @@ static int main_stress(void* arg, void** result) {
   (void)result;
   WEFT_EXPECT_OK(weft_rwlock_new(&s.rw));
   for (int i = 0; i < kTasks; i++)
-    s.tasks[i] = spawn(stress_task, &s);
+    s.tasks[i] = weft_test_spawn(stress_task, &s);
   for (int k = 0; k < 200; k++) {
     weft_cancel(s.tasks[rand_r(&seed) % kTasks]); /* EBUSY if done */
     weft_yield();
   }
   for (int i = 0; i < kTasks; i++) {
-    int rc = finish(s.tasks[i]);
+    int rc = weft_test_finish(s.tasks[i]);
     WEFT_EXPECT(rc == 0 || rc == WEFT_ECANCELED);
   }
   WEFT_EXPECT_EQ(atomic_load(&s.bad), 0);

@@ -11,12 +11,6 @@
 
 #define ITEM(n) ((void*)(intptr_t)(n))
 
-static weft_task_t* spawn(weft_task_fn fn, void* arg) {
-  weft_task_t* t = NULL;
-  WEFT_EXPECT_OK(weft_spawn(NULL, fn, arg, NULL, &t));
-  return t;
-}
-
 static void until_parked(weft_task_t* t) {
   WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft_task_state(t) == WEFT_TASK_SUSPENDED ||
                                   weft_task_done(t)));
@@ -150,8 +144,8 @@ static int main_wait_one(void* arg, void** result) {
   (void)result;
   wait_ctx_init(&c);
   if (which == 4)
-    c.task = spawn(ret_seven, NULL);
-  weft_task_t* t = spawn(selector, &c);
+    c.task = weft_test_spawn(ret_seven, NULL);
+  weft_task_t* t = weft_test_spawn(selector, &c);
   if (which != 4)
     until_parked(t);
   switch (which) {
@@ -226,7 +220,7 @@ static int main_closed_while_waiting(void* arg, void** result) {
   WEFT_EXPECT_OK(weft_chan_new(1, &ch));
   WEFT_EXPECT_OK(weft_chan_new(1, &full));
   WEFT_EXPECT_OK(weft_chan_send(full, ITEM(1)));
-  weft_task_t* t = spawn(closer, ch);
+  weft_task_t* t = weft_test_spawn(closer, ch);
   weft_select_case_t c[2] = {weft_select_send(full, ITEM(2)),
                              weft_select_recv(ch, &out)};
   WEFT_EXPECT_EQ(weft_select(c, 2, -1), 1);
@@ -276,7 +270,7 @@ static int main_cancelled(void* arg, void** result) {
   (void)arg;
   (void)result;
   wait_ctx_init(&c);
-  weft_task_t* t = spawn(selector, &c);
+  weft_task_t* t = weft_test_spawn(selector, &c);
   until_parked(t);
   WEFT_EXPECT_OK(weft_cancel(t));
   WEFT_EXPECT_ERR(finish(t, NULL), WEFT_ECANCELED);
@@ -312,7 +306,7 @@ static int main_scoped(void* arg, void** result) {
   (void)arg;
   (void)result;
   WEFT_EXPECT_OK(weft_chan_new(1, &ch));
-  WEFT_EXPECT_OK(finish(spawn(scoped_selector, ch), NULL));
+  WEFT_EXPECT_OK(finish(weft_test_spawn(scoped_selector, ch), NULL));
   WEFT_EXPECT_OK(weft_chan_free(ch));
   return 0;
 }

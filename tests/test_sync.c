@@ -8,25 +8,6 @@
 
 #include "helpers.h"
 
-/* Spawns fn(arg) in the current runtime. */
-static weft_task_t* spawn(weft_task_fn fn, void* arg) {
-  weft_task_t* t = NULL;
-  WEFT_EXPECT_OK(weft_spawn(NULL, fn, arg, NULL, &t));
-  return t;
-}
-
-/* Yields until `t` is parked at an await. */
-static void until_parked(weft_task_t* t) {
-  WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft_task_state(t) == WEFT_TASK_SUSPENDED));
-}
-
-/* Awaits and releases `t`; returns its status. */
-static int finish(weft_task_t* t) {
-  int rc = weft_await(t, NULL);
-  weft_task_release(t);
-  return rc;
-}
-
 /* --- Lock ----------------------------------------------------------------*/
 
 static void test_lock_basics_and_errors(void** state) {
@@ -83,7 +64,7 @@ static int main_lock_owner(void* arg, void** result) {
   WEFT_EXPECT_OK(weft_lock_new(&c.lock));
   WEFT_EXPECT_OK(weft_cond_new(c.lock, &c.cond));
   WEFT_EXPECT_OK(weft_event_new(&c.go));
-  weft_task_t* holder = spawn(lock_holder, &c);
+  weft_task_t* holder = weft_test_spawn(lock_holder, &c);
   WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft_lock_locked(c.lock)));
   /* Not the owner: refused, and the lock stays held. */
   WEFT_EXPECT_ERR(weft_lock_release(c.lock), WEFT_EPERM);
@@ -98,7 +79,7 @@ static int main_lock_owner(void* arg, void** result) {
   WEFT_EXPECT_EQ((intptr_t)thread_rc, WEFT_EPERM);
   WEFT_EXPECT_EQ(weft_lock_locked(c.lock), 1);
   WEFT_EXPECT_OK(weft_event_set(c.go));
-  WEFT_EXPECT_OK(finish(holder));
+  WEFT_EXPECT_OK(weft_test_finish(holder));
   WEFT_EXPECT_EQ(weft_lock_locked(c.lock), 0);
   WEFT_EXPECT_OK(weft_cond_free(c.cond));
   WEFT_EXPECT_OK(weft_event_free(c.go));
@@ -174,13 +155,13 @@ static int main_lock_fifo(void* arg, void** result) {
   WEFT_EXPECT_OK(weft_lock_acquire(ctx.lock));
   for (int i = 0; i < 3; i++) {
     args[i] = (lock_arg_t){&ctx, i};
-    t[i] = spawn(lock_taker, &args[i]);
-    until_parked(t[i]);
+    t[i] = weft_test_spawn(lock_taker, &args[i]);
+    weft_test_until_parked(t[i]);
   }
   WEFT_EXPECT_ERR(weft_lock_free(ctx.lock), WEFT_EBUSY);
   WEFT_EXPECT_OK(weft_lock_release(ctx.lock));
   for (int i = 0; i < 3; i++)
-    WEFT_EXPECT_OK(finish(t[i]));
+    WEFT_EXPECT_OK(weft_test_finish(t[i]));
   WEFT_EXPECT_EQ(ctx.n, 3);
   for (int i = 0; i < 3; i++)
     WEFT_EXPECT_EQ(ctx.order[i], i);
@@ -205,10 +186,10 @@ static int main_lock_cancel(void* arg, void** result) {
   (void)result;
   WEFT_EXPECT_OK(weft_lock_new(&ctx.lock));
   WEFT_EXPECT_OK(weft_lock_acquire(ctx.lock));
-  weft_task_t* b = spawn(lock_taker, &args[0]);
-  until_parked(b);
-  weft_task_t* c = spawn(lock_taker, &args[1]);
-  until_parked(c);
+  weft_task_t* b = weft_test_spawn(lock_taker, &args[0]);
+  weft_test_until_parked(b);
+  weft_task_t* c = weft_test_spawn(lock_taker, &args[1]);
+  weft_test_until_parked(c);
   if (after_hand_off) {
     WEFT_EXPECT_OK(weft_lock_release(ctx.lock)); /* to B, not run yet */
     WEFT_EXPECT_OK(weft_cancel(b));
@@ -216,8 +197,8 @@ static int main_lock_cancel(void* arg, void** result) {
     WEFT_EXPECT_OK(weft_cancel(b));
     WEFT_EXPECT_OK(weft_lock_release(ctx.lock));
   }
-  WEFT_EXPECT_ERR(finish(b), after_hand_off ? 0 : WEFT_ECANCELED);
-  WEFT_EXPECT_OK(finish(c));
+  WEFT_EXPECT_ERR(weft_test_finish(b), after_hand_off ? 0 : WEFT_ECANCELED);
+  WEFT_EXPECT_OK(weft_test_finish(c));
   WEFT_EXPECT_EQ(ctx.order[ctx.n - 1], 2);
   WEFT_EXPECT_EQ(weft_lock_locked(ctx.lock), 0);
   WEFT_EXPECT_OK(weft_lock_free(ctx.lock));
@@ -247,7 +228,7 @@ static int main_lock_timeout(void* arg, void** result) {
   (void)result;
   WEFT_EXPECT_OK(weft_lock_new(&lock));
   WEFT_EXPECT_OK(weft_lock_acquire(lock));
-  WEFT_EXPECT_OK(finish(spawn(timed_taker, lock)));
+  WEFT_EXPECT_OK(weft_test_finish(weft_test_spawn(timed_taker, lock)));
   WEFT_EXPECT_EQ(weft_lock_locked(lock), 1); /* still main's */
   WEFT_EXPECT_OK(weft_lock_release(lock));
   WEFT_EXPECT_OK(weft_lock_free(lock)); /* no waiter left behind */
@@ -304,15 +285,15 @@ static int main_event(void* arg, void** result) {
   WEFT_EXPECT_OK(weft_event_new(&ev));
   WEFT_EXPECT_EQ(weft_event_is_set(ev), 0);
   for (int i = 0; i < 3; i++) {
-    t[i] = spawn(event_waiter, ev);
-    until_parked(t[i]);
+    t[i] = weft_test_spawn(event_waiter, ev);
+    weft_test_until_parked(t[i]);
   }
   WEFT_EXPECT_OK(weft_cancel(t[1]));
-  WEFT_EXPECT_ERR(finish(t[1]), WEFT_ECANCELED);
+  WEFT_EXPECT_ERR(weft_test_finish(t[1]), WEFT_ECANCELED);
   WEFT_EXPECT_ERR(weft_event_free(ev), WEFT_EBUSY);
   WEFT_EXPECT_OK(weft_event_set(ev));
-  WEFT_EXPECT_OK(finish(t[0]));
-  WEFT_EXPECT_OK(finish(t[2]));
+  WEFT_EXPECT_OK(weft_test_finish(t[0]));
+  WEFT_EXPECT_OK(weft_test_finish(t[2]));
   WEFT_EXPECT_EQ(weft_event_is_set(ev), 1);
   WEFT_EXPECT_OK(weft_event_wait(ev)); /* set: at once */
   WEFT_EXPECT_OK(weft_event_clear(ev));
@@ -395,11 +376,11 @@ static int main_sem_fifo_cancel(void* arg, void** result) {
   WEFT_EXPECT_OK(weft_sem_new(0, 0, &ctx.sem));
   for (int i = 0; i < 4; i++) {
     args[i] = (sem_arg_t){&ctx, i};
-    t[i] = spawn(sem_taker, &args[i]);
-    until_parked(t[i]);
+    t[i] = weft_test_spawn(sem_taker, &args[i]);
+    weft_test_until_parked(t[i]);
   }
   WEFT_EXPECT_OK(weft_cancel(t[1]));
-  WEFT_EXPECT_ERR(finish(t[1]), WEFT_ECANCELED);
+  WEFT_EXPECT_ERR(weft_test_finish(t[1]), WEFT_ECANCELED);
   /* One release at a time: each admits exactly the oldest waiter. */
   WEFT_EXPECT_OK(weft_sem_release(ctx.sem));
   WEFT_EXPECT_ERR(weft_sem_try_acquire(ctx.sem), WEFT_EAGAIN);
@@ -407,9 +388,9 @@ static int main_sem_fifo_cancel(void* arg, void** result) {
   WEFT_EXPECT_OK(weft_sem_release(ctx.sem));
   WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(ctx.n == 2));
   WEFT_EXPECT_OK(weft_sem_release(ctx.sem));
-  WEFT_EXPECT_OK(finish(t[0]));
-  WEFT_EXPECT_OK(finish(t[2]));
-  WEFT_EXPECT_OK(finish(t[3]));
+  WEFT_EXPECT_OK(weft_test_finish(t[0]));
+  WEFT_EXPECT_OK(weft_test_finish(t[2]));
+  WEFT_EXPECT_OK(weft_test_finish(t[3]));
   WEFT_EXPECT_EQ(ctx.n, 3);
   WEFT_EXPECT_EQ(ctx.order[0], 0);
   WEFT_EXPECT_EQ(ctx.order[1], 2);
@@ -435,14 +416,14 @@ static int main_sem_hand_off_cancel(void* arg, void** result) {
       weft_sem_new(0, 1 /* bounded by 0: never released */, &ctx.sem));
   WEFT_EXPECT_OK(weft_sem_free(ctx.sem));
   WEFT_EXPECT_OK(weft_sem_new(0, 0, &ctx.sem));
-  weft_task_t* a = spawn(sem_taker, &args[0]);
-  until_parked(a);
-  weft_task_t* b = spawn(sem_taker, &args[1]);
-  until_parked(b);
+  weft_task_t* a = weft_test_spawn(sem_taker, &args[0]);
+  weft_test_until_parked(a);
+  weft_task_t* b = weft_test_spawn(sem_taker, &args[1]);
+  weft_test_until_parked(b);
   WEFT_EXPECT_OK(weft_cancel(a));
   WEFT_EXPECT_OK(weft_sem_release(ctx.sem)); /* to a, still listed */
-  WEFT_EXPECT_ERR(finish(a), WEFT_ECANCELED);
-  WEFT_EXPECT_OK(finish(b)); /* got a's permit */
+  WEFT_EXPECT_ERR(weft_test_finish(a), WEFT_ECANCELED);
+  WEFT_EXPECT_OK(weft_test_finish(b)); /* got a's permit */
   WEFT_EXPECT_EQ(ctx.n, 1);
   WEFT_EXPECT_EQ(weft_sem_value(ctx.sem), 0);
   WEFT_EXPECT_OK(weft_sem_free(ctx.sem));
@@ -491,15 +472,15 @@ static int main_cond(void* arg, void** result) {
   WEFT_EXPECT_ERR(weft_cond_wait(c.cond), WEFT_EPERM);
   WEFT_EXPECT_ERR(weft_cond_notify(c.cond, 1), WEFT_EPERM);
   for (int i = 0; i < 3; i++) {
-    t[i] = spawn(cond_consumer, &c);
-    until_parked(t[i]);
+    t[i] = weft_test_spawn(cond_consumer, &c);
+    weft_test_until_parked(t[i]);
   }
   WEFT_EXPECT_ERR(weft_cond_free(c.cond), WEFT_EBUSY);
   /* A notify without an item: the woken one goes back to waiting. */
   WEFT_EXPECT_OK(weft_lock_acquire(c.lock));
   WEFT_EXPECT_OK(weft_cond_notify(c.cond, 1));
   WEFT_EXPECT_OK(weft_lock_release(c.lock));
-  until_parked(t[0]);
+  weft_test_until_parked(t[0]);
   /* One item, one notify: exactly one consumer takes it. */
   WEFT_EXPECT_OK(weft_lock_acquire(c.lock));
   c.items = 1;
@@ -515,7 +496,7 @@ static int main_cond(void* arg, void** result) {
   for (int i = 0; i < 3; i++)
     (void)weft_cancel(t[i]); /* WEFT_EBUSY for those that finished */
   for (int i = 0; i < 3; i++) {
-    int rc = finish(t[i]);
+    int rc = weft_test_finish(t[i]);
     WEFT_EXPECT(rc == 0 || rc == WEFT_ECANCELED);
   }
   WEFT_EXPECT_EQ(c.items + c.woken, 2); /* nothing taken twice */
@@ -552,16 +533,16 @@ static int main_cond_pass_on(void* arg, void** result) {
   (void)result;
   WEFT_EXPECT_OK(weft_lock_new(&c.lock));
   WEFT_EXPECT_OK(weft_cond_new(c.lock, &c.cond));
-  weft_task_t* a = spawn(cond_waiter, &c);
-  until_parked(a);
-  weft_task_t* b = spawn(cond_waiter, &c);
-  until_parked(b);
+  weft_task_t* a = weft_test_spawn(cond_waiter, &c);
+  weft_test_until_parked(a);
+  weft_task_t* b = weft_test_spawn(cond_waiter, &c);
+  weft_test_until_parked(b);
   WEFT_EXPECT_OK(weft_lock_acquire(c.lock));
   WEFT_EXPECT_OK(weft_cancel(a));
   WEFT_EXPECT_OK(weft_cond_notify(c.cond, 1)); /* to a, still listed */
   WEFT_EXPECT_OK(weft_lock_release(c.lock));
-  WEFT_EXPECT_ERR(finish(a), WEFT_ECANCELED);
-  WEFT_EXPECT_OK(finish(b)); /* woken by the passed-on notify */
+  WEFT_EXPECT_ERR(weft_test_finish(a), WEFT_ECANCELED);
+  WEFT_EXPECT_OK(weft_test_finish(b)); /* woken by the passed-on notify */
   WEFT_EXPECT_EQ(c.woken, 1);
   WEFT_EXPECT_OK(weft_cond_free(c.cond));
   WEFT_EXPECT_OK(weft_lock_free(c.lock));
@@ -594,13 +575,13 @@ static int lock_sleeper(void* arg, void** result) {
 static int main_cond_shutdown(void* arg, void** result) {
   cond_ctx_t* c = arg;
   (void)result;
-  weft_task_t* a = spawn(cond_waiter, c);
-  until_parked(a);
+  weft_task_t* a = weft_test_spawn(cond_waiter, c);
+  weft_test_until_parked(a);
   /* With c->items set the sleeper notifies the waiter while it holds the
    * lock: the waiter tries to re-acquire while the sleeper holds it, and
    * the runtime's shutdown reaches it there. */
-  weft_task_t* b = spawn(lock_sleeper, c);
-  until_parked(b);
+  weft_task_t* b = weft_test_spawn(lock_sleeper, c);
+  weft_test_until_parked(b);
   weft_task_release(a);
   weft_task_release(b);
   return 0; /* the runtime's shutdown cancels both */
@@ -645,32 +626,32 @@ static int main_barrier(void* arg, void** result) {
   for (int gen = 0; gen < 2; gen++) {
     atomic_store(&c.seen, 0);
     for (int i = 0; i < 2; i++) {
-      t[i] = spawn(barrier_waiter, &c);
-      until_parked(t[i]);
+      t[i] = weft_test_spawn(barrier_waiter, &c);
+      weft_test_until_parked(t[i]);
     }
     WEFT_EXPECT_OK(barrier_waiter(&c, NULL));
     for (int i = 0; i < 2; i++)
-      WEFT_EXPECT_OK(finish(t[i]));
+      WEFT_EXPECT_OK(weft_test_finish(t[i]));
     WEFT_EXPECT_EQ(atomic_load(&c.seen), 7);
   }
   /* A cancelled waiter breaks it: the other gets WEFT_ECLOSED. */
   for (int i = 0; i < 2; i++) {
-    t[i] = spawn(barrier_waiter, &c);
-    until_parked(t[i]);
+    t[i] = weft_test_spawn(barrier_waiter, &c);
+    weft_test_until_parked(t[i]);
   }
   WEFT_EXPECT_OK(weft_cancel(t[0]));
-  WEFT_EXPECT_ERR(finish(t[0]), WEFT_ECANCELED);
-  WEFT_EXPECT_ERR(finish(t[1]), WEFT_ECLOSED);
+  WEFT_EXPECT_ERR(weft_test_finish(t[0]), WEFT_ECANCELED);
+  WEFT_EXPECT_ERR(weft_test_finish(t[1]), WEFT_ECLOSED);
   WEFT_EXPECT_EQ(weft_barrier_broken(c.b), 1);
   WEFT_EXPECT_ERR(weft_barrier_wait(c.b, NULL), WEFT_ECLOSED);
   WEFT_EXPECT_OK(weft_barrier_free(c.b));
   /* Abort wakes waiters with WEFT_ECLOSED. */
   WEFT_EXPECT_OK(weft_barrier_new(2, &c.b));
-  t[0] = spawn(barrier_waiter, &c);
-  until_parked(t[0]);
+  t[0] = weft_test_spawn(barrier_waiter, &c);
+  weft_test_until_parked(t[0]);
   WEFT_EXPECT_ERR(weft_barrier_free(c.b), WEFT_EBUSY);
   WEFT_EXPECT_OK(weft_barrier_abort(c.b));
-  WEFT_EXPECT_ERR(finish(t[0]), WEFT_ECLOSED);
+  WEFT_EXPECT_ERR(weft_test_finish(t[0]), WEFT_ECLOSED);
   WEFT_EXPECT_OK(weft_barrier_free(c.b));
   return 0;
 }

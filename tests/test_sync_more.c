@@ -5,22 +5,6 @@
  * WEFT_ETIMEDOUT, and the object works afterwards. */
 #include "helpers.h"
 
-static weft_task_t* spawn(weft_task_fn fn, void* arg) {
-  weft_task_t* t = NULL;
-  WEFT_EXPECT_OK(weft_spawn(NULL, fn, arg, NULL, &t));
-  return t;
-}
-
-static void until_parked(weft_task_t* t) {
-  WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft_task_state(t) == WEFT_TASK_SUSPENDED));
-}
-
-static int finish(weft_task_t* t) {
-  int rc = weft_await(t, NULL);
-  weft_task_release(t);
-  return rc;
-}
-
 /* --- Condition: wait_for -------------------------------------------------*/
 
 typedef struct {
@@ -56,7 +40,7 @@ static int main_cond_wait_for(void* arg, void** result) {
   (void)result;
   WEFT_EXPECT_OK(weft_lock_new(&c.lock));
   WEFT_EXPECT_OK(weft_cond_new(c.lock, &c.cond));
-  weft_task_t* t = spawn(cond_waiter, &c);
+  weft_task_t* t = weft_test_spawn(cond_waiter, &c);
   for (int i = 0; i < 3; i++) {
     /* Holding the lock after the waiter's (i+1)-th check means it is in
      * weft_cond_wait, which gives the lock up only once it is queued. */
@@ -70,7 +54,7 @@ static int main_cond_wait_for(void* arg, void** result) {
     WEFT_EXPECT_OK(weft_cond_notify(c.cond, 1));
     WEFT_EXPECT_OK(weft_lock_release(c.lock));
   }
-  WEFT_EXPECT_OK(finish(t));
+  WEFT_EXPECT_OK(weft_test_finish(t));
   WEFT_EXPECT_EQ(c.checks, 4);
   /* Already true: returns at once, without waiting. */
   WEFT_EXPECT_OK(weft_lock_acquire(c.lock));
@@ -100,11 +84,11 @@ static int main_sem_free_busy(void* arg, void** result) {
   (void)arg;
   (void)result;
   WEFT_EXPECT_OK(weft_sem_new(0, 0, &sem));
-  weft_task_t* t = spawn(sem_waiter, sem);
-  until_parked(t);
+  weft_task_t* t = weft_test_spawn(sem_waiter, sem);
+  weft_test_until_parked(t);
   WEFT_EXPECT_ERR(weft_sem_free(sem), WEFT_EBUSY); /* nothing freed */
   WEFT_EXPECT_OK(weft_sem_release(sem));
-  WEFT_EXPECT_OK(finish(t));
+  WEFT_EXPECT_OK(weft_test_finish(t));
   WEFT_EXPECT_OK(weft_sem_free(sem));
   return 0;
 }
@@ -136,7 +120,7 @@ static int timed_waiter(void* arg, void** result) {
 
 static int run_timed(wait_fn wait, void* obj) {
   timed_t w = {wait, obj};
-  return finish(spawn(timed_waiter, &w));
+  return weft_test_finish(weft_test_spawn(timed_waiter, &w));
 }
 
 static int sem_wait(void* obj) {

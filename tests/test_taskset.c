@@ -12,12 +12,6 @@
 
 #define ITEM(n) ((void*)(intptr_t)(n))
 
-static int finish(weft_task_t* t) {
-  int rc = weft_await(t, NULL);
-  weft_task_release(t);
-  return rc;
-}
-
 static void test_taskset_errors(void** state) {
   weft_taskset_t* set;
   (void)state;
@@ -192,12 +186,12 @@ static int main_handlers(void* arg, void** result) {
   WEFT_EXPECT_EQ(weft_taskset_size(h.set), 0);
   WEFT_EXPECT_EQ(weft_taskset_failed(h.set), 0); /* cancelled: no failure */
   for (int i = 0; i < 4; i++)
-    WEFT_EXPECT_ERR(finish(t[i]), WEFT_ECANCELED);
+    WEFT_EXPECT_ERR(weft_test_finish(t[i]), WEFT_ECANCELED);
   /* Closed: a late handler is refused and ends at once. */
   WEFT_EXPECT_OK(weft_taskset_close(h.set));
   weft_task_t* late;
   WEFT_EXPECT_OK(weft_spawn(NULL, handler, &h, NULL, &late));
-  WEFT_EXPECT_ERR(finish(late), WEFT_ECLOSED);
+  WEFT_EXPECT_ERR(weft_test_finish(late), WEFT_ECLOSED);
   weft_taskset_free(h.set);
   return 0;
 }
@@ -254,7 +248,7 @@ static int main_join_cancelled(void* arg, void** result) {
   WEFT_EXPECT_OK(weft_spawn(NULL, joiner, set, NULL, &j));
   WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft_task_state(j) == WEFT_TASK_SUSPENDED));
   WEFT_EXPECT_OK(weft_cancel(j));
-  WEFT_EXPECT_ERR(finish(j), WEFT_ECANCELED);
+  WEFT_EXPECT_ERR(weft_test_finish(j), WEFT_ECANCELED);
   WEFT_EXPECT_EQ(weft_taskset_size(set), 1); /* the child is untouched */
   weft_taskset_free(set);                    /* cancels it and waits */
   return 0;

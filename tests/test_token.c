@@ -8,22 +8,6 @@
 
 #include "helpers.h"
 
-static weft_task_t* spawn(weft_task_fn fn, void* arg) {
-  weft_task_t* t = NULL;
-  WEFT_EXPECT_OK(weft_spawn(NULL, fn, arg, NULL, &t));
-  return t;
-}
-
-static void until_parked(weft_task_t* t) {
-  WEFT_EXPECT_OK(WEFT_YIELD_UNTIL(weft_task_state(t) == WEFT_TASK_SUSPENDED));
-}
-
-static int finish(weft_task_t* t) {
-  int rc = weft_await(t, NULL);
-  weft_task_release(t);
-  return rc;
-}
-
 static void test_token_errors(void** state) {
   weft_token_t* tok;
   (void)state;
@@ -94,19 +78,19 @@ static int main_wait(void* arg, void** result) {
   (void)result;
   WEFT_EXPECT_OK(weft_token_new(NULL, &root));
   WEFT_EXPECT_OK(weft_token_new(root, &leaf));
-  weft_task_t* w1 = spawn(token_waiter, leaf);
-  weft_task_t* w2 = spawn(token_waiter, leaf);
-  weft_task_t* w3 = spawn(token_waiter, root);
-  until_parked(w1);
-  until_parked(w2);
-  until_parked(w3);
+  weft_task_t* w1 = weft_test_spawn(token_waiter, leaf);
+  weft_task_t* w2 = weft_test_spawn(token_waiter, leaf);
+  weft_task_t* w3 = weft_test_spawn(token_waiter, root);
+  weft_test_until_parked(w1);
+  weft_test_until_parked(w2);
+  weft_test_until_parked(w3);
   /* A cancelled waiter withdraws its own wait only. */
   WEFT_EXPECT_OK(weft_cancel(w2));
-  WEFT_EXPECT_ERR(finish(w2), WEFT_ECANCELED);
+  WEFT_EXPECT_ERR(weft_test_finish(w2), WEFT_ECANCELED);
   WEFT_EXPECT_EQ(weft_token_cancelled(leaf), 0);
   WEFT_EXPECT_OK(weft_token_cancel(root));
-  WEFT_EXPECT_OK(finish(w1));
-  WEFT_EXPECT_OK(finish(w3));
+  WEFT_EXPECT_OK(weft_test_finish(w1));
+  WEFT_EXPECT_OK(weft_test_finish(w3));
   weft_token_release(leaf);
   weft_token_release(root);
   return 0;
@@ -154,29 +138,29 @@ static int main_ties(void* arg, void** result) {
   WEFT_EXPECT_OK(weft_token_new(NULL, &root));
   WEFT_EXPECT_OK(weft_token_new(root, &child));
   for (int i = 0; i < 4; i++) {
-    sleepers[i] = spawn(weft_test_sleep_hour, NULL);
+    sleepers[i] = weft_test_spawn(weft_test_sleep_hour, NULL);
     WEFT_EXPECT_OK(weft_token_tie(i % 2 ? child : root, sleepers[i]));
   }
   /* Tasks that end on their own leave their token (checked for leaks by
    * the sanitizers: a tie that stayed would hold its task). */
   for (int i = 0; i < 100; i++) {
-    weft_task_t* q = spawn(quick, NULL);
+    weft_task_t* q = weft_test_spawn(quick, NULL);
     WEFT_EXPECT_OK(weft_token_tie(child, q));
-    WEFT_EXPECT_OK(finish(q));
+    WEFT_EXPECT_OK(weft_test_finish(q));
   }
-  weft_task_t* done = spawn(quick, NULL);
-  WEFT_EXPECT_OK(finish(weft_task_retain(done)));
+  weft_task_t* done = weft_test_spawn(quick, NULL);
+  WEFT_EXPECT_OK(weft_test_finish(weft_task_retain(done)));
   WEFT_EXPECT_OK(weft_token_tie(child, done)); /* ended: nothing to do */
   weft_task_release(done);
   for (int i = 0; i < 4; i++)
-    until_parked(sleepers[i]);
+    weft_test_until_parked(sleepers[i]);
   WEFT_EXPECT_OK(weft_token_cancel(root));
   for (int i = 0; i < 4; i++)
-    WEFT_EXPECT_ERR(finish(sleepers[i]), WEFT_ECANCELED);
+    WEFT_EXPECT_ERR(weft_test_finish(sleepers[i]), WEFT_ECANCELED);
   /* Tied to a cancelled token: cancelled at once (before it starts). */
-  weft_task_t* late = spawn(weft_test_sleep_hour, NULL);
+  weft_task_t* late = weft_test_spawn(weft_test_sleep_hour, NULL);
   WEFT_EXPECT_OK(weft_token_tie(child, late));
-  WEFT_EXPECT_ERR(finish(late), WEFT_ECANCELED);
+  WEFT_EXPECT_ERR(weft_test_finish(late), WEFT_ECANCELED);
   weft_token_release(child);
   weft_token_release(root);
   return 0;
@@ -196,12 +180,12 @@ static int main_tie_outlives_handle(void* arg, void** result) {
   (void)result;
   WEFT_EXPECT_OK(weft_token_new(NULL, &root));
   WEFT_EXPECT_OK(weft_token_new(root, &child));
-  weft_task_t* t = spawn(weft_test_sleep_hour, NULL);
+  weft_task_t* t = weft_test_spawn(weft_test_sleep_hour, NULL);
   WEFT_EXPECT_OK(weft_token_tie(child, t));
   weft_token_release(child);
-  until_parked(t);
+  weft_test_until_parked(t);
   WEFT_EXPECT_OK(weft_token_cancel(root));
-  WEFT_EXPECT_ERR(finish(t), WEFT_ECANCELED);
+  WEFT_EXPECT_ERR(weft_test_finish(t), WEFT_ECANCELED);
   weft_token_release(root);
   return 0;
 }
