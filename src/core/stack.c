@@ -16,7 +16,8 @@
  * Guards. One PROT_NONE page per stack splits the mapping in three, and
  * vm.max_map_count (65530) would cap a process near 32k stacks. Linux 6.13+
  * has MADV_GUARD_INSTALL, which makes pages fault without splitting the
- * VMA: a million guarded stacks then cost a few thousand mappings. On older
+ * VMA: a million guarded stacks then cost about 32k mappings (each region
+ * and the PROT_NONE page below it, see carve_region). On older
  * kernels, mprotect guards are used up to a budget (kMprotectBudget) and
  * past it stacks get a canary: a pattern at the low end, checked every time
  * the task switches out, so an overflow is reported (late, but before the
@@ -203,7 +204,15 @@ static int carve_region(weft__stacks_t* st, weft__stack_pool_t* pool) {
   if (r == NULL)
     return WEFT_ENOMEM;
   r->len = (size_t)n * st->slot_size;
-  r->base = map_stack_memory(r->len);
+  /* One page more, below the region, always PROT_NONE (one mapping split
+   * per region): a runaway recursion on a canary stack runs down through
+   * the slots below it, and must fault within the region rather than run
+   * on through whatever the kernel mapped beneath (the overflow report
+   * recognises a stack pointer that left its stack by less than 64 MiB). */
+  char* under = map_stack_memory(st->page + r->len);
+  r->base = under != NULL ? under + st->page : NULL;
+  if (under != NULL)
+    mprotect(under, st->page, PROT_NONE);
   if (r->base == NULL) {
     free(r);
     return WEFT_ENOMEM;
@@ -360,7 +369,7 @@ void weft__stacks_term(weft__stacks_t* st) {
     for (unsigned i = 0; i < r->nstacks; i++)
       if (r->stacks[i].guard != 0)
         release_guard(&r->stacks[i]);
-    munmap(r->base, r->len);
+    munmap(r->base - st->page, r->len + st->page);
     free(r);
     r = next;
   }
